@@ -1,0 +1,23 @@
+{
+  "targets": [
+    {
+      "target_name": "sparse_soups",
+      "sources": [
+        "native/src/addon.cc",
+        "native/src/tensor_wrap.cc",
+        "native/src/ops_create.cc",
+        "native/src/ops_math.cc",
+        "native/src/ops_nn.cc"
+      ],
+      "include_dirs": [
+        "<!@(node -p \"require('node-addon-api').include_dir\")",
+        "<!@(node scripts/libtorch.mjs --include)"
+      ],
+      "libraries": ["<!@(node scripts/libtorch.mjs --libs)"],
+      "defines": ["NAPI_CPP_EXCEPTIONS", "NAPI_VERSION=8", "<!@(node scripts/libtorch.mjs --defines)"],
+      "cflags!": ["-fno-exceptions", "-fno-rtti"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17"],
+      "cflags_cc": ["-std=c++17", "-O2", "-fexceptions", "-frtti", "-Wno-unused-parameter", "-Wno-deprecated-declarations"]
+    }
+  ]
+}
