@@ -1,0 +1,228 @@
+/**
+ * The built-in datasets, registered by name on import:
+ *
+ * | name          | files                                              | default directory                   |
+ * | ------------- | -------------------------------------------------- | ----------------------------------- |
+ * | fashion-mnist | {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]  | /usr/share/datasets/fashion-mnist   |
+ * | mnist         | the same IDX names                                 | (the caller names it)               |
+ * | cifar10       | data_batch_{1..5}.bin, test_batch.bin              | (the caller names it)               |
+ * | cifar100      | train.bin, test.bin (fine labels by default)       | (the caller names it)               |
+ * | npy           | {train,test}_{images,labels}.npy [+ classes.txt]   | (the caller names it)               |
+ *
+ * Nothing is downloaded: a missing file is a DataFormatError saying where it comes from.
+ *
+ * @example
+ * import './datasets.js';
+ * const test = loadDatasetSplit('cifar10', 'test', { dir: '/data/cifar-10-batches-bin' });
+ */
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigError, DataFormatError } from '../util/errors.js';
+import { cifarInfo, CIFAR_SOURCES, loadCifarSplit, type CifarVariant } from './cifar.js';
+import {
+  computeChannelStats,
+  createImageDataset,
+  hwcToChw,
+  readExistingFile,
+  registerDataset,
+  type DatasetDefinition,
+  type DatasetInfo,
+  type DatasetLoadOptions,
+  type DatasetSplitName,
+  type ImageDataset,
+  type ImageShape,
+} from './dataset.js';
+import { findIdxFile, readIdxFile } from './idx.js';
+import { npyToInt32, readNpyFile } from './npy.js';
+
+/** Where Debian's dataset-fashion-mnist package puts the files. */
+export const FASHION_MNIST_DEFAULT_DIR = '/usr/share/datasets/fashion-mnist';
+
+export const FASHION_MNIST_INFO: DatasetInfo = {
+  name: 'fashion-mnist',
+  imageShape: [1, 28, 28],
+  numClasses: 10,
+  classNames: ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'],
+  mean: [0.286],
+  std: [0.353],
+};
+
+export const MNIST_INFO: DatasetInfo = {
+  name: 'mnist',
+  imageShape: [1, 28, 28],
+  numClasses: 10,
+  classNames: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
+  mean: [0.1307],
+  std: [0.3081],
+};
+
+const FASHION_MNIST_SOURCE =
+  'Install it with `apt-get install dataset-fashion-mnist` (Debian/Ubuntu), or get the four .gz files from ' +
+  "Zalando Research's Fashion-MNIST repository, and pass their directory.";
+const MNIST_SOURCE =
+  'Get train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and ' +
+  't10k-labels-idx1-ubyte.gz from the MNIST database page (Yann LeCun, Corinna Cortes, Christopher Burges) and pass their directory.';
+const NPY_SOURCE =
+  'An npy dataset directory holds train_images.npy and test_images.npy (uint8, (N, H, W) or (N, H, W, C)), ' +
+  'train_labels.npy and test_labels.npy (integer, (N,)), and optionally classes.txt (one class name per line).';
+
+/**
+ * Loads an MNIST-format split (IDX images (N, H, W) uint8 and IDX labels (N) uint8) from `dir`.
+ * Accepts gzip-compressed and plain files.
+ */
+export function loadIdxSplit(dir: string, split: DatasetSplitName, info: DatasetInfo, source: string): ImageDataset {
+  const prefix = split === 'train' ? 'train' : 't10k';
+  const imageFile = findIdxOrThrow(dir, `${prefix}-images-idx3-ubyte`, source);
+  const labelFile = findIdxOrThrow(dir, `${prefix}-labels-idx1-ubyte`, source);
+  const images = readIdxFile(imageFile);
+  const [, height, width] = info.imageShape;
+  if (images.type !== 'uint8' || images.shape.length !== 3 || images.shape[1] !== height || images.shape[2] !== width) {
+    throw new DataFormatError(
+      imageFile,
+      `expected uint8 images of shape (N, ${height}, ${width}), found ${images.type} (${images.shape.join(', ')})`,
+    );
+  }
+  const labels = readIdxFile(labelFile);
+  if (labels.type !== 'uint8' || labels.shape.length !== 1) {
+    throw new DataFormatError(labelFile, `expected uint8 labels of shape (N), found ${labels.type} (${labels.shape.join(', ')})`);
+  }
+  if (labels.shape[0] !== images.shape[0]) {
+    throw new DataFormatError(labelFile, `label count (${labels.shape[0]}) does not match image count (${images.shape[0]}) in ${imageFile}`);
+  }
+  return createImageDataset(info, images.data as Uint8Array, Int32Array.from(labels.data as Uint8Array), labelFile);
+}
+
+function findIdxOrThrow(dir: string, baseName: string, source: string): string {
+  const found = findIdxFile(dir, baseName);
+  if (found === null) throw new DataFormatError(join(dir, `${baseName}.gz`), `file not found (nor without .gz); expected here. ${source}`);
+  return found;
+}
+
+function directoryFor(name: string, options: DatasetLoadOptions, defaultDir: string | null, source: string): string {
+  const dir = options.dir ?? defaultDir;
+  if (dir === null) throw new ConfigError('data.dir', `dataset '${name}' needs a directory (--data-dir). ${source}`);
+  if (!existsSync(dir)) throw new DataFormatError(dir, `directory not found. ${source}`);
+  return dir;
+}
+
+function idxDataset(info: DatasetInfo, description: string, source: string, defaultDir: string | null): DatasetDefinition {
+  return {
+    name: info.name,
+    description,
+    source,
+    defaultDir,
+    info,
+    loadSplit: (split, options) => loadIdxSplit(directoryFor(info.name, options, defaultDir, source), split, info, source),
+  };
+}
+
+function cifarDataset(variant: CifarVariant, description: string): DatasetDefinition {
+  return {
+    name: variant,
+    description,
+    source: CIFAR_SOURCES[variant],
+    defaultDir: null,
+    info: cifarInfo(variant),
+    loadSplit: (split, options) =>
+      loadCifarSplit(directoryFor(variant, options, null, CIFAR_SOURCES[variant]), variant, split, options.labelMode ?? 'fine'),
+  };
+}
+
+/** Optional overrides for a user's own .npy data. */
+export interface NpyDatasetOptions {
+  name?: string;
+  classNames?: readonly string[];
+  numClasses?: number;
+  mean?: readonly number[];
+  std?: readonly number[];
+}
+
+/**
+ * Loads a user's images (.npy uint8, (N, H, W) or (N, H, W, C)) and labels (.npy integer, (N,)).
+ * Without overrides, numClasses is max label + 1, class names are the label numbers, and
+ * mean/std are computed from these images.
+ */
+export function loadNpyImageDataset(imagesFile: string, labelsFile: string, options: NpyDatasetOptions = {}): ImageDataset {
+  const array = readNpyFile(imagesFile);
+  if (array.dtype !== '|u1') throw new DataFormatError(imagesFile, `expected uint8 images (dtype |u1), found ${array.dtype}`);
+  if (array.shape.length !== 3 && array.shape.length !== 4) {
+    throw new DataFormatError(imagesFile, `expected images of shape (N, H, W) or (N, H, W, C), found (${array.shape.join(', ')})`);
+  }
+  const [count, height, width] = array.shape;
+  const channels = array.shape[3] ?? 1;
+  const imageShape: ImageShape = [channels, height, width];
+  const labelArray = readNpyFile(labelsFile);
+  if (labelArray.shape.length !== 1) {
+    throw new DataFormatError(labelsFile, `expected labels of shape (N,), found (${labelArray.shape.join(', ')})`);
+  }
+  if (labelArray.shape[0] !== count) {
+    throw new DataFormatError(labelsFile, `label count (${labelArray.shape[0]}) does not match image count (${count}) in ${imagesFile}`);
+  }
+  const labels = npyToInt32(labelArray, labelsFile, options.numClasses ?? options.classNames?.length);
+  let maxLabel = -1;
+  for (let i = 0; i < labels.length; i++) {
+    if (labels[i] < 0) throw new DataFormatError(labelsFile, `label ${labels[i]} at index ${i} is negative`);
+    if (labels[i] > maxLabel) maxLabel = labels[i];
+  }
+  const numClasses = options.numClasses ?? options.classNames?.length ?? maxLabel + 1;
+  const images = hwcToChw(array.data as Uint8Array, count, height, width, channels);
+  const stats = options.mean && options.std ? { mean: options.mean, std: options.std } : computeChannelStats(images, imageShape);
+  const info: DatasetInfo = {
+    name: options.name ?? 'npy',
+    imageShape,
+    numClasses,
+    classNames: options.classNames ?? Array.from({ length: numClasses }, (_, k) => String(k)),
+    mean: stats.mean,
+    std: stats.std,
+  };
+  return createImageDataset(info, images, labels, imagesFile);
+}
+
+const npyTrainInfoCache = new Map<string, { key: string; info: NpyDatasetOptions }>();
+
+/** Class names, class count and train-set statistics of an npy directory, shared by both splits. */
+function npyDirectoryInfo(dir: string): NpyDatasetOptions {
+  const trainImages = requireNpy(join(dir, 'train_images.npy'));
+  const stat = statSync(trainImages);
+  const key = `${stat.size}:${stat.mtimeMs}`;
+  const cached = npyTrainInfoCache.get(dir);
+  if (cached && cached.key === key) return cached.info;
+  const classesFile = join(dir, 'classes.txt');
+  const classNames = existsSync(classesFile)
+    ? readExistingFile(classesFile)
+        .toString('utf8')
+        .split(/\r?\n/)
+        .map((s) => s.trim())
+        .filter((s) => s.length > 0)
+    : undefined;
+  const train = loadNpyImageDataset(trainImages, requireNpy(join(dir, 'train_labels.npy')), { classNames });
+  const info: NpyDatasetOptions = { name: 'npy', classNames: train.classNames, numClasses: train.numClasses, mean: train.mean, std: train.std };
+  npyTrainInfoCache.set(dir, { key, info });
+  return info;
+}
+
+function requireNpy(file: string): string {
+  if (!existsSync(file)) throw new DataFormatError(file, `file not found; expected here. ${NPY_SOURCE}`);
+  return file;
+}
+
+const npyDataset: DatasetDefinition = {
+  name: 'npy',
+  description: "Your own images and labels as .npy files (uint8 (N,H,W[,C]) images, integer labels)",
+  source: NPY_SOURCE,
+  defaultDir: null,
+  info: null,
+  loadSplit: (split, options) => {
+    const dir = directoryFor('npy', options, null, NPY_SOURCE);
+    const info = npyDirectoryInfo(dir);
+    return loadNpyImageDataset(requireNpy(join(dir, `${split}_images.npy`)), requireNpy(join(dir, `${split}_labels.npy`)), info);
+  },
+};
+
+registerDataset(
+  idxDataset(FASHION_MNIST_INFO, 'Fashion-MNIST: 70,000 28x28 grayscale images of clothing, 10 classes', FASHION_MNIST_SOURCE, FASHION_MNIST_DEFAULT_DIR),
+);
+registerDataset(idxDataset(MNIST_INFO, 'MNIST: 70,000 28x28 grayscale handwritten digits, 10 classes', MNIST_SOURCE, null));
+registerDataset(cifarDataset('cifar10', 'CIFAR-10: 60,000 32x32 colour images, 10 classes (binary version)'));
+registerDataset(cifarDataset('cifar100', 'CIFAR-100: 60,000 32x32 colour images, 100 fine / 20 coarse classes (binary version)'));
+registerDataset(npyDataset);
