@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Sets up sparse-soups on a Debian machine: system packages (only those
+# missing), npm dependencies, the libtorch addon and the TypeScript build.
+#
+#   bash scripts/setup.sh            # everything needed to run and test
+#   LIBTORCH=/path/to/libtorch bash scripts/setup.sh   # build against another libtorch (e.g. CUDA)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+missing=()
+need_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed" || missing+=("$1"); }
+
+# libtorch: from LIBTORCH if set, else Debian's (CPU) package.
+if [ -z "${LIBTORCH:-}" ]; then need_pkg libtorch-dev; fi
+# Without OpenBLAS Debian's libtorch uses the reference BLAS (~25x slower matmul).
+need_pkg libopenblas0-pthread
+need_pkg dataset-fashion-mnist   # the real dataset for the demo and tests
+need_pkg redis-server            # the queue executor's tests start a local Redis
+need_pkg chromium                # the report test renders the HTML report headless
+need_pkg python3-numpy           # interop tests read our safetensors files with an independent reader
+need_pkg g++
+need_pkg make
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+fi
+npm run build
+echo "setup: done ($(node scripts/libtorch.mjs --check))"

@@ -1,0 +1,2 @@
+export { SGD } from './sgd.js';
+export type { SgdOptions } from './sgd.js';

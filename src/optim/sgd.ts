@@ -1,0 +1,103 @@
+/**
+ * Stochastic gradient descent with PyTorch's exact update (torch.optim.SGD):
+ *
+ *   g ← ∇p + λ·p                          (weight decay λ)
+ *   b ← g on the first step, else μ·b + (1-τ)·g   (momentum μ, dampening τ)
+ *   g ← g + μ·b (Nesterov) or b
+ *   p ← p - η·g                            (learning rate η)
+ *
+ * With masks set (pruning), every step ends with p ← p⊙m and b ← b⊙m, so
+ * pruned weights and their momentum stay exactly zero. The update runs in
+ * one native call for all parameters.
+ *
+ * @example
+ * const opt = new SGD(model.parameters(), { lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 5e-4 });
+ * loss.backward(); opt.step(); opt.zeroGrad();
+ */
+import { native } from '../tensor/native.js';
+import { Tensor } from '../tensor/tensor.js';
+import { keep } from '../tensor/scope.js';
+
+export interface SgdOptions {
+  lr: number;
+  momentum?: number;
+  dampening?: number;
+  weightDecay?: number;
+  nesterov?: boolean;
+}
+
+export class SGD {
+  lr: number;
+  readonly momentum: number;
+  readonly dampening: number;
+  readonly weightDecay: number;
+  readonly nesterov: boolean;
+  private buffers: (Tensor | null)[];
+  private masks: (Tensor | null)[] | null = null;
+
+  constructor(
+    readonly params: Tensor[],
+    opts: SgdOptions,
+  ) {
+    this.lr = opts.lr;
+    this.momentum = opts.momentum ?? 0;
+    this.dampening = opts.dampening ?? 0;
+    this.weightDecay = opts.weightDecay ?? 0;
+    this.nesterov = opts.nesterov ?? false;
+    for (const [k, v] of Object.entries({ lr: this.lr, momentum: this.momentum, weightDecay: this.weightDecay })) {
+      if (!Number.isFinite(v) || v < 0) throw new RangeError(`SGD: ${k} must be a finite number >= 0, got ${v}`);
+    }
+    if (this.nesterov && (this.momentum <= 0 || this.dampening !== 0)) {
+      throw new RangeError('SGD: Nesterov momentum requires momentum > 0 and dampening = 0');
+    }
+    this.buffers = params.map(() => null);
+  }
+
+  /**
+   * Masks, one per parameter (null for unmasked ones), applied after every
+   * step to the parameter and its momentum buffer. Also applied right away.
+   */
+  setMasks(masks: (Tensor | null)[] | null): void {
+    if (masks !== null && masks.length !== this.params.length) {
+      throw new RangeError(`SGD.setMasks: got ${masks.length} masks for ${this.params.length} parameters`);
+    }
+    this.masks = masks;
+    if (masks === null) return;
+    masks.forEach((m, i) => {
+      if (m === null) return;
+      this.params[i].mul_(m);
+      this.buffers[i]?.mul_(m);
+    });
+  }
+
+  step(): void {
+    const out = native.sgdStep(
+      this.params.map((p) => p.handle),
+      this.buffers.map((b) => b?.handle ?? null),
+      this.lr,
+      this.momentum,
+      this.dampening,
+      this.weightDecay,
+      this.nesterov,
+      this.masks === null ? null : this.masks.map((m) => m?.handle ?? null),
+    );
+    out.forEach((h, i) => {
+      if (h !== null && this.buffers[i]?.handle !== h) this.buffers[i] = keep(new Tensor(h));
+    });
+  }
+
+  zeroGrad(): void {
+    for (const p of this.params) p.clearGrad();
+  }
+
+  /** The momentum buffer of parameter i (null before its first step). */
+  momentumBuffer(i: number): Tensor | null {
+    return this.buffers[i] ?? null;
+  }
+
+  /** Frees the momentum buffers. */
+  dispose(): void {
+    for (const b of this.buffers) b?.dispose();
+    this.buffers = this.params.map(() => null);
+  }
+}

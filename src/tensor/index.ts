@@ -1,0 +1,6 @@
+/** The public tensor API: one flat surface over the libtorch addon. */
+export { Tensor, Generator, isDType, dtypeOfArray } from './tensor.js';
+export type { DType, Device, AnyTypedArray, TypedArrayFor } from './tensor.js';
+export * from './create.js';
+export { tidy, keep, dispose, inScope } from './scope.js';
+export type { Disposable } from './scope.js';
