@@ -32,10 +32,12 @@ export type CifarLabelMode = 'fine' | 'coarse';
 /** Pixels per CIFAR image: 3 x 32 x 32. */
 export const CIFAR_IMAGE_BYTES = 3072;
 
+// prettier-ignore
 export const CIFAR10_CLASSES: readonly string[] = [
   'airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck',
-]; // prettier-ignore
+];
 
+// prettier-ignore
 export const CIFAR100_FINE_CLASSES: readonly string[] = [
   'apple', 'aquarium_fish', 'baby', 'bear', 'beaver', 'bed', 'bee', 'beetle', 'bicycle', 'bottle',
   'bowl', 'boy', 'bridge', 'bus', 'butterfly', 'camel', 'can', 'castle', 'caterpillar', 'cattle',
@@ -47,15 +49,16 @@ export const CIFAR100_FINE_CLASSES: readonly string[] = [
   'rose', 'sea', 'seal', 'shark', 'shrew', 'skunk', 'skyscraper', 'snail', 'snake', 'spider',
   'squirrel', 'streetcar', 'sunflower', 'sweet_pepper', 'table', 'tank', 'telephone', 'television', 'tiger', 'tractor',
   'train', 'trout', 'tulip', 'turtle', 'wardrobe', 'whale', 'willow_tree', 'wolf', 'woman', 'worm',
-]; // prettier-ignore
+];
 
+// prettier-ignore
 export const CIFAR100_COARSE_CLASSES: readonly string[] = [
   'aquatic_mammals', 'fish', 'flowers', 'food_containers', 'fruit_and_vegetables',
   'household_electrical_devices', 'household_furniture', 'insects', 'large_carnivores',
   'large_man-made_outdoor_things', 'large_natural_outdoor_scenes', 'large_omnivores_and_herbivores',
   'medium_mammals', 'non-insect_invertebrates', 'people', 'reptiles', 'small_mammals', 'trees',
   'vehicles_1', 'vehicles_2',
-]; // prettier-ignore
+];
 
 /** Where the official files come from (shown when a file is missing). */
 export const CIFAR_SOURCES: Record<CifarVariant, string> = {
