@@ -1,0 +1,56 @@
+/**
+ * State dicts to and from safetensors files, so a PyTorch user can open a
+ * sparse-soups checkpoint with `safetensors.torch.load_file(path)` and load
+ * it into the equivalent torch.nn model by name.
+ *
+ * @example
+ * await saveStateDict('model.safetensors', model.stateDict(), { model: 'resnet20' });
+ * model.loadStateDict(await loadStateDictFile('model.safetensors'), { origin: 'model.safetensors' });
+ */
+import { tensor } from '../tensor/create.js';
+import { keep } from '../tensor/scope.js';
+import type { DType, Tensor, AnyTypedArray } from '../tensor/tensor.js';
+import { saveSafetensors, loadSafetensors, type SafeDType, type SafeTensor, type SafeMetadata } from '../io/safetensors.js';
+import { CheckpointError } from '../util/errors.js';
+
+const TO_SAFE: Partial<Record<DType, SafeDType>> = {
+  float32: 'F32',
+  float64: 'F64',
+  float16: 'F16',
+  int64: 'I64',
+  int32: 'I32',
+  int16: 'I16',
+  int8: 'I8',
+  uint8: 'U8',
+  bool: 'BOOL',
+};
+const FROM_SAFE: Partial<Record<SafeDType, DType>> = Object.fromEntries(Object.entries(TO_SAFE).map(([k, v]) => [v, k]));
+
+/** A tensor's contents in safetensors form (a CPU copy). */
+export function toSafeTensor(name: string, t: Tensor): SafeTensor {
+  const dtype = TO_SAFE[t.dtype];
+  if (dtype === undefined) throw new CheckpointError(`tensor '${name}' has dtype ${t.dtype}, which safetensors export does not support`);
+  return { dtype, shape: t.shape, data: t.toArray() } as SafeTensor;
+}
+
+/** A safetensors entry as a new (kept) CPU tensor. */
+export function fromSafeTensor(name: string, s: SafeTensor, file: string): Tensor {
+  const dtype = FROM_SAFE[s.dtype];
+  if (dtype === undefined) throw new CheckpointError(`${file}: tensor '${name}' has dtype ${s.dtype}, which sparse-soups cannot load`);
+  return keep(tensor(s.data as AnyTypedArray, s.shape, { dtype }));
+}
+
+/** Writes tensors by name to a safetensors file, atomically. */
+export async function saveStateDict(path: string, state: Map<string, Tensor>, metadata: SafeMetadata = {}): Promise<void> {
+  const out = new Map<string, SafeTensor>();
+  for (const [name, t] of state) out.set(name, toSafeTensor(name, t));
+  await saveSafetensors(path, out, { format: 'pt', ...metadata });
+}
+
+/** Reads a safetensors file into new tensors (the caller disposes them). */
+export async function loadStateDictFile(path: string): Promise<{ state: Map<string, Tensor>; metadata: SafeMetadata }> {
+  const { tensors, metadata } = await loadSafetensors(path);
+  const state = new Map<string, Tensor>();
+  for (const [name, s] of tensors) state.set(name, fromSafeTensor(name, s, path));
+  return { state, metadata };
+}
