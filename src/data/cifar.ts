@@ -23,7 +23,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataFormatError } from '../util/errors.js';
-import { createImageDataset, hwcToChw, readExistingFile, requireFile, type DatasetInfo, type ImageDataset } from './dataset.js';
+import { createImageDataset, hwcToChw, readExistingFile, readNonEmptyLines, requireFile, type DatasetInfo, type ImageDataset } from './dataset.js';
 import { npyToInt32, readNpyFile, readNpyFileHeader, readNpyUint8Rows } from './npy.js';
 
 export type CifarVariant = 'cifar10' | 'cifar100';
@@ -132,6 +132,7 @@ export function parseCifarBinary(
   const count = bytes.length / recordBytes;
   const labelOffset = variant === 'cifar100' && labelMode === 'fine' ? 1 : 0;
   const numClasses = cifarInfo(variant, labelMode).numClasses;
+  const labelName = variant === 'cifar10' ? 'label' : `${labelMode} label`;
   const images = new Uint8Array(count * CIFAR_IMAGE_BYTES);
   const labels = new Int32Array(count);
   const pixelOffset = recordBytes - CIFAR_IMAGE_BYTES;
@@ -139,7 +140,7 @@ export function parseCifarBinary(
     const record = i * recordBytes;
     const label = bytes[record + labelOffset];
     if (label >= numClasses) {
-      throw new DataFormatError(file, `record ${i}: ${labelMode} label ${label} is out of range 0..${numClasses - 1}`);
+      throw new DataFormatError(file, `record ${i}: ${labelName} ${label} is out of range 0..${numClasses - 1}`);
     }
     labels[i] = label;
     images.set(bytes.subarray(record + pixelOffset, record + recordBytes), i * CIFAR_IMAGE_BYTES);
@@ -184,11 +185,7 @@ function readClassNames(root: string, variant: CifarVariant, labelMode: CifarLab
   const builtIn = cifarInfo(variant, labelMode).classNames;
   const file = join(root, variant === 'cifar10' ? 'batches.meta.txt' : `${labelMode}_label_names.txt`);
   if (!existsSync(file)) return builtIn;
-  const names = readExistingFile(file)
-    .toString('utf8')
-    .split(/\r?\n/)
-    .map((s) => s.trim())
-    .filter((s) => s.length > 0);
+  const names = readNonEmptyLines(file);
   return names.length === builtIn.length ? names : builtIn;
 }
 

@@ -110,14 +110,31 @@ export function checkLabelRange(labels: Int32Array, numClasses: number, file: st
   }
 }
 
-/** readFileSync that reports a missing or unreadable file as a DataFormatError. */
-export function readExistingFile(file: string): Buffer {
+/**
+ * readFileSync that reports a missing or unreadable file as a DataFormatError. Returns a plain
+ * Uint8Array (not a Buffer, whose `slice` is a view), so dataset arrays behave like typed arrays.
+ */
+export function readExistingFile(file: string): Uint8Array {
   try {
-    return readFileSync(file);
+    return asPlainBytes(readFileSync(file));
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     throw new DataFormatError(file, code === 'ENOENT' ? 'file not found' : `cannot read file (${(error as Error).message})`);
   }
+}
+
+/** The non-empty, trimmed lines of a UTF-8 text file (class name lists). */
+export function readNonEmptyLines(file: string): string[] {
+  return new TextDecoder()
+    .decode(readExistingFile(file))
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line.length > 0);
+}
+
+/** A plain Uint8Array view of a Buffer's bytes (no copy). */
+export function asPlainBytes(buffer: Buffer): Uint8Array {
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
 }
 
 /**

@@ -23,7 +23,7 @@ import {
   computeChannelStats,
   createImageDataset,
   hwcToChw,
-  readExistingFile,
+  readNonEmptyLines,
   registerDataset,
   type DatasetDefinition,
   type DatasetInfo,
@@ -188,13 +188,7 @@ function npyDirectoryInfo(dir: string): NpyDatasetOptions {
   const cached = npyTrainInfoCache.get(dir);
   if (cached && cached.key === key) return cached.info;
   const classesFile = join(dir, 'classes.txt');
-  const classNames = existsSync(classesFile)
-    ? readExistingFile(classesFile)
-        .toString('utf8')
-        .split(/\r?\n/)
-        .map((s) => s.trim())
-        .filter((s) => s.length > 0)
-    : undefined;
+  const classNames = existsSync(classesFile) ? readNonEmptyLines(classesFile) : undefined;
   const train = loadNpyImageDataset(trainImages, requireNpy(join(dir, 'train_labels.npy')), { classNames });
   const info: NpyDatasetOptions = { name: 'npy', classNames: train.classNames, numClasses: train.numClasses, mean: train.mean, std: train.std };
   npyTrainInfoCache.set(dir, { key, info });

@@ -22,7 +22,7 @@
 import { existsSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { DataFormatError } from '../util/errors.js';
-import { readExistingFile } from './dataset.js';
+import { asPlainBytes, readExistingFile } from './dataset.js';
 
 /** Element types an IDX file can hold, by their type byte. */
 export type IdxElementType = 'uint8' | 'int8' | 'int16' | 'int32' | 'float32' | 'float64';
@@ -126,7 +126,7 @@ export function readIdxFile(file: string): IdxArray {
   let bytes: Uint8Array = readExistingFile(file);
   if (isGzip(bytes)) {
     try {
-      bytes = gunzipSync(bytes);
+      bytes = asPlainBytes(gunzipSync(bytes));
     } catch (error) {
       throw new DataFormatError(file, `corrupt or truncated gzip stream (${(error as Error).message})`);
     }
