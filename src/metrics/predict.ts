@@ -1,0 +1,39 @@
+/**
+ * Model outputs over a whole dataset: logits [N, C] as a flat Float32Array,
+ * computed in eval mode without gradients, in dataset order.
+ */
+import { noGrad } from '../tensor/create.js';
+import { tidy } from '../tensor/scope.js';
+import type { Module } from '../nn/module.js';
+import { DataLoader } from '../data/loader.js';
+import type { ImageDataset } from '../data/dataset.js';
+import { batchToTensors } from '../train/batches.js';
+
+export interface PredictOptions {
+  batchSize?: number;
+  device?: string;
+}
+
+export async function predictLogits(model: Module, dataset: ImageDataset, opts: PredictOptions = {}): Promise<Float32Array> {
+  const loader = new DataLoader(dataset, { batchSize: opts.batchSize ?? 1000, shuffle: false, reuseBuffers: true });
+  const n = dataset.labels.length;
+  const c = dataset.numClasses;
+  const out = new Float32Array(n * c);
+  const wasTraining = model.training;
+  model.eval();
+  try {
+    let offset = 0;
+    for (const batch of loader.epoch(0)) {
+      const logits = noGrad(() => tidy(() => model.forward(batchToTensors(batch, opts.device).images).toArray<'float32'>()));
+      if (logits.length !== batch.labels.length * c) {
+        throw new Error(`model output has ${logits.length / batch.labels.length} classes per image, dataset ${dataset.name} has ${c}`);
+      }
+      out.set(logits, offset);
+      offset += logits.length;
+      await new Promise((r) => setImmediate(r));
+    }
+  } finally {
+    model.train(wasTraining);
+  }
+  return out;
+}

@@ -1,0 +1,66 @@
+/**
+ * The greedy soup (Wortsman et al. 2022, as used by SMS): sort the
+ * candidates by validation accuracy, start from the best, and add the next
+ * one only if the validation accuracy of the uniform average of the
+ * ingredients (after BN recalibration, done by `evaluate`) does not drop.
+ *
+ * @example
+ * const { state, decisions } = await greedySoup(candidates, async (state) => validationAccuracy(state));
+ */
+import type { StateDict } from '../nn/module.js';
+import { averageStates, disposeState } from './average.js';
+import { MergeError } from '../util/errors.js';
+
+export interface SoupIngredient {
+  label: string;
+  state: StateDict;
+  /** The candidate's own validation accuracy. */
+  validationAccuracy: number;
+}
+
+export interface GreedyDecision {
+  label: string;
+  candidateAccuracy: number;
+  /** Validation accuracy of the soup with this candidate added. */
+  soupAccuracyWith: number;
+  /** Validation accuracy of the soup before this candidate. */
+  soupAccuracyBefore: number;
+  accepted: boolean;
+}
+
+export interface GreedySoupResult {
+  /** The soup's tensors (new; the caller disposes them). */
+  state: StateDict;
+  ingredients: string[];
+  validationAccuracy: number;
+  decisions: GreedyDecision[];
+}
+
+/** `evaluate` returns the validation accuracy of a state (recalibrating BN first). */
+export async function greedySoup(candidates: SoupIngredient[], evaluate: (state: StateDict) => Promise<number>): Promise<GreedySoupResult> {
+  if (candidates.length === 0) throw new MergeError('greedy soup: no candidates');
+  // Stable sort: ties keep the candidates' order.
+  const ranked = candidates.map((c, i) => ({ c, i })).sort((a, b) => b.c.validationAccuracy - a.c.validationAccuracy || a.i - b.i).map((x) => x.c);
+  const accepted = [ranked[0]];
+  let state = averageStates([ranked[0].state]);
+  let accuracy = await evaluate(state);
+  const decisions: GreedyDecision[] = [
+    { label: ranked[0].label, candidateAccuracy: ranked[0].validationAccuracy, soupAccuracyWith: accuracy, soupAccuracyBefore: NaN, accepted: true },
+  ];
+  for (const next of ranked.slice(1)) {
+    const trial = [...accepted, next];
+    const trialState = averageStates(trial.map((c) => c.state), undefined, trial.map((c) => c.label));
+    const trialAccuracy = await evaluate(trialState);
+    const keep = trialAccuracy >= accuracy;
+    decisions.push({ label: next.label, candidateAccuracy: next.validationAccuracy, soupAccuracyWith: trialAccuracy, soupAccuracyBefore: accuracy, accepted: keep });
+    if (keep) {
+      disposeState(state);
+      state = trialState;
+      accuracy = trialAccuracy;
+      accepted.push(next);
+    } else {
+      disposeState(trialState);
+    }
+  }
+  return { state, ingredients: accepted.map((c) => c.label), validationAccuracy: accuracy, decisions };
+}
