@@ -184,6 +184,12 @@ test('noise statistics follow the parameters', () => {
   const shot = corrupt('shot_noise', gray, shape, 5, new Rng(1));
   const mean = shot.reduce((a, v) => a + v, 0) / shot.length;
   assert.ok(Math.abs(mean - 0.5) < 0.005, `shot noise mean ${mean}`);
+  // low light, lambda = 0.1 * 50 = 5: mean 0.1, std sqrt(5)/50
+  const dark = corrupt('shot_noise', new Float32Array(3 * 32 * 32).fill(0.1), shape, 5, new Rng(2));
+  const darkMean = dark.reduce((a, v) => a + v, 0) / dark.length;
+  const darkStd = Math.sqrt(dark.reduce((a, v) => a + (v - darkMean) ** 2, 0) / dark.length);
+  assert.ok(Math.abs(darkMean - 0.1) < 0.004, `shot noise dark mean ${darkMean}`);
+  assert.ok(Math.abs(darkStd - Math.sqrt(5) / 50) < 0.004, `shot noise dark std ${darkStd}`);
   const imp = corrupt('impulse_noise', gray, shape, 5, new Rng(1));
   const flipped = imp.filter((v) => v === 0 || v === 1).length / imp.length;
   assert.ok(Math.abs(flipped - 0.07) < 0.012, `impulse fraction ${flipped}`);

@@ -3,6 +3,13 @@
  * the line kernel behind CIFAR-10-C's motion blur and snow streaks.
  */
 
+/** Tap offsets (pixels, x right, y down) and weights of a motion-blur line kernel. */
+export interface MotionKernel {
+  readonly dx: Int32Array;
+  readonly dy: Int32Array;
+  readonly weights: Float64Array;
+}
+
 /**
  * A one-sided line kernel: `width = 2·ceil(radius) + 1` taps, tap i at
  * offset `(round(i·cos θ), round(i·sin θ))` pixels (x right, y down) with
@@ -10,12 +17,6 @@
  * pixel becomes the weighted sum of the pixels along the ray starting at
  * it, so the blur trails to one side as in ImageMagick.
  */
-export interface MotionKernel {
-  readonly dx: Int32Array;
-  readonly dy: Int32Array;
-  readonly weights: Float64Array;
-}
-
 export function motionKernel(radius: number, sigma: number, angleDegrees: number): MotionKernel {
   const width = radius > 1e-12 ? 2 * Math.ceil(radius) + 1 : 1;
   const s = Math.max(sigma, 1e-12);
