@@ -15,11 +15,11 @@
  *    crop H x W at offset (dy, dx), dy, dx ~ U{0..2p}; i.e. out(y, x) = in(y + dy - p, x + dx - p),
  *    zero where that falls outside (zero = black, before normalization);
  * 2. horizontal flip with probability 1/2: out(y, x) = in(y, W - 1 - x);
- * 3. optional rotation by an angle ~ U(-r, r) degrees about the image centre
- *    ((W-1)/2, (H-1)/2), bilinear, zero outside.
+ * 3. optional rotation of the result by an angle ~ U(-r, r) degrees about the image centre
+ *    ((W-1)/2, (H-1)/2), bilinear, zero outside the cropped image.
  *
- * All three are affine maps of the pixel grid, so the composition samples the source image
- * once. Random draws come from an Rng the caller derives from (seed, epoch, batch).
+ * The composition samples the source image once (no intermediate image). Random draws come
+ * from an Rng the caller derives from (seed, epoch, batch).
  *
  * @example
  * const tables = normalizationTables([0.4914, 0.4822, 0.4465], [0.247, 0.2435, 0.2616]);
@@ -178,14 +178,15 @@ function cropFlipInto(
 }
 
 /**
- * Rotation (with crop and flip folded in): for output (y, x), the rotated-frame point
+ * Rotation of the cropped, flipped image A (crop and flip folded into the sampling): for
+ * output (y, x), the point of A it comes from is
  *
  *     u = x - cx, v = y - cy
- *     xr = cos(a) u + sin(a) v + cx,  yr = -sin(a) u + cos(a) v + cy
+ *     xa = cos(a) u + sin(a) v + cx,  ya = -sin(a) u + cos(a) v + cy
  *
- * is mapped through flip and crop to source (yr + shiftY, (flip ? W-1-xr : xr) + shiftX)
- * and sampled bilinearly, with zero outside the source image. The four neighbours and
- * weights of each output pixel are computed once and shared by all channels.
+ * sampled bilinearly from A's four neighbouring pixels, each zero when it lies outside A
+ * (the crop window) and otherwise read from the source at (yi + shiftY, (flip ? W-1-xi : xi) + shiftX),
+ * zero outside the source (the padding). Taps and weights are computed once and shared by all channels.
  */
 function rotateCropFlipInto(
   src: Uint8Array,
@@ -218,8 +219,8 @@ function rotateCropFlipInto(
 let tapScratch: { size: number; neighbours: Int32Array; weights: Float64Array } | null = null;
 
 /**
- * For each output pixel, the plane offsets of its four source neighbours and their bilinear
- * weights; a neighbour outside the image gets weight 0 (and offset 0, any valid pixel).
+ * For each output pixel, the source plane offsets of its four bilinear neighbours and their
+ * weights; a neighbour that reads padding gets weight 0 (and offset 0, any valid pixel).
  */
 function bilinearTaps(shape: ImageShape, params: AugmentParams): { neighbours: Int32Array; weights: Float64Array } {
   const [, height, width] = shape;
@@ -227,47 +228,66 @@ function bilinearTaps(shape: ImageShape, params: AugmentParams): { neighbours: I
   if (tapScratch === null || tapScratch.size !== plane) {
     tapScratch = { size: plane, neighbours: new Int32Array(4 * plane), weights: new Float64Array(4 * plane) };
   }
-  const { neighbours, weights } = tapScratch;
+  const taps = tapScratch;
   const cx = (width - 1) / 2;
   const cy = (height - 1) / 2;
   const cos = Math.cos(params.angleRadians);
   const sin = Math.sin(params.angleRadians);
-  const flipSign = params.flip ? -1 : 1;
-  const flipBase = params.flip ? width - 1 : 0;
+  const { shiftY, shiftX, flip } = params;
+  // Pixels of A that read the source (not padding): rows [yLow, yHigh), columns [xLow, xHigh).
+  const yLow = Math.max(0, -shiftY);
+  const yHigh = Math.min(height, height - shiftY);
+  const xLow = flip ? Math.max(0, shiftX) : Math.max(0, -shiftX);
+  const xHigh = flip ? Math.min(width, width + shiftX) : Math.min(width, width - shiftX);
+  const step = flip ? -1 : 1;
+  const { neighbours, weights } = taps;
   let t = 0;
   for (let y = 0; y < height; y++) {
     const v = y - cy;
     for (let x = 0; x < width; x++, t += 4) {
       const u = x - cx;
-      const sy = -sin * u + cos * v + cy + params.shiftY;
-      const sx = flipBase + flipSign * (cos * u + sin * v + cx) + params.shiftX;
-      const y0 = Math.floor(sy);
-      const x0 = Math.floor(sx);
-      const fy = sy - y0;
-      const fx = sx - x0;
-      if (y0 >= 0 && y0 + 1 < height && x0 >= 0 && x0 + 1 < width) {
-        const at = y0 * width + x0;
+      const ya = -sin * u + cos * v + cy;
+      const xa = cos * u + sin * v + cx;
+      const y0 = Math.floor(ya);
+      const x0 = Math.floor(xa);
+      const fy = ya - y0;
+      const fx = xa - x0;
+      if (y0 >= yLow && y0 + 1 < yHigh && x0 >= xLow && x0 + 1 < xHigh) {
+        // All four neighbours read the source: the common case, without per-tap checks.
+        const at = (y0 + shiftY) * width + (flip ? width - 1 - x0 : x0) + shiftX;
         neighbours[t] = at;
-        neighbours[t + 1] = at + 1;
+        neighbours[t + 1] = at + step;
         neighbours[t + 2] = at + width;
-        neighbours[t + 3] = at + width + 1;
+        neighbours[t + 3] = at + width + step;
         weights[t] = (1 - fy) * (1 - fx);
         weights[t + 1] = (1 - fy) * fx;
         weights[t + 2] = fy * (1 - fx);
         weights[t + 3] = fy * fx;
-      } else {
-        setTap(neighbours, weights, t, y0, x0, (1 - fy) * (1 - fx), height, width);
-        setTap(neighbours, weights, t + 1, y0, x0 + 1, (1 - fy) * fx, height, width);
-        setTap(neighbours, weights, t + 2, y0 + 1, x0, fy * (1 - fx), height, width);
-        setTap(neighbours, weights, t + 3, y0 + 1, x0 + 1, fy * fx, height, width);
+        continue;
       }
+      setTap(taps, t, y0, x0, (1 - fy) * (1 - fx), params, height, width);
+      setTap(taps, t + 1, y0, x0 + 1, (1 - fy) * fx, params, height, width);
+      setTap(taps, t + 2, y0 + 1, x0, fy * (1 - fx), params, height, width);
+      setTap(taps, t + 3, y0 + 1, x0 + 1, fy * fx, params, height, width);
     }
   }
-  return { neighbours, weights };
+  return taps;
 }
 
-function setTap(neighbours: Int32Array, weights: Float64Array, t: number, y: number, x: number, weight: number, height: number, width: number): void {
-  const inside = y >= 0 && y < height && x >= 0 && x < width;
-  neighbours[t] = inside ? y * width + x : 0;
-  weights[t] = inside ? weight : 0;
+/** Tap `t`: pixel (ya, xa) of the cropped, flipped image, mapped to the source, or weight 0. */
+function setTap(
+  taps: { neighbours: Int32Array; weights: Float64Array },
+  t: number,
+  ya: number,
+  xa: number,
+  weight: number,
+  params: AugmentParams,
+  height: number,
+  width: number,
+): void {
+  const sy = ya + params.shiftY;
+  const sx = (params.flip ? width - 1 - xa : xa) + params.shiftX;
+  const inside = ya >= 0 && ya < height && xa >= 0 && xa < width && sy >= 0 && sy < height && sx >= 0 && sx < width;
+  taps.neighbours[t] = inside ? sy * width + sx : 0;
+  taps.weights[t] = inside ? weight : 0;
 }
