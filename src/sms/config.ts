@@ -1,0 +1,185 @@
+/**
+ * The experiment configuration: one typed record, validated by a schema whose
+ * fields document themselves, with defaults filled in. The normalized config
+ * (defaults applied, keys sorted) names the run directory by its hash.
+ *
+ * @example
+ * const config = parseSmsConfig({ data: { dataset: 'fashion-mnist' }, model: { name: 'convnet' } });
+ * config.pruning.phases; // 3
+ */
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { ConfigError } from '../util/errors.js';
+
+const positiveInt = z.number().int().positive();
+const nonNegative = z.number().nonnegative();
+const fraction = z.number().gt(0).lte(1);
+
+const augmentSchema = z
+  .object({
+    cropPadding: z.number().int().nonnegative().default(0).describe('zero padding before the random crop (0: no crop)'),
+    horizontalFlip: z.boolean().default(false).describe('flip images left-right with probability 1/2'),
+    rotationDegrees: nonNegative.default(0).describe('random rotation in [-d, d] degrees (0: none)'),
+  })
+  .strict();
+
+export const smsConfigSchema = z
+  .object({
+    name: z.string().default('sms').describe('a label for reports'),
+    seed: z.number().int().default(0).describe('seed of the dense model and default candidate seeds'),
+    threads: z.number().int().nonnegative().default(0).describe('libtorch threads per process (0: cores / workers)'),
+    device: z.string().default('cpu').describe("'cpu' or 'cuda'"),
+    data: z
+      .object({
+        dataset: z.string().describe('dataset registry name: fashion-mnist, mnist, cifar10, cifar100, npy'),
+        dir: z.string().nullable().default(null).describe("directory of the dataset's files (null: the dataset's default)"),
+        validationFraction: z.number().gt(0).lt(1).default(0.1).describe('fraction of the training set held out for validation'),
+        splitSeed: z.number().int().default(42).describe('seed of the validation split'),
+        trainSubset: positiveInt.nullable().default(null).describe('use only this many training images (after the split)'),
+        testSubset: positiveInt.nullable().default(null).describe('evaluate on only this many test images'),
+        batchSize: positiveInt.default(128),
+        augment: augmentSchema.default({}),
+      })
+      .strict(),
+    model: z
+      .object({
+        name: z.string().describe('model registry name: mlp, convnet, resnet20, resnet56, wrn-16-4, vgg16'),
+        options: z.record(z.unknown()).default({}).describe('model-specific options'),
+      })
+      .strict(),
+    dense: z
+      .object({
+        checkpoint: z.string().nullable().default(null).describe('start from this trained dense checkpoint instead of training one'),
+        epochs: positiveInt.default(10),
+        maxLr: z.number().positive().default(0.1),
+        schedule: z.string().default('linear').describe('dense LR schedule: linear, cosine, step, constant'),
+        warmupFraction: z.number().min(0).lt(1).default(0.1),
+        weightDecay: nonNegative.default(5e-4),
+        momentum: z.number().min(0).lt(1).default(0.9),
+        labelSmoothing: z.number().min(0).lt(1).default(0),
+      })
+      .strict()
+      .default({}),
+    pruning: z
+      .object({
+        goalSparsity: z.number().gt(0).lt(1).default(0.9).describe('sparsity after the last phase'),
+        phases: positiveInt.default(3),
+        criterion: z.string().default('global').describe('global, uniform or random'),
+        exclude: z.array(z.string()).default([]).describe('parameter names (or module prefixes) never pruned'),
+        includeFirst: z.boolean().default(true),
+        includeLast: z.boolean().default(true),
+      })
+      .strict()
+      .default({}),
+    retrain: z
+      .object({
+        epochs: positiveInt.default(3).describe('retraining epochs per phase and candidate'),
+        schedule: z.string().default('LLR').describe('LLR, CLR, SLR, LRW, FT or ALLR'),
+        maxLr: z.number().positive().nullable().default(null).describe('peak LR (null: the dense peak)'),
+        minLr: nonNegative.default(0),
+        weightDecay: nonNegative.default(5e-4),
+        momentum: z.number().min(0).lt(1).default(0.9),
+        labelSmoothing: z.number().min(0).lt(1).default(0),
+      })
+      .strict()
+      .default({}),
+    candidates: z
+      .object({
+        count: positiveInt.default(3).describe('m: candidates retrained per phase'),
+        grid: z.boolean().default(false).describe('vary: all combinations (count must equal their number) instead of one value per candidate'),
+        vary: z
+          .object({
+            seed: z.array(z.number().int()).optional(),
+            weightDecay: z.array(nonNegative).optional(),
+            epochs: z.array(positiveInt).optional(),
+            maxLr: z.array(z.number().positive()).optional(),
+            labelSmoothing: z.array(z.number().min(0).lt(1)).optional(),
+          })
+          .strict()
+          .default({})
+          .describe('per-candidate values; unlisted hyperparameters are shared; seeds default to seed·1000 + i + 1'),
+      })
+      .strict()
+      .default({}),
+    merge: z
+      .object({
+        method: z.enum(['uniform', 'greedy']).default('uniform').describe('the soup that becomes the next parent'),
+        bnRecalibrationFraction: fraction.default(0.2),
+      })
+      .strict()
+      .default({}),
+    evaluation: z
+      .object({
+        batchSize: positiveInt.default(1000),
+        oodCorruptions: z.array(z.string()).default(['gaussian_noise', 'defocus_blur', 'fog', 'contrast']),
+        oodSeverities: z.array(z.number().int().min(1).max(5)).default([1, 3, 5]),
+        oodSeed: z.number().int().default(1234),
+        oodSubset: positiveInt.nullable().default(2000).describe('corrupt only the first n test images (null: all)'),
+      })
+      .strict()
+      .default({}),
+    baselines: z
+      .object({
+        imp: z.boolean().default(true).describe('m independent IMP chains (mean and best by validation)'),
+        impLonger: z.boolean().default(false).describe('one IMP chain retrained m times longer'),
+        ensemble: z.boolean().default(true).describe('prediction ensemble of the candidates'),
+      })
+      .strict()
+      .default({}),
+  })
+  .strict();
+
+export type SmsConfig = z.infer<typeof smsConfigSchema>;
+export type SmsConfigInput = z.input<typeof smsConfigSchema>;
+
+function describeReceived(input: unknown, path: (string | number)[]): string {
+  let v: unknown = input;
+  for (const k of path) v = v !== null && typeof v === 'object' ? (v as Record<string | number, unknown>)[k] : undefined;
+  if (v === undefined) return 'nothing';
+  const s = JSON.stringify(v);
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}
+
+/** Validates and fills defaults; errors name the config path and what was expected. */
+export function parseSmsConfig(input: unknown, source = 'config'): SmsConfig {
+  const r = smsConfigSchema.safeParse(input);
+  if (!r.success) {
+    const lines = r.error.issues.map((i) => {
+      const path = i.path.join('.') || '(root)';
+      const got = i.code === 'unrecognized_keys' ? '' : `, got ${describeReceived(input, i.path)}`;
+      return `${path}: ${i.message.toLowerCase()}${got}`;
+    });
+    const first = r.error.issues[0];
+    throw new ConfigError(first.path.join('.') || '(root)', `${lines.join('; ')} (in ${source})`);
+  }
+  const c = r.data;
+  const m = c.candidates.count;
+  for (const [key, values] of Object.entries(c.candidates.vary)) {
+    if (!c.candidates.grid && values !== undefined && values.length !== m) {
+      throw new ConfigError(`candidates.vary.${key}`, `expected ${m} values (one per candidate), got ${values.length} (in ${source})`);
+    }
+  }
+  if (c.candidates.grid) {
+    const combos = Object.values(c.candidates.vary).reduce((n, v) => n * (v?.length ?? 1), 1);
+    if (combos !== m) throw new ConfigError('candidates.count', `grid of the vary lists has ${combos} combinations, count is ${m} (in ${source})`);
+  }
+  return c;
+}
+
+function sortKeys(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(sortKeys);
+  if (v !== null && typeof v === 'object') {
+    return Object.fromEntries(Object.keys(v as object).sort().map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]));
+  }
+  return v;
+}
+
+/** The config as canonical JSON (defaults applied, keys sorted). */
+export function normalizedConfigJson(config: SmsConfig): string {
+  return JSON.stringify(sortKeys(config));
+}
+
+/** First 12 hex digits of SHA-256 of the normalized config: the run's identity. */
+export function configHash(config: SmsConfig): string {
+  return createHash('sha256').update(normalizedConfigJson(config)).digest('hex').slice(0, 12);
+}

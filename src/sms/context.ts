@@ -1,0 +1,84 @@
+/**
+ * Everything an SMS job needs besides its own inputs: the data splits, the
+ * corrupted (OOD) test sets and a model factory, built once per process from
+ * the config's data, model and evaluation sections and cached.
+ */
+import { loadDataset } from '../data/index.js';
+import type { ImageDataset } from '../data/dataset.js';
+import { splitTrainValidation, subsetDataset } from '../data/split.js';
+import { corruptDataset } from '../data/corruptions/dataset.js';
+import { validateOodSet } from '../data/corruptions/ood-set.js';
+import { createModel } from '../models/registry.js';
+import type { Module } from '../nn/module.js';
+import { Generator } from '../tensor/tensor.js';
+import type { SmsConfig } from './config.js';
+
+export interface OodDataset {
+  corruption: string;
+  severity: number;
+  dataset: ImageDataset;
+}
+
+export interface ExperimentData {
+  train: ImageDataset;
+  validation: ImageDataset;
+  test: ImageDataset;
+  /** Lazily corrupted test sets, one per (corruption, severity). */
+  ood(): OodDataset[];
+}
+
+const cache = new Map<string, ExperimentData>();
+
+function firstN(dataset: ImageDataset, n: number | null, name: string): ImageDataset {
+  if (n === null || n >= dataset.labels.length) return dataset;
+  return subsetDataset(dataset, Int32Array.from({ length: n }, (_, i) => i), name);
+}
+
+/** The data of an experiment (cached by the config's data and evaluation sections). */
+export function experimentData(config: SmsConfig): ExperimentData {
+  const key = JSON.stringify([config.data, config.evaluation]);
+  const hit = cache.get(key);
+  if (hit) return hit;
+  const d = config.data;
+  const { train: fullTrain, test: fullTest } = loadDataset(d.dataset, { dir: d.dir ?? undefined });
+  const split = splitTrainValidation(fullTrain, { fraction: d.validationFraction, seed: d.splitSeed });
+  const train = firstN(split.train, d.trainSubset, `${d.dataset}/train`);
+  const test = firstN(fullTest, d.testSubset, `${d.dataset}/test`);
+  const ev = config.evaluation;
+  validateOodSet({ corruptions: ev.oodCorruptions, severities: ev.oodSeverities }, 'evaluation');
+  let oodSets: OodDataset[] | null = null;
+  const data: ExperimentData = {
+    train,
+    validation: split.validation,
+    test,
+    ood: () => {
+      if (oodSets === null) {
+        const base = firstN(test, ev.oodSubset, `${d.dataset}/test`);
+        const [channels, height, width] = base.imageShape;
+        oodSets = [];
+        for (const corruption of ev.oodCorruptions) {
+          for (const severity of ev.oodSeverities) {
+            const images = corruptDataset(base.images, { channels, height, width }, corruption, severity, ev.oodSeed);
+            oodSets.push({ corruption, severity, dataset: { ...base, name: `${base.name}/${corruption}-${severity}`, images } });
+          }
+        }
+      }
+      return oodSets;
+    },
+  };
+  cache.set(key, data);
+  return data;
+}
+
+/** A freshly initialized model for the experiment's data, weights drawn from `seed`. */
+export function buildModel(config: SmsConfig, seed: number): Module {
+  const data = experimentData(config);
+  const [inChannels, height] = data.train.imageShape;
+  return createModel(config.model.name, {
+    inChannels,
+    numClasses: data.train.numClasses,
+    imageSize: height,
+    generator: new Generator(seed),
+    ...(config.model.options as object),
+  });
+}
