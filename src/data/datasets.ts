@@ -183,13 +183,15 @@ const npyTrainInfoCache = new Map<string, { key: string; info: NpyDatasetOptions
 /** Class names, class count and train-set statistics of an npy directory, shared by both splits. */
 function npyDirectoryInfo(dir: string): NpyDatasetOptions {
   const trainImages = requireNpy(join(dir, 'train_images.npy'));
-  const stat = statSync(trainImages);
-  const key = `${stat.size}:${stat.mtimeMs}`;
+  const trainLabels = requireNpy(join(dir, 'train_labels.npy'));
+  const classesFile = join(dir, 'classes.txt');
+  const key = [trainImages, trainLabels, classesFile]
+    .map((file) => (existsSync(file) ? `${statSync(file).size}:${statSync(file).mtimeMs}` : '-'))
+    .join('/');
   const cached = npyTrainInfoCache.get(dir);
   if (cached && cached.key === key) return cached.info;
-  const classesFile = join(dir, 'classes.txt');
   const classNames = existsSync(classesFile) ? readNonEmptyLines(classesFile) : undefined;
-  const train = loadNpyImageDataset(trainImages, requireNpy(join(dir, 'train_labels.npy')), { classNames });
+  const train = loadNpyImageDataset(trainImages, trainLabels, { classNames });
   const info: NpyDatasetOptions = { name: 'npy', classNames: train.classNames, numClasses: train.numClasses, mean: train.mean, std: train.std };
   npyTrainInfoCache.set(dir, { key, info });
   return info;
