@@ -211,6 +211,21 @@ test('contrast keeps channel means; brightness adds to V (gray: to the value)', 
   for (const v of b) assert.ok(Math.abs(v - 0.5) < 1e-6);
 });
 
+test('zoom blur matches the original (numpy arange factors, scipy zoom order=1) on a 6x9 image', () => {
+  // reference: make_cifar_c.py's zoom_blur at severity 5, clipped_zoom per axis, scipy 1.x
+  const expected = [
+    0.0, 0.147634, 0.552469, 0.447531, 0.333333, 0.48594, 0.437243, 0.181241, 0.081619, 0.443827, 0.591461, 0.183711,
+    0.556842, 0.77716, 0.424651, 0.374314, 0.489838, 0.525446, 0.887654, 0.220542, 0.360357, 0.300309, 0.316461,
+    0.411054, 0.238409, 0.477241, 0.496205, 0.558025, 0.377623, 0.717284, 0.612346, 0.498148, 0.650754, 0.602058,
+    0.381464, 0.49225, 0.608642, 0.756276, 0.611385, 0.413786, 0.299588, 0.452195, 0.789986, 0.753075, 0.690261,
+    0.541152, 0.688786, 0.655521, 0.333333, 0.219136, 0.371742, 0.425069, 0.558356, 0.622771,
+  ];
+  const shape: ImageShape = { channels: 1, height: 6, width: 9 };
+  const img = Float32Array.from({ length: 54 }, (_, i) => (((i % 9) ** 2 + 3 * Math.floor(i / 9)) % 7) / 6);
+  const out = corrupt('zoom_blur', img, shape, 5, new Rng(0));
+  for (let i = 0; i < 54; i++) assert.ok(Math.abs(out[i] - expected[i]) < 2e-6, `pixel ${i}: ${out[i]} vs ${expected[i]}`);
+});
+
 test('RGB <-> HSV round trip', () => {
   const img = naturalImage(RGB32, 8);
   const { h, s, v } = rgbToHsv(img, 1024);
@@ -258,7 +273,8 @@ test('helpers: clipped zoom, BOX resize, motion kernel, defocus disk, plasma, bo
   assert.equal(pixelScale(GRAY28), 1);
   assert.equal(pixelScale(RGB32), 1);
   assert.equal(pixelScale({ channels: 3, height: 64, width: 64 }), 2);
-  assert.equal(pixelScale({ channels: 1, height: 16, width: 16 }), 0.5);
+  assert.equal(pixelScale({ channels: 1, height: 16, width: 16 }), 1); // never below the published scale
+  assert.equal(pixelScale({ channels: 3, height: 224, width: 224 }), 8);
 });
 
 test('larger images: pixel-unit parameters scale, all corruptions still run and stay in range', () => {

@@ -1,14 +1,14 @@
 /**
  * Blur corruptions of CIFAR-10-C: defocus, glass, motion and zoom blur.
- * Pixel-unit parameters are multiplied by `pixelScale` (1 for sizes
- * 23..45, see image-size.ts); zoom factors are relative and need no scaling.
+ * Pixel-unit parameters are multiplied by `pixelScale` (1 up to 45 px a
+ * side, see image-size.ts); zoom factors are relative and need no scaling.
  */
 import { defineCorruption } from './types.js';
 import { mapPlanes } from './planes.js';
 import { pixelScale } from './image-size.js';
 import { filter2d, fixedSizeGaussianKernel, gaussianBlurPlane } from './filters.js';
 import { motionBlurPlane, motionKernel } from './motion-kernel.js';
-import { clippedZoomPlane } from './resample.js';
+import { applySparse, clippedZoomAverageOperator, type SparseOperator } from './resample.js';
 
 /**
  * The anti-aliased disk of CIFAR-10-C's defocus blur, as a square kernel:
@@ -162,14 +162,23 @@ export const zoomBlur = defineCorruption<{ readonly zooms: readonly number[] }>(
     { zooms: zoomFactors(26) },
   ],
   usesRandomness: false,
-  corrupt: (image, shape, { zooms }) =>
-    mapPlanes(image, shape, (plane) => {
-      const acc = Float64Array.from(plane);
-      for (const z of zooms) {
-        const zoomed = clippedZoomPlane(plane, shape.height, shape.width, z);
-        for (let p = 0; p < acc.length; p++) acc[p] += zoomed[p];
-      }
-      for (let p = 0; p < acc.length; p++) acc[p] /= zooms.length + 1;
-      return acc;
-    }),
+  corrupt: (image, shape, { zooms }) => {
+    const op = zoomOperator(shape.height, shape.width, zooms);
+    return mapPlanes(image, shape, (plane) => applySparse(op, plane));
+  },
 });
+
+/** Zoom-blur operators by size and zoom list: a data set reuses one per severity. */
+const zoomOperatorCache = new Map<string, SparseOperator>();
+const ZOOM_OPERATOR_CACHE_SIZE = 16;
+
+function zoomOperator(height: number, width: number, zooms: readonly number[]): SparseOperator {
+  const key = `${height}x${width}:${zooms.join(',')}`;
+  let op = zoomOperatorCache.get(key);
+  if (op === undefined) {
+    op = clippedZoomAverageOperator(height, width, zooms);
+    if (zoomOperatorCache.size >= ZOOM_OPERATOR_CACHE_SIZE) zoomOperatorCache.clear();
+    zoomOperatorCache.set(key, op);
+  }
+  return op;
+}

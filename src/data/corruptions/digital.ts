@@ -6,7 +6,7 @@ import { defineCorruption } from './types.js';
 import { mapPlanes } from './planes.js';
 import { imageSide } from './image-size.js';
 import { gaussianBlurPlane } from './filters.js';
-import { affineFromPoints, boxResizePlane, sampleBilinear, warpAffinePlane } from './resample.js';
+import { affineFromPoints, applySampler, bilinearSampler, boxResizePlane, warpAffineSampler } from './resample.js';
 import { jpegRoundTrip } from './jpeg.js';
 
 /** Contrast: `(x - μ_c)·factor + μ_c`, μ_c the mean of channel c over the image. */
@@ -74,17 +74,17 @@ export const elasticTransform = defineCorruption<{ readonly alpha: number; reado
     };
     const dx = displacement();
     const dy = displacement();
-    return mapPlanes(image, shape, (plane) => {
-      const warped = warpAffinePlane(plane, height, width, matrix, 'reflect101');
-      const out = new Float64Array(height * width);
-      for (let y = 0; y < height; y++) {
-        for (let x = 0; x < width; x++) {
-          const p = y * width + x;
-          out[p] = sampleBilinear(warped, height, width, y + dy[p], x + dx[p], 'reflect');
-        }
+    const warp = warpAffineSampler(height, width, matrix, 'reflect101');
+    const ys = new Float64Array(height * width);
+    const xs = new Float64Array(height * width);
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        ys[y * width + x] = y + dy[y * width + x];
+        xs[y * width + x] = x + dx[y * width + x];
       }
-      return out;
-    });
+    }
+    const displace = bilinearSampler(height, width, ys, xs, 'reflect');
+    return mapPlanes(image, shape, (plane) => applySampler(displace, applySampler(warp, plane)));
   },
 });
 

@@ -26,7 +26,7 @@ export const SEVERITIES: readonly Severity[] = [1, 2, 3, 4, 5];
 export type CorruptionCategory = 'noise' | 'blur' | 'weather' | 'digital';
 
 /** Parameters of one corruption at one severity: named numbers or number lists. */
-export type CorruptionParams = Readonly<Record<string, number | readonly number[] | string>>;
+export type CorruptionParams = Readonly<Record<string, number | readonly number[]>>;
 
 /** A corruption at a fixed severity: returns a new image, values clipped to [0, 1]. */
 export type CorruptionFn = (image: Float32Array, shape: ImageShape, severity: number, rng: Rng) => Float32Array;
