@@ -90,8 +90,8 @@ export interface RetrainScheduleContext {
   totalSteps: number;
   /** The dense schedule the parent was trained with: max LR for all, the shape for SLR/LRW/FT. */
   dense: DenseSchedule;
-  /** Peak LR override (a candidate's peak-LR variation); SLR/LRW/FT scale the dense shape by maxLr/dense.maxLr. */
-  maxLr?: number;
+  /** Peak LR override (a candidate's peak-LR variation; null or absent: dense.maxLr). SLR/LRW/FT scale the dense shape by maxLr/dense.maxLr. */
+  maxLr?: number | null;
   /** CLR: the floor reached at t = T (default 0). */
   minLr?: number;
   /** ALLR only, required there. */
