@@ -8,7 +8,9 @@
  * bin b (b = 0..B-1) holds the samples with confidence in (b/B, (b+1)/B]:
  * closed on the right, so confidence 1 falls in the last bin; confidence
  * exactly 0 (only possible for a malformed row) goes in the first bin. The
- * edges are the float64 numbers b/B, compared with the float32 confidence.
+ * confidences are float32, so the edges they are compared with are the
+ * float32 numbers nearest b/B (as with PyTorch's float32 linspace edges):
+ * a probability written 0.6 lies in (8/15, 9/15], not in the next bin.
  *
  *   acc(B_b)  = mean over B_b of [prediction_i = label_i]
  *   conf(B_b) = mean over B_b of confidence_i
@@ -28,9 +30,9 @@ import { validateProbabilities, validateScores } from './classification.js';
 export const DEFAULT_CALIBRATION_BINS = 15;
 
 export interface CalibrationBin {
-  /** Exclusive lower edge b/B (the first bin also takes confidence 0). */
+  /** Exclusive lower edge b/B (the first bin also takes confidence 0); compared in float32. */
   lower: number;
-  /** Inclusive upper edge (b+1)/B. */
+  /** Inclusive upper edge (b+1)/B; compared in float32. */
   upper: number;
   /** Samples whose confidence falls in the bin. */
   count: number;
@@ -58,12 +60,13 @@ export interface CalibrationOptions {
   numBins?: number;
 }
 
-/** The bin of a confidence: b with b/B < confidence ≤ (b+1)/B, and 0 for confidence 0. */
+/** The bin of a confidence: b with edge(b) < confidence ≤ edge(b+1), edge(b) = fround(b/B); 0 for confidence 0. */
 export function confidenceBin(confidence: number, numBins: number): number {
+  const edge = (b: number): number => Math.fround(b / numBins);
   let b = Math.min(Math.max(Math.ceil(confidence * numBins) - 1, 0), numBins - 1);
-  // ceil(confidence·B) can land one bin off when confidence·B rounds across an integer.
-  while (b > 0 && confidence <= b / numBins) b--;
-  while (b < numBins - 1 && confidence > (b + 1) / numBins) b++;
+  // ceil(confidence·B) lands one bin off when the confidence is within round-off of an edge.
+  while (b > 0 && confidence <= edge(b)) b--;
+  while (b < numBins - 1 && confidence > edge(b + 1)) b++;
   return b;
 }
 
