@@ -116,10 +116,12 @@ export function createModel(name: string, config: CreateModelOptions): Module {
 }
 
 function validateConfig(config: CreateModelOptions): void {
-  if (typeof config !== 'object' || config === null) throw new ConfigError('model', 'createModel needs { inChannels, numClasses, imageSize }');
+  if (typeof config !== 'object' || config === null)
+    throw new ConfigError('model', 'createModel needs { inChannels, numClasses, imageSize }');
   for (const key of ['inChannels', 'numClasses', 'imageSize'] as const) {
     const v: unknown = config[key];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new ConfigError(`model.${key}`, `must be a positive integer, got ${String(v)}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1)
+      throw new ConfigError(`model.${key}`, `must be a positive integer, got ${String(v)}`);
   }
   if (config.generator !== undefined && !(config.generator instanceof Generator)) {
     throw new ConfigError('model.generator', 'must be a Generator (new Generator(seed))');

@@ -104,7 +104,8 @@ export class CifarResNet extends Module {
       throw new ConfigError('model.depth', `a CIFAR ResNet has depth 6n+2 (20, 32, 44, 56, 110, ...), got ${depth}`);
     }
     if (option !== 'A' && option !== 'B') throw new ConfigError('model.shortcut', `must be 'A' or 'B', got '${String(option)}'`);
-    if (imageSize < 4) throw new ConfigError('model.imageSize', `a CIFAR ResNet downsamples by 4 and needs imageSize >= 4, got ${imageSize}`);
+    if (imageSize < 4)
+      throw new ConfigError('model.imageSize', `a CIFAR ResNet downsamples by 4 and needs imageSize >= 4, got ${imageSize}`);
     this.blocksPerStage = (depth - 2) / 6;
     this.conv1 = this.registerModule('conv1', new Conv2d(inChannels, 16, 3, { padding: 1, bias: false, generator }));
     this.bn1 = this.registerModule('bn1', new BatchNorm2d(16));

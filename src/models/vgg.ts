@@ -27,7 +27,26 @@ import { ConfigError } from '../util/errors.js';
 import type { ModelConfig } from './registry.js';
 
 /** Conv widths, 'M' for a 2×2 max pool. */
-export const VGG16_CONFIG: readonly (number | 'M')[] = [64, 64, 'M', 128, 128, 'M', 256, 256, 256, 'M', 512, 512, 512, 'M', 512, 512, 512, 'M'];
+export const VGG16_CONFIG: readonly (number | 'M')[] = [
+  64,
+  64,
+  'M',
+  128,
+  128,
+  'M',
+  256,
+  256,
+  256,
+  'M',
+  512,
+  512,
+  512,
+  'M',
+  512,
+  512,
+  512,
+  'M',
+];
 
 export type VggClassifier = 'linear' | 'mlp';
 

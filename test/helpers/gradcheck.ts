@@ -47,10 +47,19 @@ export function compareGradients(fn: (...inputs: Tensor[]) => Tensor, inputs: Te
   return tidy(() => {
     const probe = fn(...values.map((v, i) => tensor(v, shapes[i])));
     const projection = randn(probe.shape, { dtype: 'float64', generator: new Generator(opts.seed ?? 0) });
-    const objective = (arrays: Float64Array[]): number => tidy(() => fn(...arrays.map((v, i) => tensor(v, shapes[i]))).mul(projection).sum().item());
+    const objective = (arrays: Float64Array[]): number =>
+      tidy(() =>
+        fn(...arrays.map((v, i) => tensor(v, shapes[i])))
+          .mul(projection)
+          .sum()
+          .item(),
+      );
 
     const leaves = values.map((v, i) => tensor(v, shapes[i]).requireGrad());
-    fn(...leaves).mul(projection).sum().backward();
+    fn(...leaves)
+      .mul(projection)
+      .sum()
+      .backward();
     const analytic = leaves.map((leaf, i) => {
       const g = leaf.grad;
       return g === null ? new Float64Array(values[i].length) : f64(g);

@@ -96,8 +96,18 @@ test('state dict names look like PyTorch; convs before BN have no bias', () => {
 
   const wrn = keysOf(build('wrn-16-2', CIFAR));
   assert.deepEqual(wrn.slice(0, 3), ['conv1.weight', 'layer1.0.bn1.weight', 'layer1.0.bn1.bias']);
-  assert.ok(wrn.includes('layer1.0.shortcut.weight') && wrn.includes('layer2.0.shortcut.weight') && !wrn.includes('layer1.1.shortcut.weight'));
-  assert.deepEqual(wrn.slice(-7), ['bn.weight', 'bn.bias', 'bn.running_mean', 'bn.running_var', 'bn.num_batches_tracked', 'fc.weight', 'fc.bias']);
+  assert.ok(
+    wrn.includes('layer1.0.shortcut.weight') && wrn.includes('layer2.0.shortcut.weight') && !wrn.includes('layer1.1.shortcut.weight'),
+  );
+  assert.deepEqual(wrn.slice(-7), [
+    'bn.weight',
+    'bn.bias',
+    'bn.running_mean',
+    'bn.running_var',
+    'bn.num_batches_tracked',
+    'fc.weight',
+    'fc.bias',
+  ]);
 
   const vgg = keysOf(build('vgg16', CIFAR));
   assert.deepEqual(vgg.slice(0, 7), [
@@ -121,8 +131,18 @@ test('state dict names look like PyTorch; convs before BN have no bias', () => {
     'classifier.4.bias',
   ]);
 
-  assert.deepEqual(keysOf(build('convnet', MNIST)).filter((k) => k.endsWith('weight')), ['conv1.weight', 'bn1.weight', 'conv2.weight', 'bn2.weight', 'fc1.weight', 'fc2.weight']);
-  assert.deepEqual(keysOf(build('mlp', { ...MNIST, hiddenSizes: [8, 8] })), ['fc1.weight', 'fc1.bias', 'fc2.weight', 'fc2.bias', 'fc3.weight', 'fc3.bias']);
+  assert.deepEqual(
+    keysOf(build('convnet', MNIST)).filter((k) => k.endsWith('weight')),
+    ['conv1.weight', 'bn1.weight', 'conv2.weight', 'bn2.weight', 'fc1.weight', 'fc2.weight'],
+  );
+  assert.deepEqual(keysOf(build('mlp', { ...MNIST, hiddenSizes: [8, 8] })), [
+    'fc1.weight',
+    'fc1.bias',
+    'fc2.weight',
+    'fc2.bias',
+    'fc3.weight',
+    'fc3.bias',
+  ]);
 
   for (const name of ['convnet', 'resnet20', 'wrn-16-2', 'vgg16']) {
     const model = build(name, name === 'convnet' ? MNIST : CIFAR);
@@ -143,7 +163,10 @@ test('option-A shortcut: stride-2 subsampling with zero channels padded on both 
   block.conv1.weight.zero_();
   block.conv2.weight.zero_(); // the residual branch is now 0, the block output relu(shortcut(x))
   // positive input so that the final ReLU changes nothing
-  const x = tensor(Float32Array.from({ length: 2 * 16 }, (_, i) => i + 1), [1, 2, 4, 4]);
+  const x = tensor(
+    Float32Array.from({ length: 2 * 16 }, (_, i) => i + 1),
+    [1, 2, 4, 4],
+  );
   const y = block.eval().forward(x);
   assert.deepEqual(y.shape, [1, 4, 2, 2]);
   // channel 0: rows/cols 0 and 2 of 1..16; channel 1: the same of 17..32
@@ -153,7 +176,12 @@ test('option-A shortcut: stride-2 subsampling with zero channels padded on both 
 test('gradients reach every parameter of a ResNet (through the zero-padding shortcut) and a WRN', () => {
   for (const name of ['resnet20', 'wrn-10-2']) {
     const model = build(name, CIFAR);
-    tidy(() => F.crossEntropy(model.forward(randn([2, 3, 8, 8], { generator: new Generator(2) })), tensor([1, 7], [2], { dtype: 'int64' })).backward());
+    tidy(() =>
+      F.crossEntropy(
+        model.forward(randn([2, 3, 8, 8], { generator: new Generator(2) })),
+        tensor([1, 7], [2], { dtype: 'int64' }),
+      ).backward(),
+    );
     for (const [path, p] of model.namedParameters()) {
       const g = p.grad;
       assert.ok(g !== null && g.abs().sum().item() > 0, `${name}: no gradient for ${path}`);
@@ -169,7 +197,9 @@ test('gradients reach every parameter of a ResNet (through the zero-padding shor
 function syntheticPatterns(count: number, seed: number): { images: Tensor; labels: Tensor } {
   return tidy(() => {
     const block = arange(0, 28).div(4).floor().to('int64'); // pixel → grid cell
-    const patterns = randn([10, 1, 7, 7], { generator: new Generator(2024) }).indexSelect(2, block).indexSelect(3, block);
+    const patterns = randn([10, 1, 7, 7], { generator: new Generator(2024) })
+      .indexSelect(2, block)
+      .indexSelect(3, block);
     const g = new Generator(seed);
     const labels = randint(0, 10, [count], g);
     const images = patterns.indexSelect(0, labels).add(randn([count, 1, 28, 28], { generator: g }).mul(2));
@@ -227,14 +257,26 @@ test('registry: listing, unknown names, unknown options, invalid sizes', () => {
     });
   };
   refuses(() => createModel('resnet18', CIFAR), 'model.depth', /6n\+2.*got 18/);
-  refuses(() => createModel('alexnet', CIFAR), 'model.name', /unknown model 'alexnet'; valid names: mlp, convnet, resnet20, resnet56, resnet-<depth>, wrn-<depth>-<width>, vgg16/);
+  refuses(
+    () => createModel('alexnet', CIFAR),
+    'model.name',
+    /unknown model 'alexnet'; valid names: mlp, convnet, resnet20, resnet56, resnet-<depth>, wrn-<depth>-<width>, vgg16/,
+  );
   refuses(() => createModel('wrn-15-4', CIFAR), 'model.depth', /6n\+4/);
   refuses(() => createModel('wrn-16-0', CIFAR), 'model.widthFactor', /positive integer/);
-  refuses(() => createModel('convnet', { ...MNIST, shortcut: 'B' }), 'model.shortcut', /model 'convnet' has no option 'shortcut'; it takes no model-specific options/);
+  refuses(
+    () => createModel('convnet', { ...MNIST, shortcut: 'B' }),
+    'model.shortcut',
+    /model 'convnet' has no option 'shortcut'; it takes no model-specific options/,
+  );
   refuses(() => createModel('resnet20', { ...CIFAR, dropout: 0.1 }), 'model.dropout', /it takes shortcut/);
   refuses(() => createModel('resnet20', { ...CIFAR, shortcut: 'C' as 'A' }), 'model.shortcut', /'A' or 'B'/);
   refuses(() => createModel('wrn-16-4', { ...CIFAR, dropout: 1.5 }), 'model.dropout', /\[0, 1\)/);
-  refuses(() => createModel('vgg16', { ...CIFAR, imageSize: 28 }), 'model.imageSize', /vgg16 pools 5 times by 2 and needs imageSize >= 32, got 28/);
+  refuses(
+    () => createModel('vgg16', { ...CIFAR, imageSize: 28 }),
+    'model.imageSize',
+    /vgg16 pools 5 times by 2 and needs imageSize >= 32, got 28/,
+  );
   refuses(() => createModel('vgg16', { ...CIFAR, classifier: 'deep' as 'mlp' }), 'model.classifier', /'linear' or 'mlp'/);
   refuses(() => createModel('convnet', { ...MNIST, imageSize: 3 }), 'model.imageSize', /needs imageSize >= 4/);
   refuses(() => createModel('resnet20', { ...CIFAR, imageSize: 2 }), 'model.imageSize', />= 4/);
@@ -249,7 +291,10 @@ test('registry: listing, unknown names, unknown options, invalid sizes', () => {
 });
 
 test('models refuse inputs of the wrong shape with a message naming the expected one', () => {
-  assert.throws(() => build('resnet20', CIFAR).forward(zeros([2, 1, 32, 32])), /CifarResNet: expected images \[N, 3, H, W\], got \[2, 1, 32, 32\]/);
+  assert.throws(
+    () => build('resnet20', CIFAR).forward(zeros([2, 1, 32, 32])),
+    /CifarResNet: expected images \[N, 3, H, W\], got \[2, 1, 32, 32\]/,
+  );
   assert.throws(() => build('convnet', MNIST).forward(zeros([2, 1, 32, 32])), /ConvNet: expected images \[N, 1, 28, 28\]/);
   assert.throws(() => build('vgg16', CIFAR).forward(zeros([2, 3, 64, 64])), /Vgg16: expected images \[N, 3, 32, 32\]/);
   assert.throws(() => build('mlp', MNIST).forward(zeros([2, 3, 28, 28])), /Mlp: expected \[N, 1, 28, 28\] or \[N, 784\]/);

@@ -34,7 +34,7 @@ function assertUniform(t: Tensor, bound: number, name: string): void {
   const mean = v.reduce((s, x) => s + x, 0) / v.length;
   const variance = v.reduce((s, x) => s + (x - mean) ** 2, 0) / v.length;
   assert.ok(Math.abs(mean) < 0.05 * bound, `${name}: mean ${mean}`);
-  assert.ok(Math.abs(variance / (bound * bound / 3) - 1) < 0.1, `${name}: variance ${variance}, uniform has ${(bound * bound) / 3}`);
+  assert.ok(Math.abs(variance / ((bound * bound) / 3) - 1) < 0.1, `${name}: variance ${variance}, uniform has ${(bound * bound) / 3}`);
 }
 
 test('Linear: W and b ~ U(±1/√in_features)', () => {

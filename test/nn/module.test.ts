@@ -15,7 +15,10 @@ class Net extends Module {
     const generator = new Generator(seed);
     this.conv1 = this.registerModule('conv1', new Conv2d(1, 2, 3, { bias: false, generator }));
     this.bn1 = this.registerModule('bn1', new BatchNorm2d(2));
-    this.head = this.registerModule('head', new Sequential(new Linear(8, 4, { generator }), new ReLU(), new Dropout(0.5), new Linear(4, outFeatures, { generator })));
+    this.head = this.registerModule(
+      'head',
+      new Sequential(new Linear(8, 4, { generator }), new ReLU(), new Dropout(0.5), new Linear(4, outFeatures, { generator })),
+    );
   }
   forward(x: Tensor): Tensor {
     return this.head.forward(this.bn1.forward(this.conv1.forward(x)).relu().flatten(1));
@@ -49,7 +52,13 @@ const NET_STATE_KEYS = [
   'head.3.weight',
   'head.3.bias',
 ];
-const input = (seed: number): Tensor => tidy(() => tensor(Float32Array.from({ length: 2 * 16 }, (_, i) => Math.sin(seed + i)), [2, 1, 4, 4]));
+const input = (seed: number): Tensor =>
+  tidy(() =>
+    tensor(
+      Float32Array.from({ length: 2 * 16 }, (_, i) => Math.sin(seed + i)),
+      [2, 1, 4, 4],
+    ),
+  );
 
 test('names and order are deterministic and follow PyTorch (own params, own buffers, then children)', () => {
   const net = new Net(0);
@@ -135,14 +144,20 @@ test('loading a state dict of another model raises CheckpointError naming the ke
   for (const [name, t] of target.stateDict()) assert.ok(t.equal(before.get(name)!), `${name} changed by a failed load`);
 
   const renamed = new Map([...new Net(3).stateDict()].map(([k, v]) => [k.replace('head.', 'classifier.'), v]));
-  assert.throws(() => target.loadStateDict(renamed), (e: unknown) => {
-    assert.ok(e instanceof CheckpointError);
-    assert.match(e.message, /missing 'head\.0\.weight'/);
-    assert.match(e.message, /unexpected 'classifier\.0\.weight'/);
-    return true;
-  });
+  assert.throws(
+    () => target.loadStateDict(renamed),
+    (e: unknown) => {
+      assert.ok(e instanceof CheckpointError);
+      assert.match(e.message, /missing 'head\.0\.weight'/);
+      assert.match(e.message, /unexpected 'classifier\.0\.weight'/);
+      return true;
+    },
+  );
   // strict: false skips missing and unexpected names but still checks shapes
-  const partial = new Map([['conv1.weight', new Net(4).conv1.weight], ['extra', ones([1])]]);
+  const partial = new Map([
+    ['conv1.weight', new Net(4).conv1.weight],
+    ['extra', ones([1])],
+  ]);
   target.loadStateDict(partial, { strict: false });
   assert.ok(target.conv1.weight.equal(partial.get('conv1.weight')!));
   assert.throws(() => target.loadStateDict(new Map([['conv1.weight', ones([3])]]), { strict: false }), CheckpointError);
@@ -189,9 +204,18 @@ test('backward fills every parameter gradient; zeroGrad clears them all', () => 
 //   batch 2: [[0, 4], [4, 8]]             means (2, 6),  variances (8, 8)
 //   batch 3: [[5, 0], [7, 0], [9, 3]]     means (7, 1),  variances (4, 3)
 const BATCHES: [number[], number[]][] = [
-  [[1, 10, 3, 10], [2, 2]],
-  [[0, 4, 4, 8], [2, 2]],
-  [[5, 0, 7, 0, 9, 3], [3, 2]],
+  [
+    [1, 10, 3, 10],
+    [2, 2],
+  ],
+  [
+    [0, 4, 4, 8],
+    [2, 2],
+  ],
+  [
+    [5, 0, 7, 0, 9, 3],
+    [3, 2],
+  ],
 ];
 const MEANS = [
   [2, 10],
@@ -244,10 +268,7 @@ test('BatchNorm cumulative statistics (momentum null) are the exact mean of batc
   assertClose(bn.runningVar, VARIANCES[1], 0);
   // evaluation uses the statistics: (x - mean) / √(var + eps)
   bn.eval();
-  assertClose(
-    bn.forward(tensor([2, 6, 4, 10], [2, 2])),
-    [0, 0, 2 / Math.sqrt(8 + 1e-5), 4 / Math.sqrt(8 + 1e-5)],
-  );
+  assertClose(bn.forward(tensor([2, 6, 4, 10], [2, 2])), [0, 0, 2 / Math.sqrt(8 + 1e-5), 4 / Math.sqrt(8 + 1e-5)]);
   assert.equal(bn.numBatchesTracked.item(), 1);
 });
 

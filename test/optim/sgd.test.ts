@@ -85,7 +85,12 @@ test('masks keep pruned weights and their momentum exactly 0, through weight dec
   tidy(() => w.sum().add(bias.sum()).backward());
   opt.step();
   opt.zeroGrad();
-  assert.ok(opt.momentumBuffer(0)!.toNumbers().every((b) => b !== 0));
+  assert.ok(
+    opt
+      .momentumBuffer(0)!
+      .toNumbers()
+      .every((b) => b !== 0),
+  );
   // masking zeroes the pruned weights and their momentum right away
   opt.setMasks([mask, null]);
   const isZero = (v: number): boolean => v === 0; // -0 counts: a negative weight times a 0 mask

@@ -59,13 +59,24 @@ test('mismatched shapes in elementwise ops, matmul, linear and conv2d', () => {
   throwsFromLibtorch(() => zeros([3]).matmul(zeros([4])), /size|shape/);
   throwsClearly(() => F.linear(x(), zeros([4, 4])), TypeError, /linear: input has 3 features, weight expects 4/);
   throwsClearly(() => new Linear(3, 2).forward(zeros([2, 4])), TypeError, /input has 4 features, weight expects 3/);
-  throwsClearly(() => F.conv2d(zeros([1, 3, 4, 4]), zeros([2, 2, 3, 3])), TypeError, /conv2d: input has 3 channels, weight \[2, 2, 3, 3\].*expects 2/);
-  throwsClearly(() => F.conv2d(zeros([4, 4]), zeros([2, 1, 3, 3])), TypeError, /conv2d: input must have 3 to 4 dimensions, got shape \[4, 4\]/);
+  throwsClearly(
+    () => F.conv2d(zeros([1, 3, 4, 4]), zeros([2, 2, 3, 3])),
+    TypeError,
+    /conv2d: input has 3 channels, weight \[2, 2, 3, 3\].*expects 2/,
+  );
+  throwsClearly(
+    () => F.conv2d(zeros([4, 4]), zeros([2, 1, 3, 3])),
+    TypeError,
+    /conv2d: input must have 3 to 4 dimensions, got shape \[4, 4\]/,
+  );
   throwsClearly(() => F.conv2d(zeros([1, 1, 4, 4]), zeros([2, 1, 3])), TypeError, /weight must be 4-D/);
   throwsFromLibtorch(() => F.conv2d(zeros([1, 2, 2, 2]), zeros([2, 2, 3, 3])), /Kernel size can't be greater than actual input size/);
   throwsFromLibtorch(() => F.conv2d(zeros([1, 1, 3, 3]), zeros([1, 1, 1, 1]), null, { stride: 0 }), /non-positive stride/);
   throwsFromLibtorch(() => F.conv2d(zeros([1, 1, 3, 3]), zeros([2, 1, 1, 1]), zeros([3])), /bias/);
-  throwsFromLibtorch(() => F.conv2d(zeros([1, 1, 3, 3], { dtype: 'float64' }), zeros([1, 1, 1, 1])), /expected scalar type Double but found Float/);
+  throwsFromLibtorch(
+    () => F.conv2d(zeros([1, 1, 3, 3], { dtype: 'float64' }), zeros([1, 1, 1, 1])),
+    /expected scalar type Double but found Float/,
+  );
   throwsFromLibtorch(() => F.maxPool2d(zeros([1, 1, 2, 2]), 3), /Output size is too small/);
   throwsFromLibtorch(() => F.mseLoss(x(), zeros([3, 2])), /must match/);
   throwsFromLibtorch(() => cat([x(), zeros([2, 2])], 0), /Sizes of tensors must match except in dimension 0/);
@@ -76,12 +87,24 @@ test('crossEntropy and nllLoss refuse out-of-range, non-int64 or misshapen targe
   const logits = x();
   throwsClearly(() => F.crossEntropy(logits, i64([0, 3])), TypeError, /target values must be in \[0, 2\], got range \[0, 3\]/);
   throwsClearly(() => F.crossEntropy(logits, i64([-1, 0])), TypeError, /must be in \[0, 2\], got range \[-1, 0\]/);
-  throwsClearly(() => F.crossEntropy(logits, tensor([0, 1], [2], { dtype: 'int32' })), TypeError, /target must be an int64 tensor of class indices, got int32/);
+  throwsClearly(
+    () => F.crossEntropy(logits, tensor([0, 1], [2], { dtype: 'int32' })),
+    TypeError,
+    /target must be an int64 tensor of class indices, got int32/,
+  );
   throwsClearly(() => F.crossEntropy(logits, tensor([0, 1], [2])), TypeError, /int64.*got float32/);
-  throwsClearly(() => F.crossEntropy(logits, i64([0, 1, 1])), TypeError, /expected logits \[N, C\] and target \[N\], got \[2, 3\] and \[3\]/);
+  throwsClearly(
+    () => F.crossEntropy(logits, i64([0, 1, 1])),
+    TypeError,
+    /expected logits \[N, C\] and target \[N\], got \[2, 3\] and \[3\]/,
+  );
   throwsClearly(() => F.crossEntropy(tensor([1, 2, 3]), i64([0])), TypeError, /expected logits \[N, C\]/);
   throwsClearly(() => F.crossEntropy(logits, i64([0, 1]), { labelSmoothing: 1.5 }), TypeError, /labelSmoothing must be in \[0, 1\]/);
-  throwsClearly(() => F.crossEntropy(logits, i64([0, 1]), { reduction: 'avg' as 'mean' }), TypeError, /reduction must be 'mean', 'sum' or 'none', got 'avg'/);
+  throwsClearly(
+    () => F.crossEntropy(logits, i64([0, 1]), { reduction: 'avg' as 'mean' }),
+    TypeError,
+    /reduction must be 'mean', 'sum' or 'none', got 'avg'/,
+  );
   throwsClearly(() => F.nllLoss(logits, i64([0, 9])), TypeError, /nllLoss: target values must be in \[0, 2\]/);
 });
 
@@ -138,7 +161,8 @@ test('invalid dims and indices', () => {
 });
 
 test('batch norm, autograd and dropout misuse', () => {
-  const bn = (input: Tensor, training: boolean, weight?: Tensor): Tensor => F.batchNorm(input, { weight, training, momentum: 0.1, eps: 1e-5 });
+  const bn = (input: Tensor, training: boolean, weight?: Tensor): Tensor =>
+    F.batchNorm(input, { weight, training, momentum: 0.1, eps: 1e-5 });
   throwsClearly(() => bn(zeros([2, 3]), true, ones([4])), TypeError, /batchNorm: weight must have shape \[3\], got \[4\]/);
   throwsClearly(() => bn(zeros([1, 3]), true), TypeError, /training needs more than one value per channel, got input shape \[1, 3\]/);
   throwsClearly(() => bn(zeros([2, 3]), false), TypeError, /evaluation mode needs running mean and variance/);

@@ -71,9 +71,13 @@ test('conv2d with stride and padding', () => {
   const b = normal([3], 19);
   checkGradients((xi, wi, bi) => F.conv2d(xi, wi, bi, { stride: 2, padding: 1 }), [x, w, b], { name: 'conv2d stride 2 padding 1' });
   checkGradients((xi, wi) => F.conv2d(xi, wi, null, { stride: 1, padding: 0 }), [normal([1, 2, 4, 4], 20), w], { name: 'conv2d plain' });
-  checkGradients((xi, wi) => F.conv2d(xi, wi, null, { stride: [1, 2], padding: [2, 0] }), [normal([1, 2, 4, 5], 21), normal([2, 2, 2, 3], 22)], {
-    name: 'conv2d asymmetric stride/padding',
-  });
+  checkGradients(
+    (xi, wi) => F.conv2d(xi, wi, null, { stride: [1, 2], padding: [2, 0] }),
+    [normal([1, 2, 4, 5], 21), normal([2, 2, 2, 3], 22)],
+    {
+      name: 'conv2d asymmetric stride/padding',
+    },
+  );
 });
 
 test('batchNorm in training mode (batch statistics), 2-D and 4-D', () => {

@@ -163,7 +163,12 @@ test('arithmetic with tensors, scalars and broadcasting', () => {
   assert.deepEqual(a.minimum(f32([0, 5, 0, 5])).toNumbers(), [0, 2, 0, 4]);
   assert.deepEqual(i64([5, -5]).remainder(3).toNumbers(), [2, 1]); // sign of the divisor, like Python
   // broadcasting [2,1] with [3]
-  assert.deepEqual(f32([10, 20], [2, 1]).add(f32([1, 2, 3])).toNumbers(), [11, 12, 13, 21, 22, 23]);
+  assert.deepEqual(
+    f32([10, 20], [2, 1])
+      .add(f32([1, 2, 3]))
+      .toNumbers(),
+    [11, 12, 13, 21, 22, 23],
+  );
   // integer tensors stay integer with integer scalars; true division gives floats
   assert.equal(i64([1, 2]).add(1).dtype, 'int64');
   const half = i64([1, 2, 3]).div(2);
@@ -278,7 +283,12 @@ test('matmul: matrix-matrix, matrix-vector, batched', () => {
   const batched = stack([a, a.mul(2)]).matmul(f32([1, 0, 0, 1], [2, 2]));
   assert.deepEqual(batched.shape, [2, 2, 2]);
   assert.deepEqual(batched.toNumbers(), [1, 2, 3, 4, 2, 4, 6, 8]);
-  assert.deepEqual(f32([1, 2, 3], [1, 3]).matmul(f32([1, 1, 1, 0, 0, 1], [3, 2])).toNumbers(), [3, 4]);
+  assert.deepEqual(
+    f32([1, 2, 3], [1, 3])
+      .matmul(f32([1, 1, 1, 0, 0, 1], [3, 2]))
+      .toNumbers(),
+    [3, 4],
+  );
 });
 
 test('linear: y = x Wᵀ + b', () => {
@@ -357,7 +367,11 @@ test('relu, softmax and logSoftmax', () => {
   const lse = 3 + Math.log(1 + Math.exp(-1) + Math.exp(-2));
   assertClose(F.logSoftmax(logits, 1), [1 - lse, 2 - lse, 3 - lse, -Math.log(3), -Math.log(3), -Math.log(3)], 1e-12);
   assertClose(F.softmax(logits, 1), [Math.exp(1 - lse), Math.exp(2 - lse), Math.exp(3 - lse), 1 / 3, 1 / 3, 1 / 3], 1e-12);
-  assertClose(F.softmax(logits, 0), [0.5, 1 / (1 + Math.exp(-1)), 1 / (1 + Math.exp(-2)), 0.5, 1 / (1 + Math.exp(1)), 1 / (1 + Math.exp(2))], 1e-12);
+  assertClose(
+    F.softmax(logits, 0),
+    [0.5, 1 / (1 + Math.exp(-1)), 1 / (1 + Math.exp(-2)), 0.5, 1 / (1 + Math.exp(1)), 1 / (1 + Math.exp(2))],
+    1e-12,
+  );
   // large logits do not overflow
   assertClose(F.logSoftmax(f32([1000, 1000]), 0), [-Math.LN2, -Math.LN2], 1e-6);
 });
