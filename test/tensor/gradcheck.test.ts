@@ -2,8 +2,8 @@
 // central finite differences in float64 (see test/helpers/gradcheck.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Generator, cat, randn, stack, tensor, type Tensor } from '../../src/tensor/index.js';
-import { F } from '../../src/nn/index.js';
+import { Generator, cat, randn, stack, tensor, tidy, zeros, type Tensor } from '../../src/tensor/index.js';
+import { BatchNorm2d, Conv2d, F, Linear, type Module } from '../../src/nn/index.js';
 import { checkGradients } from '../helpers/gradcheck.js';
 
 /** Standard normal float64 samples from a fixed seed. */
@@ -127,3 +127,29 @@ test('shape ops: reshape, view, permute, transpose, flatten, slice, cat, stack, 
   checkGradients((x) => x.select(0, 1).exp(), [a], { name: 'select' });
   checkGradients((x) => x.unsqueeze(0).squeeze(0).expand([2, 2, 3, 2]).exp(), [a], { name: 'expand' });
 });
+
+test('layers: Linear, Conv2d and BatchNorm2d modules backpropagate exactly what their checked functionals do', () => {
+  // The modules hold float32 parameters, too coarse for finite differences;
+  // their gradients must equal those of the float64 functional above.
+  const cases: [Module, number[], (x: Tensor, params: Tensor[]) => Tensor][] = [
+    [new Linear(3, 4, { generator: new Generator(41) }), [2, 3], (x, [w, b]) => F.linear(x, w, b)],
+    [
+      new Conv2d(2, 3, 3, { stride: 2, padding: 1, generator: new Generator(42) }),
+      [2, 2, 5, 5],
+      (x, [w, b]) => F.conv2d(x, w, b, { stride: 2, padding: 1 }),
+    ],
+    [new BatchNorm2d(2), [3, 2, 2, 2], (x, [w, b]) => F.batchNorm(x, { weight: w, bias: b, training: true, momentum: 0.1, eps: 1e-5 })],
+  ];
+  for (const [layer, shape, functional] of cases) {
+    const x = normal(shape, 43);
+    const projection = normal(layerOutputShape(layer, shape), 44);
+    layer.forward(x.to('float32').requireGrad()).mul(projection.to('float32')).sum().backward();
+    const params64 = layer.parameters().map((p) => p.detach().to('float64').requireGrad());
+    functional(x, params64).mul(projection).sum().backward();
+    layer.parameters().forEach((p, i) => {
+      const expected = params64[i].grad!;
+      assert.ok(p.grad!.to('float64').allclose(expected, 1e-4, 1e-5), `${layer.constructor.name} parameter ${i}`);
+    });
+  }
+});
+const layerOutputShape = (layer: Module, shape: number[]): number[] => tidy(() => layer.forward(zeros(shape)).shape);
