@@ -69,7 +69,7 @@ test('BN recalibration sets running stats to the cumulative average over the for
   };
   // BN1d on [N, 1, 1, 2] would not fit; flatten through a wrapper model.
   const flat = new (class extends Sequential {
-    forward(x: import('../../src/tensor/index.js').Tensor) { return super.forward(x.flatten(1)); }
+    override forward(x: import('../../src/tensor/index.js').Tensor) { return super.forward(x.flatten(1)); }
   })(new BatchNorm1d(2));
   const loader = new DataLoader(dataset, { batchSize: 10, shuffle: false });
   const batches = await recalibrateBatchNorm(flat, loader, { fraction: 0.5 });

@@ -1,0 +1,55 @@
+#!/usr/bin/env node
+/** The `sparse-soups` command line. */
+import { readFileSync, existsSync } from 'node:fs';
+import { Command } from 'commander';
+import { parse as parseYaml } from 'yaml';
+import { parseSmsConfig } from '../sms/config.js';
+import { createRunDir, openRunDir } from '../run/rundir.js';
+import { runExperiment } from '../run/experiment.js';
+import { plainProgressReporter } from '../run/progress.js';
+import { summaryMarkdown } from '../run/summary.js';
+import { SparseSoupsError } from '../util/errors.js';
+
+function loadConfigFile(path: string): unknown {
+  if (!existsSync(path)) throw new SparseSoupsError(`config file ${path} not found`);
+  try {
+    return parseYaml(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new SparseSoupsError(`${path}: not valid YAML: ${(e as Error).message.split('\n')[0]}`);
+  }
+}
+
+const program = new Command();
+program.name('sparse-soups').description('Prune neural networks and merge them into Sparse Model Soups (libtorch-backed)');
+
+program
+  .command('run')
+  .description('run an SMS experiment from a YAML config (re-running the same config resumes it)')
+  .argument('<config>', 'YAML config file (see configs/ and docs/config.md)')
+  .option('--out <dir>', 'parent directory of run directories', 'runs')
+  .option('--threads <n>', 'libtorch threads (default: config, else all cores)', (v) => Number.parseInt(v, 10))
+  .action(async (configPath: string, o: { out: string; threads?: number }) => {
+    const config = parseSmsConfig(loadConfigFile(configPath), configPath);
+    const run = await createRunDir(config, o.out);
+    process.stderr.write(`run directory: ${run.path}\n`);
+    const results = await runExperiment(run, { onEvent: plainProgressReporter(), threads: o.threads });
+    process.stdout.write(`\n${summaryMarkdown(results)}\n\nresults: ${run.path}/results.json, ${run.path}/results.csv\n`);
+  });
+
+program
+  .command('resume')
+  .description('continue an interrupted run from its run directory')
+  .argument('<run-dir>', 'a run directory created by `run`')
+  .option('--threads <n>', 'libtorch threads', (v) => Number.parseInt(v, 10))
+  .action(async (dir: string, o: { threads?: number }) => {
+    const run = await openRunDir(dir);
+    const results = await runExperiment(run, { onEvent: plainProgressReporter(), threads: o.threads });
+    process.stdout.write(`\n${summaryMarkdown(results)}\n`);
+  });
+
+program.parseAsync(process.argv).catch((e: unknown) => {
+  const msg = e instanceof Error ? e.message : String(e);
+  process.stderr.write(`sparse-soups: ${msg}\n`);
+  if (!(e instanceof SparseSoupsError) && process.env.SPARSE_SOUPS_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
+  process.exit(1);
+});

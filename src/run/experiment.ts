@@ -1,0 +1,41 @@
+/**
+ * Running an experiment into its run directory: events to events.jsonl,
+ * progress to the reporter, results to results.json and results.csv.
+ * Re-running the same config (or `resume`) continues where it stopped:
+ * finished, verified checkpoints are reused.
+ */
+import { join } from 'node:path';
+import { cpus } from 'node:os';
+import { writeFileAtomic } from '../io/atomic.js';
+import { setNumThreads } from '../tensor/create.js';
+import { runSms, type SmsEvent, type SmsResults } from '../sms/pipeline.js';
+import type { RetrainExecutor } from '../sms/executor.js';
+import { summaryCsv } from './summary.js';
+import type { RunDir } from './rundir.js';
+
+export interface ExperimentOptions {
+  executor?: RetrainExecutor;
+  onEvent?: (e: SmsEvent) => void;
+  /** libtorch threads for this process (default: the config's, or all cores). */
+  threads?: number;
+}
+
+export async function runExperiment(run: RunDir, opts: ExperimentOptions = {}): Promise<SmsResults> {
+  const threads = opts.threads ?? (run.config.threads > 0 ? run.config.threads : cpus().length);
+  setNumThreads(threads);
+  await run.appendEvent({ type: 'run-start', threads, executor: opts.executor?.name ?? 'inline' });
+  const results = await runSms(run.config, {
+    workDir: run.path,
+    executor: opts.executor,
+    onEvent: (e) => {
+      opts.onEvent?.(e);
+      if (e.type !== 'progress') {
+        const record = e.type === 'phase-done' ? { type: e.type, phase: e.result.phase, maskHash: e.result.maskHash } : e.type === 'dense-done' ? { type: e.type, testAccuracy: e.metrics.testAccuracy, reused: e.reused } : e;
+        void run.appendEvent(record as Record<string, unknown>);
+      }
+    },
+  });
+  await writeFileAtomic(join(run.path, 'results.csv'), summaryCsv(results));
+  await run.appendEvent({ type: 'run-done' });
+  return results;
+}

@@ -1,0 +1,91 @@
+/**
+ * The metrics DESIGN.md asks for, for one model: test accuracy, loss, ECE
+ * (15 bins), worst-class accuracy, OOD accuracy per corruption and severity
+ * and their mean, sparsity, non-zero parameters and FLOPs. The class
+ * probabilities are returned too, so the prediction ensemble of the
+ * candidates can be scored without running them again.
+ */
+import type { Module } from '../nn/module.js';
+import { predictLogits } from '../metrics/predict.js';
+import { accuracy, meanCrossEntropy, worstClassAccuracy, softmax } from '../metrics/classification.js';
+import { expectedCalibrationError } from '../metrics/calibration.js';
+import { modelSparsity } from '../metrics/sparsity.js';
+import { countFlops } from '../metrics/flops.js';
+import { prunableParameters } from '../prune/prunable.js';
+import type { SmsConfig } from './config.js';
+import type { ExperimentData } from './context.js';
+
+export interface OodScore {
+  corruption: string;
+  severity: number;
+  accuracy: number;
+}
+
+/** Scores of one set of predictions (a model or an ensemble). */
+export interface PredictionMetrics {
+  testAccuracy: number;
+  testLoss: number;
+  ece: number;
+  worstClassAccuracy: number;
+  ood: OodScore[];
+  oodMeanAccuracy: number;
+}
+
+export interface ModelMetrics extends PredictionMetrics {
+  sparsity: number;
+  perLayerSparsity: { name: string; sparsity: number; total: number }[];
+  nonzeroParameters: number;
+  totalParameters: number;
+  denseFlops: number;
+  nonzeroFlops: number;
+}
+
+/** Class probabilities on the test set and on each OOD set (same order as data.ood()). */
+export interface Predictions {
+  test: Float32Array;
+  ood: Float32Array[];
+}
+
+export function scorePredictions(data: ExperimentData, probs: Predictions): PredictionMetrics {
+  const c = data.test.numClasses;
+  const ood = data.ood().map((o, i) => ({ corruption: o.corruption, severity: o.severity, accuracy: accuracy(probs.ood[i], o.dataset.labels, c) }));
+  return {
+    testAccuracy: accuracy(probs.test, data.test.labels, c),
+    testLoss: meanCrossEntropy(probs.test, data.test.labels, c, { inputs: 'probabilities' }),
+    ece: expectedCalibrationError(probs.test, data.test.labels, c).ece,
+    worstClassAccuracy: worstClassAccuracy(probs.test, data.test.labels, c),
+    ood,
+    oodMeanAccuracy: ood.length ? ood.reduce((s, o) => s + o.accuracy, 0) / ood.length : NaN,
+  };
+}
+
+export async function predictAll(model: Module, config: SmsConfig, data: ExperimentData): Promise<Predictions> {
+  const c = data.test.numClasses;
+  const opts = { batchSize: config.evaluation.batchSize, device: config.device === 'cpu' ? undefined : config.device };
+  const test = softmax(await predictLogits(model, data.test, opts), c);
+  const ood: Float32Array[] = [];
+  for (const o of data.ood()) ood.push(softmax(await predictLogits(model, o.dataset, opts), c));
+  return { test, ood };
+}
+
+/** All metrics of a model (in eval mode, with its current BN statistics). */
+export async function evaluateModel(model: Module, config: SmsConfig, data: ExperimentData): Promise<{ metrics: ModelMetrics; predictions: Predictions }> {
+  const predictions = await predictAll(model, config, data);
+  const scored = scorePredictions(data, predictions);
+  const prunable = prunableParameters(model, { exclude: config.pruning.exclude, includeFirst: config.pruning.includeFirst, includeLast: config.pruning.includeLast });
+  const sparsity = modelSparsity(model, prunable);
+  const [channels, height, width] = data.test.imageShape;
+  const flops = countFlops(model, [1, channels, height, width]);
+  return {
+    metrics: {
+      ...scored,
+      sparsity: sparsity.global,
+      perLayerSparsity: sparsity.perLayer,
+      nonzeroParameters: sparsity.nonzeroParameters,
+      totalParameters: sparsity.totalParameters,
+      denseFlops: flops.dense,
+      nonzeroFlops: flops.nonzero,
+    },
+    predictions,
+  };
+}

@@ -1,0 +1,24 @@
+/**
+ * Executors run the retrain jobs of a phase. The pipeline only sees this
+ * interface, so candidates run inline here, in child processes, or on other
+ * machines through a queue without the SMS loop changing.
+ */
+import { retrainCandidate, type RetrainJob, type RetrainResult, type RetrainProgress } from './retrain.js';
+
+export interface RetrainExecutor {
+  readonly name: string;
+  /** Runs the jobs (in any order or concurrently); results in job order. */
+  run(jobs: RetrainJob[], onProgress?: (p: RetrainProgress) => void): Promise<RetrainResult[]>;
+  close(): Promise<void>;
+}
+
+/** Runs jobs one after another in this process. */
+export class InlineExecutor implements RetrainExecutor {
+  readonly name = 'inline';
+  async run(jobs: RetrainJob[], onProgress?: (p: RetrainProgress) => void): Promise<RetrainResult[]> {
+    const results: RetrainResult[] = [];
+    for (const job of jobs) results.push(await retrainCandidate(job, onProgress));
+    return results;
+  }
+  async close(): Promise<void> {}
+}

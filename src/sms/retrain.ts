@@ -1,0 +1,113 @@
+/**
+ * retrainCandidate: the pure job at the heart of SMS.
+ *
+ *   (parent checkpoint, mask, spec) → candidate checkpoint + metrics
+ *
+ * The parent is loaded, the mask applied, and the model retrained with the
+ * spec's seed, weight decay, length, peak LR and label smoothing under the
+ * configured LR schedule, the mask holding pruned weights (and momentum) at
+ * zero after every step. Everything random derives from the spec's seed and
+ * libtorch runs with a fixed thread count, so the same job gives the same
+ * weights bit for bit on CPU. The job reads and writes only files, which is
+ * what lets it run inline, in a child process or on another machine.
+ */
+import { manualSeed, setNumThreads, getNumThreads } from '../tensor/create.js';
+import { DataLoader } from '../data/loader.js';
+import { trainModel, stepsFor, type TrainProgress } from '../train/trainer.js';
+import { makeDenseSchedule, makeRetrainSchedule } from '../train/schedules.js';
+import { accuracy } from '../metrics/classification.js';
+import { predictLogits } from '../metrics/predict.js';
+import type { SmsConfig } from './config.js';
+import type { CandidateSpec } from './candidates.js';
+import { experimentData, buildModel } from './context.js';
+import { loadCheckpoint, saveCheckpoint, type CheckpointRef } from './store.js';
+import { loadMask } from './mask-files.js';
+
+export interface RetrainJob {
+  config: SmsConfig;
+  /** 1-based phase. */
+  phase: number;
+  spec: CandidateSpec;
+  /** Which chain the job belongs to: the SMS phase, an IMP chain, or IMP with longer retraining. */
+  kind: 'sms' | 'imp' | 'imp-longer';
+  parent: CheckpointRef;
+  mask: CheckpointRef;
+  /** Where to write the candidate checkpoint. */
+  output: string;
+  /** For the ALLR schedule: relative L2 norm drop from pruning and this phase's pruned fraction. */
+  allr?: { normDrop: number; prunedFraction: number };
+  /** libtorch threads for this job (0: leave as is). */
+  threads?: number;
+}
+
+export interface RetrainResult {
+  checkpoint: CheckpointRef;
+  maskHash: string;
+  validationAccuracy: number;
+  trainLoss: number;
+  seconds: number;
+  samplesPerSecond: number;
+}
+
+export type RetrainProgress = TrainProgress & { phase: number; candidate: number; kind: RetrainJob['kind'] | 'dense' };
+
+export async function retrainCandidate(job: RetrainJob, onProgress?: (p: RetrainProgress) => void): Promise<RetrainResult> {
+  const { config, spec } = job;
+  if (job.threads && job.threads > 0 && getNumThreads() !== job.threads) setNumThreads(job.threads);
+  const data = experimentData(config);
+  const model = buildModel(config, spec.seed);
+  const mask = await loadMask(job.mask);
+  try {
+    const parent = await loadCheckpoint(job.parent);
+    model.loadStateDict(parent, { origin: job.parent.path });
+    for (const t of parent.values()) t.dispose();
+    mask.apply(model);
+    manualSeed(spec.seed);
+    const loader = new DataLoader(data.train, {
+      batchSize: config.data.batchSize,
+      seed: spec.seed,
+      augment: config.data.augment,
+      dropLast: true,
+      reuseBuffers: true,
+    });
+    const totalSteps = stepsFor(loader, spec.epochs);
+    const denseLoader = new DataLoader(data.train, { batchSize: config.data.batchSize, dropLast: true });
+    const dense = makeDenseSchedule(config.dense.schedule, {
+      maxLr: config.dense.maxLr,
+      totalSteps: stepsFor(denseLoader, config.dense.epochs),
+      warmupFraction: config.dense.warmupFraction,
+    });
+    const schedule = makeRetrainSchedule(config.retrain.schedule, { totalSteps, dense, maxLr: spec.maxLr, minLr: config.retrain.minLr, allr: job.allr });
+    const names = model.namedParameters().map(([n]) => n);
+    const result = await trainModel(model, loader, {
+      epochs: spec.epochs,
+      lr: schedule.lr,
+      momentum: config.retrain.momentum,
+      weightDecay: spec.weightDecay,
+      labelSmoothing: spec.labelSmoothing,
+      masks: mask.forParameters(names),
+      device: config.device === 'cpu' ? undefined : config.device,
+      onProgress: onProgress && ((p) => onProgress({ ...p, phase: job.phase, candidate: spec.index, kind: job.kind })),
+    });
+    const logits = await predictLogits(model, data.validation, { batchSize: config.evaluation.batchSize });
+    const validationAccuracy = accuracy(logits, data.validation.labels, data.validation.numClasses);
+    const checkpoint = await saveCheckpoint(job.output, model.stateDict(), {
+      model: config.model.name,
+      phase: String(job.phase),
+      candidate: String(spec.index),
+      kind: job.kind,
+      mask: mask.hash(),
+    });
+    return {
+      checkpoint,
+      maskHash: mask.hash(),
+      validationAccuracy,
+      trainLoss: result.lastEpochLoss,
+      seconds: result.seconds,
+      samplesPerSecond: result.samplesPerSecond,
+    };
+  } finally {
+    mask.dispose();
+    model.dispose();
+  }
+}
