@@ -30,6 +30,7 @@ static void TuneAllocator() {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   TuneAllocator();
   exports.Set("NativeTensor", ss::TensorWrap::Init(env));
+  exports.Set("setErrorClass", Napi::Function::New(env, ss::SetErrorClass, "setErrorClass"));
   ss::InitCreate(exports);
   ss::InitMath(exports);
   ss::InitNN(exports);

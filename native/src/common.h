@@ -14,6 +14,10 @@ namespace ss {
 
 // Wrap a binding so libtorch (c10::Error) and std exceptions become JS errors
 // with libtorch's message (without its C++ backtrace).
+// The JS error class (TensorError) that libtorch failures are raised as; set
+// by the TypeScript side through setErrorClass(). Plain Error until then.
+Napi::Error MakeTensorError(Napi::Env env, const std::string& msg);
+
 template <Napi::Value (*F)(const Napi::CallbackInfo&)>
 Napi::Value Guarded(const Napi::CallbackInfo& info) {
   try {
@@ -22,9 +26,9 @@ Napi::Value Guarded(const Napi::CallbackInfo& info) {
     throw;
   } catch (const c10::Error& e) {
     std::string msg = e.what_without_backtrace();
-    throw Napi::Error::New(info.Env(), "libtorch: " + msg);
+    throw MakeTensorError(info.Env(), "libtorch: " + msg);
   } catch (const std::exception& e) {
-    throw Napi::Error::New(info.Env(), std::string("native: ") + e.what());
+    throw MakeTensorError(info.Env(), std::string("native: ") + e.what());
   }
 }
 
@@ -52,6 +56,7 @@ c10::optional<double> ArgOptDouble(const Napi::CallbackInfo& info, size_t i);
 bool ArgBool(const Napi::CallbackInfo& info, size_t i, bool dflt);
 bool IsTensor(const Napi::Value& v);
 bool IsNullish(const Napi::Value& v);
+Napi::Value SetErrorClass(const Napi::CallbackInfo& info);
 
 // Wraps a tensor into a new JS NativeTensor object.
 Napi::Value Wrap(Napi::Env env, at::Tensor t);

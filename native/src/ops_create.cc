@@ -74,6 +74,8 @@ Napi::Value FromBuffer(const Napi::CallbackInfo& info) {
   void* ptr = static_cast<uint8_t*>(buf.Data()) + ta.ByteOffset();
   at::Tensor t = at::empty(shape, at::TensorOptions().dtype(dt));
   if (n > 0) std::memcpy(t.data_ptr(), ptr, static_cast<size_t>(n) * t.element_size());
+  // A bool must be stored as 0 or 1; any other byte would be undefined behaviour in libtorch.
+  if (dt == at::kBool) t = t.view(at::kByte).ne(0);
   if (info.Length() > 3 && !IsNullish(info[3])) t = t.to(ParseDevice(env, info[3]));
   return Wrap(env, t);
 }

@@ -70,6 +70,27 @@ Napi::Value TensorWrap::IsDisposed(const Napi::CallbackInfo& info) { return Napi
 
 int64_t TensorWrap::LiveCount() { return g_live.load(); }
 
+// ---- errors ----
+
+namespace {
+Napi::FunctionReference* g_errorClass = nullptr;
+}
+
+Napi::Error MakeTensorError(Napi::Env env, const std::string& msg) {
+  if (g_errorClass != nullptr) {
+    Napi::Value err = g_errorClass->New({Napi::String::New(env, msg)});
+    return Napi::Error(env, err);
+  }
+  return Napi::Error::New(env, msg);
+}
+
+Napi::Value SetErrorClass(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsFunction()) TypeError(info.Env(), "setErrorClass(cls): cls must be a constructor");
+  if (g_errorClass == nullptr) g_errorClass = new Napi::FunctionReference();
+  *g_errorClass = Napi::Persistent(info[0].As<Napi::Function>());
+  return info.Env().Undefined();
+}
+
 // ---- conversion helpers (declared in common.h) ----
 
 at::ScalarType ParseDType(Napi::Env env, const Napi::Value& v) {

@@ -130,11 +130,8 @@ export class BatchNorm extends Module {
       throw new TypeError(`${this.constructor.name}: expected a ${this.expectedRank}-D input, got shape [${x.shape.join(', ')}]`);
     }
     let momentum = this.momentum ?? 0;
-    if (this.training) {
-      this.numBatchesTracked.add_(1);
-      if (this.momentum === null) momentum = 1 / this.numBatchesTracked.item();
-    }
-    return F.batchNorm(x, {
+    if (this.training && this.momentum === null) momentum = 1 / (this.numBatchesTracked.item() + 1);
+    const y = F.batchNorm(x, {
       weight: this.weight,
       bias: this.bias,
       runningMean: this.runningMean,
@@ -143,6 +140,9 @@ export class BatchNorm extends Module {
       momentum,
       eps: this.eps,
     });
+    // Counted only once the batch was used, so a failed forward cannot skew the cumulative average.
+    if (this.training) this.numBatchesTracked.add_(1);
+    return y;
   }
 }
 

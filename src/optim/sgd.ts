@@ -61,6 +61,12 @@ export class SGD {
     if (masks !== null && masks.length !== this.params.length) {
       throw new RangeError(`SGD.setMasks: got ${masks.length} masks for ${this.params.length} parameters`);
     }
+    masks?.forEach((m, i) => {
+      const ps = this.params[i].shape;
+      if (m !== null && (m.shape.length !== ps.length || m.shape.some((d, k) => d !== ps[k]))) {
+        throw new RangeError(`SGD.setMasks: mask ${i} has shape [${m.shape.join(', ')}], parameter ${i} has [${ps.join(', ')}]`);
+      }
+    });
     this.masks = masks;
     if (masks === null) return;
     masks.forEach((m, i) => {

@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SparseSoupsError } from '../util/errors.js';
+import { SparseSoupsError, TensorError } from '../util/errors.js';
 
 /** An opaque native tensor handle. */
 export interface NativeTensor {
@@ -23,6 +23,7 @@ type Other = T | number | boolean;
 
 export interface NativeAddon {
   NativeTensor: new () => T;
+  setErrorClass(cls: new (message: string) => Error): void;
   fromBuffer(data: ArrayBufferView, shape: number[], dtype: string, device?: string): T;
   toBuffer(t: T): ArrayBuffer;
   item(t: T): number;
@@ -199,5 +200,6 @@ function loadAddon(): NativeAddon {
   }
 }
 
-/** The loaded addon. */
+/** The loaded addon. Failures inside libtorch surface as TensorError. */
 export const native: NativeAddon = loadAddon();
+native.setErrorClass(TensorError);
