@@ -62,6 +62,10 @@ export const smsConfigSchema = z
       .default({}),
     pruning: z
       .object({
+        variant: z
+          .enum(['imp', 'gmp'])
+          .default('imp')
+          .describe("'imp': prune a trained dense model, geometric phases; 'gmp': SMS during training, cubic phases, one global LR schedule"),
         goalSparsity: z.number().gt(0).lt(1).default(0.9).describe('sparsity after the last phase'),
         phases: positiveInt.default(3),
         criterion: z.string().default('global').describe('global, uniform or random'),

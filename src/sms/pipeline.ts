@@ -23,7 +23,7 @@ import { trainModel, stepsFor } from '../train/trainer.js';
 import { makeDenseSchedule } from '../train/schedules.js';
 import { ensembleProbabilities } from '../metrics/classification.js';
 import { pairwiseDistances } from '../metrics/distances.js';
-import { impPhaseSparsities } from '../prune/schedule.js';
+import { impPhaseSparsities, gmpPhaseSparsities } from '../prune/schedule.js';
 import type { StateDict } from '../nn/module.js';
 import type { SmsConfig } from './config.js';
 import { configHash } from './config.js';
@@ -105,6 +105,15 @@ export function meanScores(scores: PredictionMetrics[]): PredictionMetrics {
 }
 
 async function trainDense(config: SmsConfig, data: ExperimentData, path: string, emit: (e: SmsEvent) => void): Promise<CheckpointRef> {
+  if (config.pruning.variant === 'gmp') {
+    // SMS during training starts from the initialization; phase 1 trains it.
+    const init = buildModel(config, config.seed);
+    try {
+      return await saveCheckpoint(path, init.stateDict(), { model: config.model.name, kind: 'init' });
+    } finally {
+      init.dispose();
+    }
+  }
   if (config.dense.checkpoint !== null) {
     const model = buildModel(config, config.seed);
     try {
@@ -221,7 +230,11 @@ export async function runSms(config: SmsConfig, opts: SmsRunOptions): Promise<Sm
   const dense = (await evaluateCheckpoint(config, data, parent)).metrics;
   emit({ type: 'dense-done', metrics: dense, reused });
 
-  const sparsities = impPhaseSparsities(config.pruning.goalSparsity, config.pruning.phases);
+  const gmp = config.pruning.variant === 'gmp';
+  const sparsities = (gmp ? gmpPhaseSparsities : impPhaseSparsities)(config.pruning.goalSparsity, config.pruning.phases);
+  // GMP variant: one global LR schedule over all phases (each phase lasts the retraining epochs).
+  const stepsPerPhase = new DataLoader(data.train, { batchSize: config.data.batchSize, dropLast: true }).batchesPerEpoch * config.retrain.epochs;
+  const lrWindow = (p: number): RetrainJob['lrWindow'] => (gmp ? { totalSteps: stepsPerPhase * config.pruning.phases, offset: stepsPerPhase * (p - 1) } : undefined);
   let parentMask: CheckpointRef | null = null;
   let impChains: { parent: CheckpointRef; mask: CheckpointRef | null }[] = specs.map(() => ({ parent: parent as CheckpointRef, mask: null }));
   let impLonger: { parent: CheckpointRef; mask: CheckpointRef | null } = { parent, mask: null };
@@ -244,6 +257,7 @@ export async function runSms(config: SmsConfig, opts: SmsRunOptions): Promise<Sm
       mask: mask.mask,
       output,
       allr: { normDrop: mask.normDrop, prunedFraction: mask.prunedFraction },
+      lrWindow: lrWindow(p),
     });
     // candidate_i = retrain(parent ⊙ mask_p, spec_i)
     const jobs = specs.map((s, i) => job(s, 'sms', parent as CheckpointRef, pruned, join(dir, `candidate-${i}.safetensors`)));

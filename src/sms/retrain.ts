@@ -36,6 +36,11 @@ export interface RetrainJob {
   output: string;
   /** For the ALLR schedule: relative L2 norm drop from pruning and this phase's pruned fraction. */
   allr?: { normDrop: number; prunedFraction: number };
+  /**
+   * SMS during training (GMP variant): the LR follows one global schedule of
+   * `totalSteps` steps across phases, this job covering steps offset..offset+T-1.
+   */
+  lrWindow?: { totalSteps: number; offset: number };
   /** libtorch threads for this job (0: leave as is). */
   threads?: number;
 }
@@ -50,6 +55,12 @@ export interface RetrainResult {
 }
 
 export type RetrainProgress = TrainProgress & { phase: number; candidate: number; kind: RetrainJob['kind'] | 'dense' };
+
+/** The slice of one global dense-style schedule that a GMP-variant phase covers. */
+function globalWindow(config: SmsConfig, spec: CandidateSpec, window: { totalSteps: number; offset: number }): (t: number) => number {
+  const global = makeDenseSchedule(config.dense.schedule, { maxLr: spec.maxLr, totalSteps: window.totalSteps, warmupFraction: config.dense.warmupFraction });
+  return (t) => global.lr(Math.min(window.offset + t, window.totalSteps - 1));
+}
 
 export async function retrainCandidate(job: RetrainJob, onProgress?: (p: RetrainProgress) => void): Promise<RetrainResult> {
   const { config, spec } = job;
@@ -77,11 +88,11 @@ export async function retrainCandidate(job: RetrainJob, onProgress?: (p: Retrain
       totalSteps: stepsFor(denseLoader, config.dense.epochs),
       warmupFraction: config.dense.warmupFraction,
     });
-    const schedule = makeRetrainSchedule(config.retrain.schedule, { totalSteps, dense, maxLr: spec.maxLr, minLr: config.retrain.minLr, allr: job.allr });
+    const lr = job.lrWindow ? globalWindow(config, spec, job.lrWindow) : makeRetrainSchedule(config.retrain.schedule, { totalSteps, dense, maxLr: spec.maxLr, minLr: config.retrain.minLr, allr: job.allr }).lr;
     const names = model.namedParameters().map(([n]) => n);
     const result = await trainModel(model, loader, {
       epochs: spec.epochs,
-      lr: schedule.lr,
+      lr,
       momentum: config.retrain.momentum,
       weightDecay: spec.weightDecay,
       labelSmoothing: spec.labelSmoothing,

@@ -105,3 +105,19 @@ test('a soup that revives a pruned weight is refused', { skip: !haveData && 'dat
   mask.dispose();
   for (const t of soup.values()) t.dispose();
 });
+
+test('SMS during training (GMP variant): cubic phase sparsities from the initialization', { skip: !haveData && 'dataset-fashion-mnist not installed' }, async () => {
+  setNumThreads(1);
+  const dir = mkdtempSync(join(tmpdir(), 'sms-gmp-'));
+  try {
+    const gmpConfig = parseSmsConfig({ ...config, pruning: { variant: 'gmp', goalSparsity: 0.8, phases: 2 }, baselines: { imp: false, ensemble: false } });
+    const results = await runSms(gmpConfig, { workDir: dir });
+    const { gmpPhaseSparsities } = await import('../../src/prune/schedule.js');
+    assert.deepEqual(results.phases.map((p) => p.targetSparsity), gmpPhaseSparsities(0.8, 2));
+    assert.ok(results.dense.testAccuracy < 0.3, 'phase 0 is the untrained initialization');
+    assert.ok(results.phases[1].soups.uniform.metrics.testAccuracy > 0.6, 'training happens in the phases');
+    assert.ok(Math.abs(results.phases[1].soups.uniform.metrics.sparsity - 0.8) < 1e-3);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
