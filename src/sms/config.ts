@@ -144,17 +144,36 @@ function describeReceived(input: unknown, path: (string | number)[]): string {
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 
-/** Validates and fills defaults; errors name the config path and what was expected. */
+function expectation(issue: z.ZodIssue): string {
+  switch (issue.code) {
+    case 'invalid_type':
+      return issue.received === 'undefined' ? `required ${issue.expected} is missing` : `expected ${/^[aeiou]/.test(issue.expected) ? 'an' : 'a'} ${issue.expected}`;
+    case 'too_small':
+      if (issue.type === 'array') return `expected at least ${issue.minimum} entries`;
+      return `expected a number ${issue.inclusive ? '>=' : '>'} ${issue.minimum}`;
+    case 'too_big':
+      if (issue.type === 'array') return `expected at most ${issue.maximum} entries`;
+      return `expected a number ${issue.inclusive ? '<=' : '<'} ${issue.maximum}`;
+    case 'invalid_enum_value':
+      return `expected one of ${issue.options.map((o) => `'${String(o)}'`).join(', ')}`;
+    case 'unrecognized_keys':
+      return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
+    default:
+      return issue.message.charAt(0).toLowerCase() + issue.message.slice(1);
+  }
+}
+
+/** Validates and fills defaults; errors name the config path and what was expected (`pruning.phases: expected a number > 0, got -1`). */
 export function parseSmsConfig(input: unknown, source = 'config'): SmsConfig {
   const r = smsConfigSchema.safeParse(input);
   if (!r.success) {
-    const lines = r.error.issues.map((i) => {
-      const path = i.path.join('.') || '(root)';
-      const got = i.code === 'unrecognized_keys' ? '' : `, got ${describeReceived(input, i.path)}`;
-      return `${path}: ${i.message.toLowerCase()}${got}`;
-    });
-    const first = r.error.issues[0];
-    throw new ConfigError(first.path.join('.') || '(root)', `${lines.join('; ')} (in ${source})`);
+    const describe = (i: z.ZodIssue): string => {
+      const got = i.code === 'unrecognized_keys' || (i.code === 'invalid_type' && i.received === 'undefined') ? '' : `, got ${describeReceived(input, i.path)}`;
+      return `${expectation(i)}${got}`;
+    };
+    const [first, ...rest] = r.error.issues;
+    const more = rest.map((i) => `${i.path.join('.') || '(root)'}: ${describe(i)}`);
+    throw new ConfigError(first.path.join('.') || '(root)', `${describe(first)}${more.length ? `; also ${more.join('; ')}` : ''} (in ${source})`);
   }
   const c = r.data;
   const m = c.candidates.count;

@@ -1,0 +1,46 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
+import { parse } from 'yaml';
+import { parseSmsConfig, configHash } from '../../src/sms/config.js';
+import { candidateSpecs } from '../../src/sms/candidates.js';
+import { ConfigError } from '../../src/util/errors.js';
+
+const base = { data: { dataset: 'fashion-mnist' }, model: { name: 'mlp' } };
+
+test('defaults are filled and the hash is stable and sensitive', () => {
+  const a = parseSmsConfig(base);
+  assert.equal(a.pruning.phases, 3);
+  assert.equal(a.retrain.schedule, 'LLR');
+  assert.equal(a.data.validationFraction, 0.1);
+  assert.equal(a.data.splitSeed, 42);
+  assert.equal(configHash(a), configHash(parseSmsConfig(JSON.parse(JSON.stringify(base)))));
+  assert.notEqual(configHash(a), configHash(parseSmsConfig({ ...base, seed: 1 })));
+});
+
+test('errors name the config path, the expectation and what was given', () => {
+  const cases: [unknown, RegExp][] = [
+    [{ ...base, pruning: { phases: -1 } }, /^pruning\.phases: expected a number > 0, got -1 \(in cfg\.yaml\)$/],
+    [{ ...base, retrain: { epoch: 3 } }, /^retrain: unknown key 'epoch'/],
+    [{ ...base, merge: { method: 'mean' } }, /^merge\.method: expected one of 'uniform', 'greedy', got "mean"/],
+    [{ model: { name: 'mlp' } }, /^data: required object is missing/],
+    [{ ...base, candidates: { count: 3, vary: { seed: [1, 2] } } }, /^candidates\.vary\.seed: expected 3 values/],
+    [{ ...base, candidates: { count: 3, grid: true, vary: { seed: [1, 2], weightDecay: [0, 1e-4] } } }, /^candidates\.count: grid .* 4 combinations, count is 3/],
+  ];
+  for (const [input, pattern] of cases) {
+    assert.throws(() => parseSmsConfig(input, 'cfg.yaml'), (e: Error) => e instanceof ConfigError && pattern.test(e.message), String(pattern));
+  }
+});
+
+test('candidate specs: one value per candidate, or a grid', () => {
+  const listed = candidateSpecs(parseSmsConfig({ ...base, seed: 2, candidates: { count: 2, vary: { weightDecay: [1e-4, 5e-4] } } }));
+  assert.deepEqual(listed.map((s) => [s.seed, s.weightDecay]), [[2001, 1e-4], [2002, 5e-4]]);
+  const grid = candidateSpecs(parseSmsConfig({ ...base, candidates: { count: 4, grid: true, vary: { seed: [1, 2], maxLr: [0.1, 0.05] } } }));
+  assert.deepEqual(grid.map((s) => [s.seed, s.maxLr]), [[1, 0.1], [1, 0.05], [2, 0.1], [2, 0.05]]);
+});
+
+test('every shipped preset in configs/ is valid', () => {
+  const files = readdirSync('configs').filter((f) => f.endsWith('.yaml'));
+  assert.ok(files.length >= 4);
+  for (const f of files) parseSmsConfig(parse(readFileSync(`configs/${f}`, 'utf8')), f);
+});
