@@ -37,7 +37,7 @@ export const smsConfigSchema = z
         splitSeed: z.number().int().default(42).describe('seed of the validation split'),
         trainSubset: positiveInt.nullable().default(null).describe('use only this many training images (after the split)'),
         testSubset: positiveInt.nullable().default(null).describe('evaluate on only this many test images'),
-        batchSize: positiveInt.default(128),
+        batchSize: positiveInt.default(128).describe('images per training batch'),
         augment: augmentSchema.default({}),
       })
       .strict(),
@@ -50,13 +50,13 @@ export const smsConfigSchema = z
     dense: z
       .object({
         checkpoint: z.string().nullable().default(null).describe('start from this trained dense checkpoint instead of training one'),
-        epochs: positiveInt.default(10),
-        maxLr: z.number().positive().default(0.1),
+        epochs: positiveInt.default(10).describe('dense training epochs'),
+        maxLr: z.number().positive().default(0.1).describe('peak learning rate of the dense schedule (also the retraining peak)'),
         schedule: z.string().default('linear').describe('dense LR schedule: linear, cosine, step, constant'),
-        warmupFraction: z.number().min(0).lt(1).default(0.1),
-        weightDecay: nonNegative.default(5e-4),
-        momentum: z.number().min(0).lt(1).default(0.9),
-        labelSmoothing: z.number().min(0).lt(1).default(0),
+        warmupFraction: z.number().min(0).lt(1).default(0.1).describe('fraction of dense steps with linear warm-up'),
+        weightDecay: nonNegative.default(5e-4).describe('dense weight decay (Nesterov momentum when > 0)'),
+        momentum: z.number().min(0).lt(1).default(0.9).describe('SGD momentum'),
+        labelSmoothing: z.number().min(0).lt(1).default(0).describe('label smoothing of the dense training loss'),
       })
       .strict()
       .default({}),
@@ -67,11 +67,11 @@ export const smsConfigSchema = z
           .default('imp')
           .describe("'imp': prune a trained dense model, geometric phases; 'gmp': SMS during training, cubic phases, one global LR schedule"),
         goalSparsity: z.number().gt(0).lt(1).default(0.9).describe('sparsity after the last phase'),
-        phases: positiveInt.default(3),
+        phases: positiveInt.default(3).describe('P: prune-retrain phases'),
         criterion: z.string().default('global').describe('global, uniform or random'),
         exclude: z.array(z.string()).default([]).describe('parameter names (or module prefixes) never pruned'),
-        includeFirst: z.boolean().default(true),
-        includeLast: z.boolean().default(true),
+        includeFirst: z.boolean().default(true).describe('prune the first conv/linear layer'),
+        includeLast: z.boolean().default(true).describe('prune the last (classifier) layer'),
       })
       .strict()
       .default({}),
@@ -80,10 +80,10 @@ export const smsConfigSchema = z
         epochs: positiveInt.default(3).describe('retraining epochs per phase and candidate'),
         schedule: z.string().default('LLR').describe('LLR, CLR, SLR, LRW, FT or ALLR'),
         maxLr: z.number().positive().nullable().default(null).describe('peak LR (null: the dense peak)'),
-        minLr: nonNegative.default(0),
-        weightDecay: nonNegative.default(5e-4),
-        momentum: z.number().min(0).lt(1).default(0.9),
-        labelSmoothing: z.number().min(0).lt(1).default(0),
+        minLr: nonNegative.default(0).describe('CLR: the learning rate reached at the end'),
+        weightDecay: nonNegative.default(5e-4).describe('retraining weight decay (unless varied per candidate)'),
+        momentum: z.number().min(0).lt(1).default(0.9).describe('SGD momentum'),
+        labelSmoothing: z.number().min(0).lt(1).default(0).describe('retraining label smoothing (unless varied)'),
       })
       .strict()
       .default({}),
@@ -93,11 +93,11 @@ export const smsConfigSchema = z
         grid: z.boolean().default(false).describe('vary: all combinations (count must equal their number) instead of one value per candidate'),
         vary: z
           .object({
-            seed: z.array(z.number().int()).optional(),
-            weightDecay: z.array(nonNegative).optional(),
-            epochs: z.array(positiveInt).optional(),
-            maxLr: z.array(z.number().positive()).optional(),
-            labelSmoothing: z.array(z.number().min(0).lt(1)).optional(),
+            seed: z.array(z.number().int()).optional().describe('per-candidate seeds (batch order, augmentation)'),
+            weightDecay: z.array(nonNegative).optional().describe('per-candidate weight decay'),
+            epochs: z.array(positiveInt).optional().describe('per-candidate retraining epochs'),
+            maxLr: z.array(z.number().positive()).optional().describe('per-candidate peak learning rate'),
+            labelSmoothing: z.array(z.number().min(0).lt(1)).optional().describe('per-candidate label smoothing'),
           })
           .strict()
           .default({})
@@ -108,16 +108,16 @@ export const smsConfigSchema = z
     merge: z
       .object({
         method: z.enum(['uniform', 'greedy']).default('uniform').describe('the soup that becomes the next parent'),
-        bnRecalibrationFraction: fraction.default(0.2),
+        bnRecalibrationFraction: fraction.default(0.2).describe('fraction of the training data forwarded to recalibrate BN of a soup'),
       })
       .strict()
       .default({}),
     evaluation: z
       .object({
-        batchSize: positiveInt.default(1000),
-        oodCorruptions: z.array(z.string()).default(['gaussian_noise', 'defocus_blur', 'fog', 'contrast']),
-        oodSeverities: z.array(z.number().int().min(1).max(5)).default([1, 3, 5]),
-        oodSeed: z.number().int().default(1234),
+        batchSize: positiveInt.default(1000).describe('images per evaluation batch'),
+        oodCorruptions: z.array(z.string()).default(['gaussian_noise', 'defocus_blur', 'fog', 'contrast']).describe('corruptions of the OOD test sets (docs/corruptions.md)'),
+        oodSeverities: z.array(z.number().int().min(1).max(5)).default([1, 3, 5]).describe('severities 1..5 of each corruption'),
+        oodSeed: z.number().int().default(1234).describe('seed of the corruption noise'),
         oodSubset: positiveInt.nullable().default(2000).describe('corrupt only the first n test images (null: all)'),
       })
       .strict()

@@ -44,3 +44,9 @@ test('every shipped preset in configs/ is valid', () => {
   assert.ok(files.length >= 4);
   for (const f of files) parseSmsConfig(parse(readFileSync(`configs/${f}`, 'utf8')), f);
 });
+
+test('docs/config.md lists every config key as the schema defines it', async () => {
+  const { configReferenceMarkdown } = await import('../../src/sms/config-doc.js');
+  const doc = readFileSync('docs/config.md', 'utf8');
+  for (const line of configReferenceMarkdown().split('\n')) assert.ok(doc.includes(line), `docs/config.md is missing: ${line}`);
+});
