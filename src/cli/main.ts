@@ -8,6 +8,7 @@ import { createRunDir, openRunDir } from '../run/rundir.js';
 import { runExperiment } from '../run/experiment.js';
 import { plainProgressReporter } from '../run/progress.js';
 import { summaryMarkdown } from '../run/summary.js';
+import { runStatus, formatStatus } from '../run/status.js';
 import { SparseSoupsError } from '../util/errors.js';
 
 function loadConfigFile(path: string): unknown {
@@ -45,6 +46,16 @@ program
     const run = await openRunDir(dir);
     const results = await runExperiment(run, { onEvent: plainProgressReporter(), threads: o.threads });
     process.stdout.write(`\n${summaryMarkdown(results)}\n`);
+  });
+
+program
+  .command('status')
+  .description('show where a run stands (checkpoints done, last event, results)')
+  .argument('<run-dir>', 'a run directory')
+  .option('--json', 'print machine-readable JSON')
+  .action(async (dir: string, o: { json?: boolean }) => {
+    const s = await runStatus(dir);
+    process.stdout.write(o.json ? `${JSON.stringify(s, null, 2)}\n` : `${formatStatus(s)}\n`);
   });
 
 program.parseAsync(process.argv).catch((e: unknown) => {
