@@ -9,6 +9,11 @@ import { runExperiment } from '../run/experiment.js';
 import { plainProgressReporter } from '../run/progress.js';
 import { summaryMarkdown } from '../run/summary.js';
 import { runStatus, formatStatus } from '../run/status.js';
+import { ttyProgressReporter } from '../run/tty-progress.js';
+import { datasetListing, previewCommand } from '../run/data-commands.js';
+
+/** Live lines on a terminal, plain periodic lines otherwise (CI, logs). */
+const reporter = () => (process.stderr.isTTY ? ttyProgressReporter() : plainProgressReporter());
 import { SparseSoupsError } from '../util/errors.js';
 
 function loadConfigFile(path: string): unknown {
@@ -33,7 +38,7 @@ program
     const config = parseSmsConfig(loadConfigFile(configPath), configPath);
     const run = await createRunDir(config, o.out);
     process.stderr.write(`run directory: ${run.path}\n`);
-    const results = await runExperiment(run, { onEvent: plainProgressReporter(), threads: o.threads });
+    const results = await runExperiment(run, { onEvent: reporter(), threads: o.threads });
     process.stdout.write(`\n${summaryMarkdown(results)}\n\nresults: ${run.path}/results.json, ${run.path}/results.csv\n`);
   });
 
@@ -44,8 +49,30 @@ program
   .option('--threads <n>', 'libtorch threads', (v) => Number.parseInt(v, 10))
   .action(async (dir: string, o: { threads?: number }) => {
     const run = await openRunDir(dir);
-    const results = await runExperiment(run, { onEvent: plainProgressReporter(), threads: o.threads });
+    const results = await runExperiment(run, { onEvent: reporter(), threads: o.threads });
     process.stdout.write(`\n${summaryMarkdown(results)}\n`);
+  });
+
+const data = program.command('data').description('datasets and corruptions');
+data
+  .command('list')
+  .description('list the datasets and corruption types')
+  .action(() => {
+    process.stdout.write(`${datasetListing()}\n`);
+  });
+data
+  .command('preview')
+  .description('write a PNG grid of sample images, one row per corruption')
+  .argument('<dataset>', 'dataset name (see `data list`)')
+  .requiredOption('--out <png>', 'output PNG file')
+  .option('--dir <dir>', "directory of the dataset's files")
+  .option('--corruptions <list>', 'comma-separated corruption names (default: all)', (v: string) => v.split(',').map((s) => s.trim()))
+  .option('--severity <n>', 'severity 1-5', (v) => Number.parseInt(v, 10), 3)
+  .option('--count <n>', 'images per row', (v) => Number.parseInt(v, 10), 8)
+  .option('--seed <n>', 'sample and corruption seed', (v) => Number.parseInt(v, 10), 0)
+  .action((dataset: string, o: { out: string; dir?: string; corruptions?: string[]; severity: number; count: number; seed: number }) => {
+    const r = previewCommand(dataset, o);
+    process.stdout.write(`wrote ${r.path} (${r.width}x${r.height}, rows: ${r.rowLabels.join(', ')})\n`);
   });
 
 program
