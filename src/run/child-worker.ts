@@ -1,0 +1,80 @@
+/**
+ * The child side of ProcessExecutor: a process forked with an IPC channel
+ * that runs one retrain job at a time.
+ *
+ *   parent → child   { type: 'job', id, job }        job.threads is always set
+ *                    (disconnecting the channel ends the child)
+ *   child → parent   { type: 'progress', id, progress }
+ *                    { type: 'result', id, result }
+ *                    { type: 'error', id, error: { name, message, stack } }
+ *
+ * libtorch's thread count is set from job.threads before the job runs, so a
+ * job gives the same weights here as inline with the same thread count. The
+ * child exits when the parent disconnects (parent exited or was killed), so
+ * no worker outlives the run.
+ */
+import {
+  retrainCandidate,
+  type RetrainJob,
+  type RetrainProgress,
+  type RetrainResult,
+} from "../sms/retrain.js";
+import { getNumThreads, setNumThreads } from "../tensor/create.js";
+
+export interface SerializedError {
+  /** The error's class name (TensorError, CheckpointError, ...). */
+  name: string;
+  message: string;
+  stack?: string;
+}
+
+export type ParentMessage = { type: "job"; id: number; job: RetrainJob };
+
+export type ChildMessage =
+  | { type: "progress"; id: number; progress: RetrainProgress }
+  | { type: "result"; id: number; result: RetrainResult }
+  | { type: "error"; id: number; error: SerializedError };
+
+function serializeError(e: unknown): SerializedError {
+  if (e instanceof Error)
+    return { name: e.name, message: e.message, stack: e.stack };
+  return { name: "Error", message: String(e) };
+}
+
+function send(message: ChildMessage): Promise<void> {
+  return new Promise((resolve) => {
+    // A failed send means the parent is gone; 'disconnect' ends this process.
+    if (!process.connected || !process.send) return resolve();
+    process.send(message, undefined, {}, () => resolve());
+  });
+}
+
+async function runJob(id: number, job: RetrainJob): Promise<void> {
+  try {
+    const threads =
+      job.threads && job.threads > 0 ? job.threads : getNumThreads();
+    if (getNumThreads() !== threads) setNumThreads(threads);
+    const result = await retrainCandidate(
+      { ...job, threads },
+      (progress) => void send({ type: "progress", id, progress }),
+    );
+    await send({ type: "result", id, result });
+  } catch (e) {
+    await send({ type: "error", id, error: serializeError(e) });
+  }
+}
+
+if (!process.send) {
+  process.stderr.write(
+    "child-worker: this is the ProcessExecutor worker; it must be started with child_process.fork\n",
+  );
+  process.exit(2);
+}
+
+// Jobs run one after another even if the parent sends the next one early.
+let queue: Promise<void> = Promise.resolve();
+process.on("message", (message: ParentMessage) => {
+  if (message.type === "job")
+    queue = queue.then(() => runJob(message.id, message.job));
+});
+process.on("disconnect", () => process.exit(0));

@@ -1,0 +1,408 @@
+/**
+ * ProcessExecutor: runs the retrain jobs of a phase concurrently, each in a
+ * child process with its own libtorch thread count.
+ *
+ * A pool of at most `concurrency` children (forked from child-worker) takes
+ * the jobs in order; a child that finishes a job gets the next one, and the
+ * pool stays up across `run` calls (the next phase skips process start and
+ * data loading) until `close()`. Each job runs with exactly `job.threads`
+ * libtorch threads if set, else `threadsPerWorker`, else the config's
+ * `threads`, else cores / concurrency, so its checkpoint is bit-identical to
+ * the InlineExecutor's run of the same job with the same thread count.
+ *
+ * Failures reject the run and terminate every child: a job that throws
+ * (RetrainJobError: its message and error type), or a child that exits mid-job
+ * (WorkerExitError: its exit code or signal). Both name the job.
+ *
+ * @example
+ * const executor = new ProcessExecutor({ concurrency: 2, threadsPerWorker: 1 });
+ * try {
+ *   await runSms(config, { workDir, executor });
+ * } finally {
+ *   await executor.close();
+ * }
+ */
+import { fork, type ChildProcess } from "node:child_process";
+import { cpus } from "node:os";
+import { fileURLToPath } from "node:url";
+import type { RetrainExecutor } from "../sms/executor.js";
+import type {
+  RetrainJob,
+  RetrainProgress,
+  RetrainResult,
+} from "../sms/retrain.js";
+import { SparseSoupsError } from "../util/errors.js";
+import type {
+  ChildMessage,
+  ParentMessage,
+  SerializedError,
+} from "./child-worker.js";
+
+export interface ProcessExecutorOptions {
+  /** Child processes at once (default: min(jobs, cores)). */
+  concurrency?: number;
+  /** libtorch threads per child for jobs without `threads` (default: the config's `threads`, else max(1, floor(cores / concurrency))). */
+  threadsPerWorker?: number;
+  /** Called with a job and the pid of the child that starts it. */
+  onJobStart?: (job: RetrainJob, pid: number) => void;
+}
+
+/** "phase 2, imp candidate 1": the job an error is about. */
+export function describeJob(job: RetrainJob): string {
+  return `phase ${job.phase}, ${job.kind} candidate ${job.spec.index}`;
+}
+
+/** A retrain job threw inside its child process; `errorType` is the original error's class name. */
+export class RetrainJobError extends SparseSoupsError {
+  readonly errorType: string;
+  readonly remoteStack: string | undefined;
+  constructor(
+    readonly job: RetrainJob,
+    error: SerializedError,
+  ) {
+    super(`${describeJob(job)}: ${error.name}: ${error.message}`);
+    this.errorType = error.name;
+    this.remoteStack = error.stack;
+  }
+}
+
+/** A child process exited (crashed, was killed) while it ran a job. */
+export class WorkerExitError extends SparseSoupsError {
+  constructor(
+    readonly job: RetrainJob,
+    readonly pid: number | undefined,
+    readonly code: number | null,
+    readonly signal: NodeJS.Signals | null,
+    stderrTail: string,
+  ) {
+    const how =
+      signal !== null ? `was killed by ${signal}` : `exited with code ${code}`;
+    const tail = stderrTail.trim()
+      ? `; its last output:\n${stderrTail.trim()}`
+      : "";
+    super(
+      `${describeJob(job)}: worker process ${pid ?? "(not started)"} ${how} while running the job${tail}`,
+    );
+  }
+}
+
+/** The child entry beside this module: `.ts` when running from sources (tsx), `.js` from dist/. */
+export function childWorkerPath(moduleUrl: string = import.meta.url): string {
+  const ext = /\.[cm]?ts$/.test(new URL(moduleUrl).pathname) ? ".ts" : ".js";
+  return fileURLToPath(new URL(`./child-worker${ext}`, moduleUrl));
+}
+
+/**
+ * The parent's node flags (loaders such as `--import tsx` included) minus
+ * those about what the parent itself runs: the test runner, watch mode, the
+ * inspector (its port is taken) and -e/-p code (the child runs its own entry).
+ */
+export function childExecArgv(
+  execArgv: readonly string[] = process.execArgv,
+): string[] {
+  const drop =
+    /^(--test|--experimental-test|--watch|--inspect|--debug-port|--input-type|--interactive$|-i$|--check$|-c$)/;
+  const dropWithCode = /^(-e|--eval|-p|--print|-pe)$/;
+  const takesValue =
+    /^(--test-reporter|--test-reporter-destination|--test-name-pattern|--test-skip-pattern|--test-concurrency|--test-shard|--test-timeout|--watch-path|--inspect-port|--debug-port|--input-type)$/;
+  const out: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const arg = execArgv[i];
+    if (dropWithCode.test(arg)) i++;
+    else if (drop.test(arg)) i += takesValue.test(arg) ? 1 : 0;
+    else out.push(arg);
+  }
+  return out;
+}
+
+const STDERR_TAIL = 4000;
+const liveChildren = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+/** Last resort against orphans: a parent that exits takes its children along. */
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on("exit", () => {
+    for (const child of liveChildren) child.kill("SIGKILL");
+  });
+}
+
+interface ActiveJob {
+  job: RetrainJob;
+  id: number;
+  onProgress?: (p: RetrainProgress) => void;
+  resolve: (r: RetrainResult) => void;
+  reject: (e: Error) => void;
+}
+
+/** One child process and the job it is running. */
+class Worker {
+  readonly child: ChildProcess;
+  readonly exited: Promise<void>;
+  alive = true;
+  private active: ActiveJob | null = null;
+  private stderrTail = "";
+  private nextId = 1;
+
+  constructor(readonly threads: number) {
+    // OpenBLAS sizes its thread pool from the environment when it loads and
+    // at::set_num_threads does not change it, so the environment fixes it here.
+    const n = String(threads);
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      OMP_NUM_THREADS: n,
+      OPENBLAS_NUM_THREADS: n,
+      MKL_NUM_THREADS: n,
+    };
+    delete env.NODE_TEST_CONTEXT; // the child is not a test file
+    this.child = fork(childWorkerPath(), [], {
+      execArgv: childExecArgv(),
+      env,
+      serialization: "advanced",
+      stdio: ["ignore", "inherit", "pipe", "ipc"],
+    });
+    liveChildren.add(this.child);
+    this.child.stderr?.on("data", (chunk: Buffer) => {
+      process.stderr.write(chunk);
+      this.stderrTail = (this.stderrTail + chunk.toString("utf8")).slice(
+        -STDERR_TAIL,
+      );
+    });
+    this.child.on("message", (m: ChildMessage) => this.onMessage(m));
+    this.exited = new Promise((resolve) => {
+      this.child.on("exit", (code, signal) => {
+        this.alive = false;
+        liveChildren.delete(this.child);
+        const active = this.active;
+        this.active = null;
+        active?.reject(
+          new WorkerExitError(
+            active.job,
+            this.child.pid,
+            code,
+            signal,
+            this.stderrTail,
+          ),
+        );
+        resolve();
+      });
+    });
+    this.child.on("error", (e) => {
+      // fork failed or a kill/send failed; 'exit' may never come for a process that never started.
+      if (this.child.pid === undefined) {
+        this.alive = false;
+        liveChildren.delete(this.child);
+        const active = this.active;
+        this.active = null;
+        active?.reject(
+          new WorkerExitError(active.job, undefined, null, null, e.message),
+        );
+      }
+    });
+    this.idle();
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  run(
+    job: RetrainJob,
+    onProgress?: (p: RetrainProgress) => void,
+  ): Promise<RetrainResult> {
+    return new Promise((resolve, reject) => {
+      if (!this.alive)
+        return reject(
+          new WorkerExitError(
+            job,
+            this.pid,
+            this.child.exitCode,
+            this.child.signalCode,
+            this.stderrTail,
+          ),
+        );
+      const active: ActiveJob = {
+        job,
+        id: this.nextId++,
+        onProgress,
+        resolve,
+        reject,
+      };
+      this.active = active;
+      this.busy();
+      const message: ParentMessage = { type: "job", id: active.id, job };
+      this.child.send(message, (e) => {
+        if (e && this.active === active) {
+          this.active = null;
+          reject(
+            new WorkerExitError(
+              job,
+              this.pid,
+              this.child.exitCode,
+              this.child.signalCode,
+              `${this.stderrTail}\n(send failed: ${e.message})`,
+            ),
+          );
+        }
+      });
+    });
+  }
+
+  private onMessage(m: ChildMessage): void {
+    const active = this.active;
+    if (!active || m.id !== active.id) return;
+    if (m.type === "progress") {
+      active.onProgress?.(m.progress);
+      return;
+    }
+    this.active = null;
+    this.idle();
+    if (m.type === "result") active.resolve(m.result);
+    else active.reject(new RetrainJobError(active.job, m.error));
+  }
+
+  /** An idle child does not keep the parent alive: if the parent ends without close(), the child sees the disconnect and exits. */
+  private idle(): void {
+    this.child.unref();
+    this.child.channel?.unref();
+    (this.child.stderr as unknown as { unref?: () => void } | null)?.unref?.();
+  }
+
+  private busy(): void {
+    this.child.ref();
+    this.child.channel?.ref();
+    (this.child.stderr as unknown as { ref?: () => void } | null)?.ref?.();
+  }
+
+  /** Asks the child to exit, then kills it if it has not after `graceMs`. */
+  async stop(
+    signal: NodeJS.Signals | "disconnect",
+    graceMs: number,
+  ): Promise<void> {
+    if (!this.alive) return this.exited;
+    this.busy(); // keep the parent up until the child is gone
+    if (signal === "disconnect") {
+      if (this.child.connected) this.child.disconnect();
+    } else {
+      this.child.kill(signal);
+    }
+    const timer = setTimeout(
+      () => this.alive && this.child.kill("SIGKILL"),
+      graceMs,
+    );
+    await this.exited;
+    clearTimeout(timer);
+  }
+}
+
+export class ProcessExecutor implements RetrainExecutor {
+  readonly name = "processes";
+  private workers: Worker[] = [];
+  private running = false;
+  private closed = false;
+
+  constructor(private readonly options: ProcessExecutorOptions = {}) {
+    for (const [key, value] of [
+      ["concurrency", options.concurrency],
+      ["threadsPerWorker", options.threadsPerWorker],
+    ] as const) {
+      if (value !== undefined && !(Number.isInteger(value) && value >= 1)) {
+        throw new SparseSoupsError(
+          `ProcessExecutor: ${key} must be a positive integer, got ${value}`,
+        );
+      }
+    }
+  }
+
+  /** Pids of the live child processes. */
+  pids(): number[] {
+    return this.workers
+      .filter((w) => w.alive && w.pid !== undefined)
+      .map((w) => w.pid as number);
+  }
+
+  /** The libtorch thread count a job runs with (see the module comment). */
+  threadsFor(job: RetrainJob, concurrency: number): number {
+    if (job.threads && job.threads > 0) return job.threads;
+    if (this.options.threadsPerWorker !== undefined)
+      return this.options.threadsPerWorker;
+    if (job.config.threads > 0) return job.config.threads;
+    return Math.max(1, Math.floor(cpus().length / concurrency));
+  }
+
+  async run(
+    jobs: RetrainJob[],
+    onProgress?: (p: RetrainProgress) => void,
+  ): Promise<RetrainResult[]> {
+    if (this.closed)
+      throw new SparseSoupsError("ProcessExecutor: run() after close()");
+    if (this.running)
+      throw new SparseSoupsError(
+        "ProcessExecutor: run() while another run is in progress; await it first",
+      );
+    if (jobs.length === 0) return [];
+    this.running = true;
+    installExitHook();
+    const concurrency = Math.min(
+      jobs.length,
+      this.options.concurrency ?? cpus().length,
+    );
+    const results: RetrainResult[] = new Array(jobs.length);
+    let next = 0;
+    let failure: Error | null = null;
+
+    this.workers = this.workers.filter((w) => w.alive);
+    const lane = async (k: number): Promise<void> => {
+      while (failure === null && next < jobs.length) {
+        const i = next++;
+        const job = {
+          ...jobs[i],
+          threads: this.threadsFor(jobs[i], concurrency),
+        };
+        // A child's BLAS pool is fixed at its start: a job with another thread count gets a fresh child.
+        if (
+          this.workers[k]?.threads !== job.threads ||
+          !this.workers[k].alive
+        ) {
+          await this.workers[k]?.stop("disconnect", 5000);
+          if (failure !== null) return;
+          this.workers[k] = new Worker(job.threads);
+        }
+        const worker = this.workers[k];
+        if (worker.pid !== undefined)
+          this.options.onJobStart?.(jobs[i], worker.pid);
+        try {
+          results[i] = await worker.run(job, onProgress);
+        } catch (e) {
+          if (failure === null) {
+            failure = e as Error;
+            // One failure ends the run: stop the other children now rather than after their jobs.
+            await this.terminateAll();
+          }
+          return;
+        }
+      }
+    };
+    try {
+      await Promise.all(Array.from({ length: concurrency }, (_, k) => lane(k)));
+    } finally {
+      this.running = false;
+    }
+    if (failure !== null) throw failure;
+    return results;
+  }
+
+  /** Ends every child (a running job is killed) and waits until they have exited. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(this.workers.map((w) => w.stop("disconnect", 5000)));
+    this.workers = [];
+  }
+
+  private async terminateAll(): Promise<void> {
+    const workers = this.workers;
+    this.workers = [];
+    await Promise.all(workers.map((w) => w.stop("SIGTERM", 2000)));
+  }
+}
