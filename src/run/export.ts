@@ -79,7 +79,14 @@ export interface ModelHints {
   dir?: string;
 }
 
-const KEY = { name: 'model', options: 'model_options', inChannels: 'in_channels', numClasses: 'num_classes', imageSize: 'image_size', dataset: 'dataset' } as const;
+const KEY = {
+  name: 'model',
+  options: 'model_options',
+  inChannels: 'in_channels',
+  numClasses: 'num_classes',
+  imageSize: 'image_size',
+  dataset: 'dataset',
+} as const;
 const SHAPE_KEYS = [KEY.inChannels, KEY.numClasses, KEY.imageSize] as const;
 /** Metadata keys that describe a file's layout and are rewritten, not carried over, by an export. */
 const LAYOUT_KEYS = new Set(['format', 'bit_order', 'layout', ...Object.values(KEY)]);
@@ -106,10 +113,15 @@ export function readModelDescription(metadata: SafeMetadata, file: string): Mode
   const present = SHAPE_KEYS.filter((k) => metadata[k] !== undefined);
   if (present.length === 0) return null;
   const missing = [KEY.name, ...SHAPE_KEYS].filter((k) => metadata[k] === undefined);
-  if (missing.length > 0) throw new DataFormatError(file, `metadata has ${present.join(', ')} but not ${missing.join(', ')}: the model description is incomplete`);
+  if (missing.length > 0)
+    throw new DataFormatError(
+      file,
+      `metadata has ${present.join(', ')} but not ${missing.join(', ')}: the model description is incomplete`,
+    );
   const int = (key: string): number => {
     const value = Number(metadata[key]);
-    if (!/^\d+$/.test(metadata[key]) || !Number.isSafeInteger(value) || value < 1) throw new DataFormatError(file, `metadata '${key}' must be a positive integer, got '${metadata[key]}'`);
+    if (!/^\d+$/.test(metadata[key]) || !Number.isSafeInteger(value) || value < 1)
+      throw new DataFormatError(file, `metadata '${key}' must be a positive integer, got '${metadata[key]}'`);
     return value;
   };
   let options: unknown = {};
@@ -119,7 +131,8 @@ export function readModelDescription(metadata: SafeMetadata, file: string): Mode
     } catch {
       throw new DataFormatError(file, `metadata '${KEY.options}' is not JSON: '${metadata[KEY.options]}'`);
     }
-    if (typeof options !== 'object' || options === null || Array.isArray(options)) throw new DataFormatError(file, `metadata '${KEY.options}' must be a JSON object`);
+    if (typeof options !== 'object' || options === null || Array.isArray(options))
+      throw new DataFormatError(file, `metadata '${KEY.options}' must be a JSON object`);
   }
   const d: ModelDescription = {
     name: metadata[KEY.name],
@@ -137,13 +150,20 @@ export function datasetShape(dataset: string, dir?: string): Pick<ModelDescripti
   const definition = getDatasetDefinition(dataset);
   const info = definition.info ?? definition.loadSplit('test', { dir });
   const [channels, height, width] = info.imageShape;
-  if (height !== width) throw new ConfigError('--dataset', `dataset '${dataset}' has ${height}×${width} images; the models take square images`);
+  if (height !== width)
+    throw new ConfigError('--dataset', `dataset '${dataset}' has ${height}×${width} images; the models take square images`);
   return { inChannels: channels, numClasses: info.numClasses, imageSize: height };
 }
 
 /** A fresh model of the description (weights from `seed`; they are about to be overwritten). */
 export function createDescribedModel(d: ModelDescription, seed = 0): Module {
-  return createModel(d.name, { ...d.options, inChannels: d.inChannels, numClasses: d.numClasses, imageSize: d.imageSize, generator: new Generator(seed) });
+  return createModel(d.name, {
+    ...d.options,
+    inChannels: d.inChannels,
+    numClasses: d.numClasses,
+    imageSize: d.imageSize,
+    generator: new Generator(seed),
+  });
 }
 
 /** A human-readable one-liner: `convnet {} for 1×28×28 images, 10 classes`. */
@@ -183,7 +203,9 @@ export function resolveModelDescription(file: string, metadata: SafeMetadata, hi
     throw new ConfigError(
       '--model',
       `${file} does not say which model it holds (no '${KEY.name}' metadata, no run config.json beside it): pass --model <name> ` +
-        `(${listModels().map((m) => m.name).join(', ')}) and --dataset <name>`,
+        `(${listModels()
+          .map((m) => m.name)
+          .join(', ')}) and --dataset <name>`,
     );
   }
   const dataset = hints.dataset ?? run?.data.dataset;
@@ -230,18 +252,46 @@ export async function loadModelFile(path: string, hints: ModelHints = {}): Promi
   const model = createDescribedModel(description);
   const tensors = new Map<string, ReturnType<typeof fromSafeTensor>>();
   try {
+    assertStateFits(state, model, path, description);
     for (const [name, s] of state) tensors.set(name, fromSafeTensor(name, s, path));
     model.loadStateDict(tensors, { origin: path });
   } catch (e) {
     model.dispose();
-    if (e instanceof CheckpointError) {
-      throw new CheckpointError(`${e.message} (the model was built as ${describeModel(description)}; pass the model and options it was trained with)`);
-    }
     throw e;
   } finally {
     for (const t of tensors.values()) t.dispose();
   }
   return { model, description, format, metadata };
+}
+
+/**
+ * Throws CheckpointError unless the file has exactly the model's names and
+ * shapes, listing the missing, unexpected and misshapen keys by group (a
+ * checkpoint of another model typically has all three).
+ */
+function assertStateFits(state: ReadonlyMap<string, SafeTensor>, model: Module, file: string, d: ModelDescription): void {
+  const own = model.stateDict();
+  const missing = [...own.keys()].filter((name) => !state.has(name));
+  const unexpected = [...state.keys()].filter((name) => !own.has(name));
+  const misshapen: string[] = [];
+  for (const [name, t] of own) {
+    const s = state.get(name);
+    if (s !== undefined && (s.shape.length !== t.shape.length || s.shape.some((n, i) => n !== t.shape[i]))) {
+      misshapen.push(`'${name}' is [${s.shape.join(', ')}] in the file, [${t.shape.join(', ')}] in the model`);
+    }
+  }
+  if (missing.length + unexpected.length + misshapen.length === 0) return;
+  const list = (items: string[], separator: string): string =>
+    items.slice(0, 5).join(separator) + (items.length > 5 ? ` and ${items.length - 5} more` : '');
+  const quoted = (names: string[]): string[] => names.map((n) => `'${n}'`);
+  const groups = [
+    missing.length > 0 && `${missing.length} missing: ${list(quoted(missing), ', ')}`,
+    unexpected.length > 0 && `${unexpected.length} unexpected: ${list(quoted(unexpected), ', ')}`,
+    misshapen.length > 0 && `${misshapen.length} of another shape: ${list(misshapen, '; ')}`,
+  ].filter(Boolean);
+  throw new CheckpointError(
+    `${file} does not fit ${describeModel(d)}. Keys ${groups.join('. Keys ')}. Is it a checkpoint of another model? Pass the model and options it was trained with (--model, --model-options).`,
+  );
 }
 
 export interface ExportResult {
@@ -271,7 +321,12 @@ export interface ExportStateDictOptions {
 }
 
 /** Writes a state dict (e.g. `model.stateDict()`) as a self-describing dense or sparse file, atomically. */
-export async function exportStateDict(state: StateDict, description: ModelDescription, output: string, opts: ExportStateDictOptions): Promise<ExportResult> {
+export async function exportStateDict(
+  state: StateDict,
+  description: ModelDescription,
+  output: string,
+  opts: ExportStateDictOptions,
+): Promise<ExportResult> {
   const dense = new Map<string, SafeTensor>();
   let nonzero = 0;
   let total = 0;

@@ -137,7 +137,8 @@ export function encodeSparseStateDict(state: ReadonlyMap<string, SafeTensor>, po
   };
   for (const name of state.keys()) {
     for (const suffix of [VALUES, MASK, INDICES]) {
-      if (state.has(name + suffix)) throw new DataFormatError('sparse export', `state-dict names "${name}" and "${name + suffix}" would collide in the sparse layout`);
+      if (state.has(name + suffix))
+        throw new DataFormatError('sparse export', `state-dict names "${name}" and "${name + suffix}" would collide in the sparse layout`);
     }
   }
   for (const [name, t] of state) {
@@ -181,15 +182,18 @@ export function isSparseFormat(metadata: SafeMetadata): boolean {
 
 /** The layout recorded in a sparse file's metadata, validated. Errors name `file`. */
 export function readSparseLayout(metadata: SafeMetadata, file: string): SparseLayoutEntry[] {
-  if (!isSparseFormat(metadata)) throw new DataFormatError(file, `metadata format is '${metadata.format ?? '(none)'}', not '${SPARSE_FORMAT}'`);
-  if (metadata.bit_order !== 'msb') throw new DataFormatError(file, `metadata bit_order is '${metadata.bit_order ?? '(none)'}'; this reader knows 'msb'`);
+  if (!isSparseFormat(metadata))
+    throw new DataFormatError(file, `metadata format is '${metadata.format ?? '(none)'}', not '${SPARSE_FORMAT}'`);
+  if (metadata.bit_order !== 'msb')
+    throw new DataFormatError(file, `metadata bit_order is '${metadata.bit_order ?? '(none)'}'; this reader knows 'msb'`);
   let raw: unknown;
   try {
     raw = JSON.parse(metadata.layout ?? '');
   } catch {
     throw new DataFormatError(file, "metadata 'layout' is missing or not JSON");
   }
-  if (!Array.isArray(raw)) throw new DataFormatError(file, "metadata 'layout' must be a JSON array of {name, storage, dtype, shape, nonzero}");
+  if (!Array.isArray(raw))
+    throw new DataFormatError(file, "metadata 'layout' must be a JSON array of {name, storage, dtype, shape, nonzero}");
   const seen = new Set<string>();
   return raw.map((entry: unknown, i): SparseLayoutEntry => {
     const e = (typeof entry === 'object' && entry !== null ? entry : {}) as Record<string, unknown>;
@@ -201,11 +205,16 @@ export function readSparseLayout(metadata: SafeMetadata, file: string): SparseLa
     const name = e.name as string;
     if (seen.has(name)) fail('the name appears twice');
     seen.add(name);
-    if (!(SPARSE_STORAGES as readonly unknown[]).includes(e.storage)) fail(`storage must be one of ${SPARSE_STORAGES.join(', ')}, got ${JSON.stringify(e.storage)}`);
+    if (!(SPARSE_STORAGES as readonly unknown[]).includes(e.storage))
+      fail(`storage must be one of ${SPARSE_STORAGES.join(', ')}, got ${JSON.stringify(e.storage)}`);
     if (!(SAFE_DTYPES as readonly unknown[]).includes(e.dtype)) fail(`unknown dtype ${JSON.stringify(e.dtype)}`);
     if (e.storage !== 'dense' && e.dtype !== 'F32') fail(`storage ${String(e.storage)} needs dtype F32, got ${String(e.dtype)}`);
     const shape = e.shape;
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0) || !Number.isSafeInteger(numelOf(shape as number[]))) {
+    if (
+      !Array.isArray(shape) ||
+      !shape.every((d) => Number.isSafeInteger(d) && d >= 0) ||
+      !Number.isSafeInteger(numelOf(shape as number[]))
+    ) {
       fail(`shape must be a list of non-negative integers, got ${JSON.stringify(shape)}`);
     }
     const numel = numelOf(shape as number[]);
@@ -213,7 +222,13 @@ export function readSparseLayout(metadata: SafeMetadata, file: string): SparseLa
       fail(`nonzero must be an integer in 0..${numel}, got ${JSON.stringify(e.nonzero)}`);
     }
     if (e.storage === 'indices' && numel > 2 ** 31) fail(`${numel} elements do not fit int32 indices`);
-    return { name, storage: e.storage as SparseStorage, dtype: e.dtype as SafeDType, shape: [...(shape as number[])], nonzero: e.nonzero as number };
+    return {
+      name,
+      storage: e.storage as SparseStorage,
+      dtype: e.dtype as SafeDType,
+      shape: [...(shape as number[])],
+      nonzero: e.nonzero as number,
+    };
   });
 }
 
@@ -224,7 +239,11 @@ export function readSparseLayout(metadata: SafeMetadata, file: string): SparseLa
  * the mask's popcount or the index count, non-zero padding bits, or indices
  * out of range or not increasing.
  */
-export function decodeSparseStateDict(tensors: ReadonlyMap<string, SafeTensor>, metadata: SafeMetadata, file: string): Map<string, SafeTensor> {
+export function decodeSparseStateDict(
+  tensors: ReadonlyMap<string, SafeTensor>,
+  metadata: SafeMetadata,
+  file: string,
+): Map<string, SafeTensor> {
   const layout = readSparseLayout(metadata, file);
   const used = new Set<string>();
   const out = new Map<string, SafeTensor>();
@@ -263,8 +282,9 @@ export function decodeSparseStateDict(tensors: ReadonlyMap<string, SafeTensor>, 
     if (entry.storage === 'bitmask') {
       const mask = take(entry.name + MASK, 'U8', [Math.ceil(numel / 8)]).data as Uint8Array;
       const popcount = countSetBits(mask);
+      if (numel % 8 !== 0 && (mask[mask.length - 1] & (0xff >> (numel % 8))) !== 0)
+        fail(`padding bits after the ${numel} mask bits are not zero`);
       if (popcount !== values.length) fail(`the bitmask has ${popcount} bits set but there are ${values.length} values`);
-      if (numel % 8 !== 0 && (mask[mask.length - 1] & (0xff >> numel % 8)) !== 0) fail(`padding bits after the ${numel} mask bits are not zero`);
       for (let i = 0, k = 0; i < numel; i++) if (mask[i >> 3] & (0x80 >> (i & 7))) bits[i] = values[k++];
     } else {
       const indices = take(entry.name + INDICES, 'I32', [values.length]).data as Int32Array;
@@ -279,7 +299,13 @@ export function decodeSparseStateDict(tensors: ReadonlyMap<string, SafeTensor>, 
   }
   const unexpected = [...tensors.keys()].filter((name) => !used.has(name));
   if (unexpected.length > 0) {
-    throw new DataFormatError(file, `entries ${unexpected.slice(0, 8).map((n) => `"${n}"`).join(', ')}${unexpected.length > 8 ? ` and ${unexpected.length - 8} more` : ''} are not in the layout`);
+    throw new DataFormatError(
+      file,
+      `entries ${unexpected
+        .slice(0, 8)
+        .map((n) => `"${n}"`)
+        .join(', ')}${unexpected.length > 8 ? ` and ${unexpected.length - 8} more` : ''} are not in the layout`,
+    );
   }
   return out;
 }
