@@ -28,7 +28,8 @@
  *
  * The metadata key `layout` is a JSON array, in state-dict order, of
  * `{ name, storage, dtype, shape, nonzero }`; `format` and `bit_order` name
- * the format. See docs/export.md for a numpy reader.
+ * the format. Entries lie in the file by element size, largest first, so
+ * each is aligned. See docs/export.md for a numpy reader.
  *
  * @example
  * const { tensors, metadata } = encodeSparseStateDict(state); // state: Map<string, SafeTensor>
@@ -172,7 +173,16 @@ export function encodeSparseStateDict(state: ReadonlyMap<string, SafeTensor>, po
     if (positions) put(name + INDICES, { dtype: 'I32', shape: [nonzero], data: positions });
   }
   const metadata: SafeMetadata = { format: SPARSE_FORMAT, bit_order: 'msb', layout: JSON.stringify(layout) };
-  return { tensors, metadata, layout };
+  return { tensors: alignedOrder(tensors), metadata, layout };
+}
+
+/**
+ * Entries by element size, largest first (stable), as the reference writer
+ * orders them: every tensor then starts at a multiple of its element size,
+ * so readers can view it in place instead of copying (odd-length masks last).
+ */
+function alignedOrder(tensors: Map<string, SafeTensor>): Map<string, SafeTensor> {
+  return new Map([...tensors].sort(([, a], [, b]) => dtypeByteSize(b.dtype) - dtypeByteSize(a.dtype)));
 }
 
 /** Whether a file's metadata says it is in the sparse format. */
@@ -320,9 +330,4 @@ function countSetBits(bytes: Uint8Array): number {
     }
   }
   return count;
-}
-
-/** Bytes of a tensor's data in the dense format. */
-export function denseDataBytes(t: SafeTensor): number {
-  return numelOf(t.shape) * dtypeByteSize(t.dtype);
 }

@@ -123,7 +123,11 @@ test(
       assert.equal(metadata.kind, 'soup');
     }
     assert.equal((await readSafetensorsHeader(dense.path)).metadata.format, 'pt');
-    assert.equal((await readSafetensorsHeader(sparse.path)).metadata.format, SPARSE_FORMAT);
+    const sparseHeader = await readSafetensorsHeader(sparse.path);
+    assert.equal(sparseHeader.metadata.format, SPARSE_FORMAT);
+    for (const [name, info] of sparseHeader.tensors) {
+      assert.equal((sparseHeader.dataStart + info.dataOffsets[0]) % dtypeByteSize(info.dtype), 0, `${name} is aligned in the file`);
+    }
 
     // The sparse file decodes to exactly the dense file's bits (zeros as +0.0 in both).
     const fromDense = await readModelFile(dense.path);
