@@ -3,7 +3,7 @@
  * interface, so candidates run inline here, in child processes, or on other
  * machines through a queue without the SMS loop changing.
  */
-import { retrainCandidate, type RetrainJob, type RetrainResult, type RetrainProgress } from './retrain.js';
+import { retrainCandidateOnce, type RetrainJob, type RetrainResult, type RetrainProgress } from './retrain.js';
 
 export interface RetrainExecutor {
   readonly name: string;
@@ -17,7 +17,7 @@ export class InlineExecutor implements RetrainExecutor {
   readonly name = 'inline';
   async run(jobs: RetrainJob[], onProgress?: (p: RetrainProgress) => void): Promise<RetrainResult[]> {
     const results: RetrainResult[] = [];
-    for (const job of jobs) results.push(await retrainCandidate(job, onProgress));
+    for (const job of jobs) results.push(await retrainCandidateOnce(job, onProgress));
     return results;
   }
   async close(): Promise<void> {}

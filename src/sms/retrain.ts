@@ -20,7 +20,9 @@ import { predictLogits } from '../metrics/predict.js';
 import type { SmsConfig } from './config.js';
 import type { CandidateSpec } from './candidates.js';
 import { experimentData, buildModel } from './context.js';
-import { loadCheckpoint, saveCheckpoint, type CheckpointRef } from './store.js';
+import { existsSync } from 'node:fs';
+import { readJsonFile, writeJsonFileAtomic } from '../io/atomic.js';
+import { loadCheckpoint, saveCheckpoint, verifiedCheckpoint, type CheckpointRef } from './store.js';
 import { loadMask } from './mask-files.js';
 
 export interface RetrainJob {
@@ -52,6 +54,8 @@ export interface RetrainResult {
   trainLoss: number;
   seconds: number;
   samplesPerSecond: number;
+  /** True when the result was found on disk rather than computed now. */
+  reused?: boolean;
 }
 
 export type RetrainProgress = TrainProgress & { phase: number; candidate: number; kind: RetrainJob['kind'] | 'dense' };
@@ -121,4 +125,37 @@ export async function retrainCandidate(job: RetrainJob, onProgress?: (p: Retrain
     mask.dispose();
     model.dispose();
   }
+}
+
+/** Where a job's result record is kept, beside its checkpoint. */
+export function resultFileOf(job: RetrainJob): string {
+  return `${job.output}.result.json`;
+}
+
+/** The recorded result of a job whose checkpoint exists and verifies, else null. */
+export async function finishedResult(job: RetrainJob): Promise<RetrainResult | null> {
+  const file = resultFileOf(job);
+  if (!existsSync(file)) return null;
+  const ckpt = await verifiedCheckpoint(job.output);
+  if (ckpt === null) return null;
+  try {
+    const r = (await readJsonFile(file)) as RetrainResult;
+    return r.checkpoint?.sha256 === ckpt.sha256 ? r : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Idempotent retrain: a job whose verified output and result already exist
+ * returns that result (`reused: true`) instead of training again; otherwise
+ * it trains and records the result beside the checkpoint. Executors run jobs
+ * through this, so a retried or duplicated job never produces a second result.
+ */
+export async function retrainCandidateOnce(job: RetrainJob, onProgress?: (p: RetrainProgress) => void): Promise<RetrainResult> {
+  const done = await finishedResult(job);
+  if (done !== null) return { ...done, reused: true };
+  const result = await retrainCandidate(job, onProgress);
+  await writeJsonFileAtomic(resultFileOf(job), result);
+  return result;
 }

@@ -62,6 +62,7 @@ test('terminal progress: a live line per running candidate and a phase bar, redr
   assert.match(out, /phase 1: pruning to 50\.00% sparsity, 2 retrain jobs/);
   assert.match(out, /p1 sms c0 .* step 50\/100 loss 0\.5000 1000 img\/s ~5s/);
   assert.match(out, /p1 sms c1 .* step 20\/100/);
+  // eslint-disable-next-line no-control-regex
   assert.match(out, /\x1b\[\d+A\x1b\[J/, 'redraws with cursor movement');
 });
 
