@@ -19,6 +19,7 @@ import { saveCheckpoint } from '../../src/sms/store.js';
 import { normalizedConfigJson, parseSmsConfig } from '../../src/sms/config.js';
 import {
   decodeSafetensors,
+  dtypeByteSize,
   encodeSafetensors,
   loadSafetensors,
   readSafetensorsHeader,
