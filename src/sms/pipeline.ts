@@ -182,12 +182,16 @@ export async function runSms(config: SmsConfig, opts: SmsRunOptions): Promise<Sm
     }
     const allJobs = [...jobs, ...impJobs, ...(longerJob ? [longerJob] : [])];
     emit({ type: 'phase-start', phase: p, targetSparsity: target, jobs: allJobs.length });
-    const results = await runJobs(allJobs, executor, emit);
-
-    const result = await completePhase(
-      { config, phase: p, targetSparsity: target, dir, mask: pruned, impJobs: impJobs.length, impLonger: longerJob !== null },
-      results,
-    );
+    const merge = { config, phase: p, targetSparsity: target, dir, mask: pruned, impJobs: impJobs.length, impLonger: longerJob !== null };
+    let results: RetrainResult[];
+    let result: PhaseResult;
+    if (executor.runPhase) {
+      ({ results, phase: result } = await executor.runPhase(allJobs, merge, (pr) => emit({ type: 'progress', progress: pr })));
+      results.forEach((r, i) => r.reused && emit({ type: 'job-reused', phase: p, kind: allJobs[i].kind, candidate: allJobs[i].spec.index }));
+    } else {
+      results = await runJobs(allJobs, executor, emit);
+      result = await completePhase(merge, results);
+    }
     if (config.baselines.imp) {
       impChains = specs.map((_, i) => ({
         parent: p === 1 ? results[i].checkpoint : results[m + i].checkpoint,
