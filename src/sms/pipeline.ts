@@ -118,7 +118,7 @@ async function runJobs(jobs: RetrainJob[], executor: RetrainExecutor, emit: (e: 
 
 export async function runSms(config: SmsConfig, opts: SmsRunOptions): Promise<SmsResults> {
   const emit = opts.onEvent ?? (() => {});
-  const executor = opts.executor ?? new InlineExecutor();
+  const executor: RetrainExecutor = opts.executor ?? new InlineExecutor();
   const workDir = opts.workDir;
   mkdirSync(workDir, { recursive: true });
   const data = experimentData(config);
