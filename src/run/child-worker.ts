@@ -13,13 +13,8 @@
  * child exits when the parent disconnects (parent exited or was killed), so
  * no worker outlives the run.
  */
-import {
-  retrainCandidate,
-  type RetrainJob,
-  type RetrainProgress,
-  type RetrainResult,
-} from "../sms/retrain.js";
-import { getNumThreads, setNumThreads } from "../tensor/create.js";
+import { retrainCandidate, type RetrainJob, type RetrainProgress, type RetrainResult } from '../sms/retrain.js';
+import { getNumThreads, setNumThreads } from '../tensor/create.js';
 
 export interface SerializedError {
   /** The error's class name (TensorError, CheckpointError, ...). */
@@ -28,17 +23,16 @@ export interface SerializedError {
   stack?: string;
 }
 
-export type ParentMessage = { type: "job"; id: number; job: RetrainJob };
+export type ParentMessage = { type: 'job'; id: number; job: RetrainJob };
 
 export type ChildMessage =
-  | { type: "progress"; id: number; progress: RetrainProgress }
-  | { type: "result"; id: number; result: RetrainResult }
-  | { type: "error"; id: number; error: SerializedError };
+  | { type: 'progress'; id: number; progress: RetrainProgress }
+  | { type: 'result'; id: number; result: RetrainResult }
+  | { type: 'error'; id: number; error: SerializedError };
 
 function serializeError(e: unknown): SerializedError {
-  if (e instanceof Error)
-    return { name: e.name, message: e.message, stack: e.stack };
-  return { name: "Error", message: String(e) };
+  if (e instanceof Error) return { name: e.name, message: e.message, stack: e.stack };
+  return { name: 'Error', message: String(e) };
 }
 
 function send(message: ChildMessage): Promise<void> {
@@ -51,30 +45,23 @@ function send(message: ChildMessage): Promise<void> {
 
 async function runJob(id: number, job: RetrainJob): Promise<void> {
   try {
-    const threads =
-      job.threads && job.threads > 0 ? job.threads : getNumThreads();
+    const threads = job.threads && job.threads > 0 ? job.threads : getNumThreads();
     if (getNumThreads() !== threads) setNumThreads(threads);
-    const result = await retrainCandidate(
-      { ...job, threads },
-      (progress) => void send({ type: "progress", id, progress }),
-    );
-    await send({ type: "result", id, result });
+    const result = await retrainCandidate({ ...job, threads }, (progress) => void send({ type: 'progress', id, progress }));
+    await send({ type: 'result', id, result });
   } catch (e) {
-    await send({ type: "error", id, error: serializeError(e) });
+    await send({ type: 'error', id, error: serializeError(e) });
   }
 }
 
 if (!process.send) {
-  process.stderr.write(
-    "child-worker: this is the ProcessExecutor worker; it must be started with child_process.fork\n",
-  );
+  process.stderr.write('child-worker: this is the ProcessExecutor worker; it must be started with child_process.fork\n');
   process.exit(2);
 }
 
 // Jobs run one after another even if the parent sends the next one early.
 let queue: Promise<void> = Promise.resolve();
-process.on("message", (message: ParentMessage) => {
-  if (message.type === "job")
-    queue = queue.then(() => runJob(message.id, message.job));
+process.on('message', (message: ParentMessage) => {
+  if (message.type === 'job') queue = queue.then(() => runJob(message.id, message.job));
 });
-process.on("disconnect", () => process.exit(0));
+process.on('disconnect', () => process.exit(0));

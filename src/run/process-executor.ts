@@ -22,21 +22,13 @@
  *   await executor.close();
  * }
  */
-import { fork, type ChildProcess } from "node:child_process";
-import { cpus } from "node:os";
-import { fileURLToPath } from "node:url";
-import type { RetrainExecutor } from "../sms/executor.js";
-import type {
-  RetrainJob,
-  RetrainProgress,
-  RetrainResult,
-} from "../sms/retrain.js";
-import { SparseSoupsError } from "../util/errors.js";
-import type {
-  ChildMessage,
-  ParentMessage,
-  SerializedError,
-} from "./child-worker.js";
+import { fork, type ChildProcess } from 'node:child_process';
+import { cpus } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import type { RetrainExecutor } from '../sms/executor.js';
+import type { RetrainJob, RetrainProgress, RetrainResult } from '../sms/retrain.js';
+import { SparseSoupsError } from '../util/errors.js';
+import type { ChildMessage, ParentMessage, SerializedError } from './child-worker.js';
 
 export interface ProcessExecutorOptions {
   /** Child processes at once (default: min(jobs, cores)). */
@@ -75,20 +67,15 @@ export class WorkerExitError extends SparseSoupsError {
     readonly signal: NodeJS.Signals | null,
     stderrTail: string,
   ) {
-    const how =
-      signal !== null ? `was killed by ${signal}` : `exited with code ${code}`;
-    const tail = stderrTail.trim()
-      ? `; its last output:\n${stderrTail.trim()}`
-      : "";
-    super(
-      `${describeJob(job)}: worker process ${pid ?? "(not started)"} ${how} while running the job${tail}`,
-    );
+    const how = signal !== null ? `was killed by ${signal}` : `exited with code ${code}`;
+    const tail = stderrTail.trim() ? `; its last output:\n${stderrTail.trim()}` : '';
+    super(`${describeJob(job)}: worker process ${pid ?? '(not started)'} ${how} while running the job${tail}`);
   }
 }
 
 /** The child entry beside this module: `.ts` when running from sources (tsx), `.js` from dist/. */
 export function childWorkerPath(moduleUrl: string = import.meta.url): string {
-  const ext = /\.[cm]?ts$/.test(new URL(moduleUrl).pathname) ? ".ts" : ".js";
+  const ext = /\.[cm]?ts$/.test(new URL(moduleUrl).pathname) ? '.ts' : '.js';
   return fileURLToPath(new URL(`./child-worker${ext}`, moduleUrl));
 }
 
@@ -97,11 +84,8 @@ export function childWorkerPath(moduleUrl: string = import.meta.url): string {
  * those about what the parent itself runs: the test runner, watch mode, the
  * inspector (its port is taken) and -e/-p code (the child runs its own entry).
  */
-export function childExecArgv(
-  execArgv: readonly string[] = process.execArgv,
-): string[] {
-  const drop =
-    /^(--test|--experimental-test|--watch|--inspect|--debug-port|--input-type|--interactive$|-i$|--check$|-c$)/;
+export function childExecArgv(execArgv: readonly string[] = process.execArgv): string[] {
+  const drop = /^(--test|--experimental-test|--watch|--inspect|--debug-port|--input-type|--interactive$|-i$|--check$|-c$)/;
   const dropWithCode = /^(-e|--eval|-p|--print|-pe)$/;
   const takesValue =
     /^(--test-reporter|--test-reporter-destination|--test-name-pattern|--test-skip-pattern|--test-concurrency|--test-shard|--test-timeout|--watch-path|--inspect-port|--debug-port|--input-type)$/;
@@ -123,8 +107,8 @@ let exitHookInstalled = false;
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  process.on("exit", () => {
-    for (const child of liveChildren) child.kill("SIGKILL");
+  process.on('exit', () => {
+    for (const child of liveChildren) child.kill('SIGKILL');
   });
 }
 
@@ -142,7 +126,7 @@ class Worker {
   readonly exited: Promise<void>;
   alive = true;
   private active: ActiveJob | null = null;
-  private stderrTail = "";
+  private stderrTail = '';
   private nextId = 1;
 
   constructor(readonly threads: number) {
@@ -159,45 +143,43 @@ class Worker {
     this.child = fork(childWorkerPath(), [], {
       execArgv: childExecArgv(),
       env,
-      serialization: "advanced",
-      stdio: ["ignore", "inherit", "pipe", "ipc"],
+      serialization: 'advanced',
+      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
     });
     liveChildren.add(this.child);
-    this.child.stderr?.on("data", (chunk: Buffer) => {
+    this.child.stderr?.on('data', (chunk: Buffer) => {
       process.stderr.write(chunk);
-      this.stderrTail = (this.stderrTail + chunk.toString("utf8")).slice(
-        -STDERR_TAIL,
-      );
+      this.stderrTail = (this.stderrTail + chunk.toString('utf8')).slice(-STDERR_TAIL);
     });
-    this.child.on("message", (m: ChildMessage) => this.onMessage(m));
+    this.child.on('message', (m: ChildMessage) => this.onMessage(m));
     this.exited = new Promise((resolve) => {
-      this.child.on("exit", (code, signal) => {
+      this.child.once('exit', (code, signal) => {
         this.alive = false;
         liveChildren.delete(this.child);
-        const active = this.active;
-        this.active = null;
-        active?.reject(
-          new WorkerExitError(
-            active.job,
-            this.child.pid,
-            code,
-            signal,
-            this.stderrTail,
-          ),
-        );
-        resolve();
+        const finish = (): void => {
+          const active = this.active;
+          this.active = null;
+          active?.reject(new WorkerExitError(active.job, this.child.pid, code, signal, this.stderrTail));
+          resolve();
+        };
+        // Not the 'close' event (it never comes after disconnect()), but the end of stderr, so the tail holds a crash's last words.
+        const stderr = this.child.stderr;
+        if (!stderr || stderr.destroyed) return finish();
+        const timer = setTimeout(finish, 500);
+        stderr.once('close', () => {
+          clearTimeout(timer);
+          finish();
+        });
       });
     });
-    this.child.on("error", (e) => {
+    this.child.on('error', (e) => {
       // fork failed or a kill/send failed; 'exit' may never come for a process that never started.
       if (this.child.pid === undefined) {
         this.alive = false;
         liveChildren.delete(this.child);
         const active = this.active;
         this.active = null;
-        active?.reject(
-          new WorkerExitError(active.job, undefined, null, null, e.message),
-        );
+        active?.reject(new WorkerExitError(active.job, undefined, null, null, e.message));
       }
     });
     this.idle();
@@ -207,21 +189,9 @@ class Worker {
     return this.child.pid;
   }
 
-  run(
-    job: RetrainJob,
-    onProgress?: (p: RetrainProgress) => void,
-  ): Promise<RetrainResult> {
+  run(job: RetrainJob, onProgress?: (p: RetrainProgress) => void): Promise<RetrainResult> {
     return new Promise((resolve, reject) => {
-      if (!this.alive)
-        return reject(
-          new WorkerExitError(
-            job,
-            this.pid,
-            this.child.exitCode,
-            this.child.signalCode,
-            this.stderrTail,
-          ),
-        );
+      if (!this.alive) return reject(new WorkerExitError(job, this.pid, this.child.exitCode, this.child.signalCode, this.stderrTail));
       const active: ActiveJob = {
         job,
         id: this.nextId++,
@@ -231,7 +201,7 @@ class Worker {
       };
       this.active = active;
       this.busy();
-      const message: ParentMessage = { type: "job", id: active.id, job };
+      const message: ParentMessage = { type: 'job', id: active.id, job };
       this.child.send(message, (e) => {
         if (e && this.active === active) {
           this.active = null;
@@ -252,13 +222,13 @@ class Worker {
   private onMessage(m: ChildMessage): void {
     const active = this.active;
     if (!active || m.id !== active.id) return;
-    if (m.type === "progress") {
+    if (m.type === 'progress') {
       active.onProgress?.(m.progress);
       return;
     }
     this.active = null;
     this.idle();
-    if (m.type === "result") active.resolve(m.result);
+    if (m.type === 'result') active.resolve(m.result);
     else active.reject(new RetrainJobError(active.job, m.error));
   }
 
@@ -276,78 +246,57 @@ class Worker {
   }
 
   /** Asks the child to exit, then kills it if it has not after `graceMs`. */
-  async stop(
-    signal: NodeJS.Signals | "disconnect",
-    graceMs: number,
-  ): Promise<void> {
+  async stop(signal: NodeJS.Signals | 'disconnect', graceMs: number): Promise<void> {
     if (!this.alive) return this.exited;
     this.busy(); // keep the parent up until the child is gone
-    if (signal === "disconnect") {
+    if (signal === 'disconnect') {
       if (this.child.connected) this.child.disconnect();
     } else {
       this.child.kill(signal);
     }
-    const timer = setTimeout(
-      () => this.alive && this.child.kill("SIGKILL"),
-      graceMs,
-    );
+    const timer = setTimeout(() => this.alive && this.child.kill('SIGKILL'), graceMs);
     await this.exited;
     clearTimeout(timer);
   }
 }
 
 export class ProcessExecutor implements RetrainExecutor {
-  readonly name = "processes";
+  readonly name = 'processes';
   private workers: Worker[] = [];
   private running = false;
   private closed = false;
 
   constructor(private readonly options: ProcessExecutorOptions = {}) {
     for (const [key, value] of [
-      ["concurrency", options.concurrency],
-      ["threadsPerWorker", options.threadsPerWorker],
+      ['concurrency', options.concurrency],
+      ['threadsPerWorker', options.threadsPerWorker],
     ] as const) {
       if (value !== undefined && !(Number.isInteger(value) && value >= 1)) {
-        throw new SparseSoupsError(
-          `ProcessExecutor: ${key} must be a positive integer, got ${value}`,
-        );
+        throw new SparseSoupsError(`ProcessExecutor: ${key} must be a positive integer, got ${value}`);
       }
     }
   }
 
   /** Pids of the live child processes. */
   pids(): number[] {
-    return this.workers
-      .filter((w) => w.alive && w.pid !== undefined)
-      .map((w) => w.pid as number);
+    return this.workers.filter((w) => w.alive && w.pid !== undefined).map((w) => w.pid as number);
   }
 
   /** The libtorch thread count a job runs with (see the module comment). */
   threadsFor(job: RetrainJob, concurrency: number): number {
     if (job.threads && job.threads > 0) return job.threads;
-    if (this.options.threadsPerWorker !== undefined)
-      return this.options.threadsPerWorker;
+    if (this.options.threadsPerWorker !== undefined) return this.options.threadsPerWorker;
     if (job.config.threads > 0) return job.config.threads;
     return Math.max(1, Math.floor(cpus().length / concurrency));
   }
 
-  async run(
-    jobs: RetrainJob[],
-    onProgress?: (p: RetrainProgress) => void,
-  ): Promise<RetrainResult[]> {
-    if (this.closed)
-      throw new SparseSoupsError("ProcessExecutor: run() after close()");
-    if (this.running)
-      throw new SparseSoupsError(
-        "ProcessExecutor: run() while another run is in progress; await it first",
-      );
+  async run(jobs: RetrainJob[], onProgress?: (p: RetrainProgress) => void): Promise<RetrainResult[]> {
+    if (this.closed) throw new SparseSoupsError('ProcessExecutor: run() after close()');
+    if (this.running) throw new SparseSoupsError('ProcessExecutor: run() while another run is in progress; await it first');
     if (jobs.length === 0) return [];
     this.running = true;
     installExitHook();
-    const concurrency = Math.min(
-      jobs.length,
-      this.options.concurrency ?? cpus().length,
-    );
+    const concurrency = Math.min(jobs.length, this.options.concurrency ?? cpus().length);
     const results: RetrainResult[] = new Array(jobs.length);
     let next = 0;
     let failure: Error | null = null;
@@ -361,17 +310,13 @@ export class ProcessExecutor implements RetrainExecutor {
           threads: this.threadsFor(jobs[i], concurrency),
         };
         // A child's BLAS pool is fixed at its start: a job with another thread count gets a fresh child.
-        if (
-          this.workers[k]?.threads !== job.threads ||
-          !this.workers[k].alive
-        ) {
-          await this.workers[k]?.stop("disconnect", 5000);
+        if (this.workers[k]?.threads !== job.threads || !this.workers[k].alive) {
+          await this.workers[k]?.stop('disconnect', 5000);
           if (failure !== null) return;
           this.workers[k] = new Worker(job.threads);
         }
         const worker = this.workers[k];
-        if (worker.pid !== undefined)
-          this.options.onJobStart?.(jobs[i], worker.pid);
+        if (worker.pid !== undefined) this.options.onJobStart?.(jobs[i], worker.pid);
         try {
           results[i] = await worker.run(job, onProgress);
         } catch (e) {
@@ -396,13 +341,13 @@ export class ProcessExecutor implements RetrainExecutor {
   /** Ends every child (a running job is killed) and waits until they have exited. */
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.all(this.workers.map((w) => w.stop("disconnect", 5000)));
+    await Promise.all(this.workers.map((w) => w.stop('disconnect', 5000)));
     this.workers = [];
   }
 
   private async terminateAll(): Promise<void> {
     const workers = this.workers;
     this.workers = [];
-    await Promise.all(workers.map((w) => w.stop("SIGTERM", 2000)));
+    await Promise.all(workers.map((w) => w.stop('SIGTERM', 2000)));
   }
 }

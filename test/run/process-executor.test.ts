@@ -2,49 +2,43 @@
 // checkpoints and soups as inline, bit for bit, at the same thread count; a
 // job that throws or a child that dies rejects the run with the job named,
 // and no child outlives a failure or close().
-import { test } from "node:test";
-import { execFile } from "node:child_process";
-import { promisify } from "node:util";
-import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { setNumThreads } from "../../src/tensor/index.js";
-import { parseSmsConfig, type SmsConfig } from "../../src/sms/config.js";
-import type { SmsResults } from "../../src/sms/pipeline.js";
-import { retrainCandidate, type RetrainJob } from "../../src/sms/retrain.js";
-import { candidateSpecs } from "../../src/sms/candidates.js";
-import { buildModel } from "../../src/sms/context.js";
-import { pruneCheckpoint } from "../../src/sms/mask-files.js";
-import { saveCheckpoint, verifiedCheckpoint } from "../../src/sms/store.js";
-import { FASHION_MNIST_DEFAULT_DIR } from "../../src/data/index.js";
-import {
-  ProcessExecutor,
-  RetrainJobError,
-  WorkerExitError,
-  childWorkerPath,
-  childExecArgv,
-} from "../../src/run/process-executor.js";
+import { test } from 'node:test';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setNumThreads } from '../../src/tensor/index.js';
+import { parseSmsConfig, type SmsConfig } from '../../src/sms/config.js';
+import type { SmsResults } from '../../src/sms/pipeline.js';
+import { retrainCandidate, type RetrainJob } from '../../src/sms/retrain.js';
+import { candidateSpecs } from '../../src/sms/candidates.js';
+import { buildModel } from '../../src/sms/context.js';
+import { pruneCheckpoint } from '../../src/sms/mask-files.js';
+import { saveCheckpoint, verifiedCheckpoint } from '../../src/sms/store.js';
+import { FASHION_MNIST_DEFAULT_DIR } from '../../src/data/index.js';
+import { ProcessExecutor, RetrainJobError, WorkerExitError, childWorkerPath, childExecArgv } from '../../src/run/process-executor.js';
 
 const execFileAsync = promisify(execFile);
 const haveData = existsSync(FASHION_MNIST_DEFAULT_DIR);
-const skip = !haveData && "dataset-fashion-mnist not installed";
+const skip = !haveData && 'dataset-fashion-mnist not installed';
 const config = parseSmsConfig({
-  name: "test-processes",
+  name: 'test-processes',
   seed: 5,
   data: {
-    dataset: "fashion-mnist",
+    dataset: 'fashion-mnist',
     trainSubset: 1536,
     testSubset: 500,
     batchSize: 64,
   },
-  model: { name: "mlp", options: { hiddenSizes: [64] } },
+  model: { name: 'mlp', options: { hiddenSizes: [64] } },
   dense: { epochs: 1, maxLr: 0.05 },
   pruning: { goalSparsity: 0.75, phases: 2 },
   retrain: { epochs: 1 },
   candidates: { count: 2 },
   evaluation: {
-    oodCorruptions: ["gaussian_noise"],
+    oodCorruptions: ['gaussian_noise'],
     oodSeverities: [3],
     oodSubset: 200,
   },
@@ -61,71 +55,31 @@ function isAlive(pid: number): boolean {
 }
 
 /** A parent checkpoint (the initialization) and its 50% mask: inputs for hand-made jobs. */
-async function jobInputs(
-  dir: string,
-  cfg: SmsConfig,
-): Promise<Pick<RetrainJob, "parent" | "mask">> {
+async function jobInputs(dir: string, cfg: SmsConfig): Promise<Pick<RetrainJob, 'parent' | 'mask'>> {
   const model = buildModel(cfg, cfg.seed);
   try {
-    const parent = await saveCheckpoint(
-      join(dir, "parent.safetensors"),
-      model.stateDict(),
-    );
-    const pruned = await pruneCheckpoint(
-      cfg,
-      parent,
-      null,
-      0.5,
-      1,
-      join(dir, "mask.safetensors"),
-    );
+    const parent = await saveCheckpoint(join(dir, 'parent.safetensors'), model.stateDict());
+    const pruned = await pruneCheckpoint(cfg, parent, null, 0.5, 1, join(dir, 'mask.safetensors'));
     return { parent, mask: pruned.mask };
   } finally {
     model.dispose();
   }
 }
 
-test("the child entry is resolved beside the executor module: .ts from sources, .js from dist", () => {
-  assert.equal(
-    childWorkerPath("file:///repo/src/run/process-executor.ts"),
-    "/repo/src/run/child-worker.ts",
-  );
-  assert.equal(
-    childWorkerPath("file:///repo/dist/src/run/process-executor.js"),
-    "/repo/dist/src/run/child-worker.js",
-  );
-  assert.throws(
-    () => new ProcessExecutor({ concurrency: 0 }),
-    /concurrency must be a positive integer/,
-  );
+test('the child entry is resolved beside the executor module: .ts from sources, .js from dist', () => {
+  assert.equal(childWorkerPath('file:///repo/src/run/process-executor.ts'), '/repo/src/run/child-worker.ts');
+  assert.equal(childWorkerPath('file:///repo/dist/src/run/process-executor.js'), '/repo/dist/src/run/child-worker.js');
+  assert.throws(() => new ProcessExecutor({ concurrency: 0 }), /concurrency must be a positive integer/);
 });
 
 test("the child gets the parent's loaders, not its test runner, inspector or -e code", () => {
-  assert.deepEqual(
-    childExecArgv([
-      "--import",
-      "tsx",
-      "--test-concurrency=1",
-      "--test",
-      "--enable-source-maps",
-    ]),
-    ["--import", "tsx", "--enable-source-maps"],
-  );
-  assert.deepEqual(
-    childExecArgv([
-      "--import",
-      "tsx",
-      "--input-type=module",
-      "-e",
-      "code()",
-      "--inspect-brk=9229",
-    ]),
-    ["--import", "tsx"],
-  );
-  assert.deepEqual(
-    childExecArgv(["--test-reporter", "spec", "--max-old-space-size=4096"]),
-    ["--max-old-space-size=4096"],
-  );
+  assert.deepEqual(childExecArgv(['--import', 'tsx', '--test-concurrency=1', '--test', '--enable-source-maps']), [
+    '--import',
+    'tsx',
+    '--enable-source-maps',
+  ]);
+  assert.deepEqual(childExecArgv(['--import', 'tsx', '--input-type=module', '-e', 'code()', '--inspect-brk=9229']), ['--import', 'tsx']);
+  assert.deepEqual(childExecArgv(['--test-reporter', 'spec', '--max-old-space-size=4096']), ['--max-old-space-size=4096']);
 });
 
 /**
@@ -135,17 +89,16 @@ test("the child gets the parent's loaders, not its test runner, inspector or -e 
  * would use as many BLAS threads as cores and differ in the last bits.
  */
 async function runSmsInFreshProcess(
-  mode: "inline" | "processes",
+  mode: 'inline' | 'processes',
   workDir: string,
 ): Promise<{ results: SmsResults; pids: number[]; progress: number }> {
-  const src = (path: string): string =>
-    new URL(`../../src/${path}`, import.meta.url).href;
+  const src = (path: string): string => new URL(`../../src/${path}`, import.meta.url).href;
   const code = `
     const [mode, workDir, configJson] = process.argv.slice(1);
-    const { setNumThreads } = await import(${JSON.stringify(src("tensor/index.ts"))});
-    const { runSms } = await import(${JSON.stringify(src("sms/pipeline.ts"))});
-    const { InlineExecutor } = await import(${JSON.stringify(src("sms/executor.ts"))});
-    const { ProcessExecutor } = await import(${JSON.stringify(src("run/process-executor.ts"))});
+    const { setNumThreads } = await import(${JSON.stringify(src('tensor/index.ts'))});
+    const { runSms } = await import(${JSON.stringify(src('sms/pipeline.ts'))});
+    const { InlineExecutor } = await import(${JSON.stringify(src('sms/executor.ts'))});
+    const { ProcessExecutor } = await import(${JSON.stringify(src('run/process-executor.ts'))});
     setNumThreads(1);
     const pids = new Set();
     const executor = mode === 'inline' ? new InlineExecutor() : new ProcessExecutor({ concurrency: 2, threadsPerWorker: 1, onJobStart: (_, pid) => pids.add(pid) });
@@ -161,210 +114,176 @@ async function runSmsInFreshProcess(
     }`;
   const env: NodeJS.ProcessEnv = {
     ...process.env,
-    OMP_NUM_THREADS: "1",
-    OPENBLAS_NUM_THREADS: "1",
-    MKL_NUM_THREADS: "1",
+    OMP_NUM_THREADS: '1',
+    OPENBLAS_NUM_THREADS: '1',
+    MKL_NUM_THREADS: '1',
   };
   delete env.NODE_TEST_CONTEXT;
   const { stdout } = await execFileAsync(
     process.execPath,
-    [
-      "--import",
-      "tsx",
-      "--input-type=module",
-      "-e",
-      code,
-      mode,
-      workDir,
-      JSON.stringify(config),
-    ],
+    ['--import', 'tsx', '--input-type=module', '-e', code, mode, workDir, JSON.stringify(config)],
     {
       env,
       maxBuffer: 64 << 20,
     },
   );
-  return JSON.parse(stdout.trim().split("\n").pop() ?? "{}") as {
+  return JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as {
     results: SmsResults;
     pids: number[];
     progress: number;
   };
 }
 
-test(
-  "2 child processes of 1 thread give the inline (1 thread) checkpoints and soups bit for bit",
-  { skip },
-  async () => {
-    const inlineDir = mkdtempSync(join(tmpdir(), "sms-inline-"));
-    const processDir = mkdtempSync(join(tmpdir(), "sms-procs-"));
-    try {
-      const [inline, procs] = [
-        await runSmsInFreshProcess("inline", inlineDir),
-        await runSmsInFreshProcess("processes", processDir),
-      ];
-      assert.equal(procs.pids.length, 2, "two children, reused for phase 2");
-      assert.ok(
-        procs.progress >= 4,
-        "progress of every candidate reaches onEvent",
-      );
-      for (const pid of procs.pids)
-        assert.ok(!isAlive(pid), `child ${pid} ended by close()`);
+test('2 child processes of 1 thread give the inline (1 thread) checkpoints and soups bit for bit', { skip }, async () => {
+  const inlineDir = mkdtempSync(join(tmpdir(), 'sms-inline-'));
+  const processDir = mkdtempSync(join(tmpdir(), 'sms-procs-'));
+  try {
+    const [inline, procs] = [await runSmsInFreshProcess('inline', inlineDir), await runSmsInFreshProcess('processes', processDir)];
+    assert.equal(procs.pids.length, 2, 'two children, reused for phase 2');
+    assert.ok(procs.progress >= 4, 'progress of every candidate reaches onEvent');
+    for (const pid of procs.pids) assert.ok(!isAlive(pid), `child ${pid} ended by close()`);
 
-      for (let p = 0; p < config.pruning.phases; p++) {
-        const [a, b] = [inline.results.phases[p], procs.results.phases[p]];
-        for (let i = 0; i < 2; i++) {
-          const ca = (await verifiedCheckpoint(a.candidates[i].checkpoint))!;
-          const cb = (await verifiedCheckpoint(b.candidates[i].checkpoint))!;
-          assert.equal(
-            cb.sha256,
-            ca.sha256,
-            `phase ${p + 1} candidate ${i}: same checkpoint bytes`,
-          );
-          assert.equal(
-            b.candidates[i].validationAccuracy,
-            a.candidates[i].validationAccuracy,
-          );
-        }
-        assert.deepEqual(
-          b.soups.uniform.metrics,
-          a.soups.uniform.metrics,
-          `phase ${p + 1}: uniform soup`,
-        );
-        assert.deepEqual(
-          b.soups.greedy.metrics,
-          a.soups.greedy.metrics,
-          `phase ${p + 1}: greedy soup`,
-        );
+    for (let p = 0; p < config.pruning.phases; p++) {
+      const [a, b] = [inline.results.phases[p], procs.results.phases[p]];
+      for (let i = 0; i < 2; i++) {
+        const ca = (await verifiedCheckpoint(a.candidates[i].checkpoint))!;
+        const cb = (await verifiedCheckpoint(b.candidates[i].checkpoint))!;
+        assert.equal(cb.sha256, ca.sha256, `phase ${p + 1} candidate ${i}: same checkpoint bytes`);
+        assert.equal(b.candidates[i].validationAccuracy, a.candidates[i].validationAccuracy);
       }
-    } finally {
-      rmSync(inlineDir, { recursive: true, force: true });
-      rmSync(processDir, { recursive: true, force: true });
+      assert.deepEqual(b.soups.uniform.metrics, a.soups.uniform.metrics, `phase ${p + 1}: uniform soup`);
+      assert.deepEqual(b.soups.greedy.metrics, a.soups.greedy.metrics, `phase ${p + 1}: greedy soup`);
     }
-  },
-);
+  } finally {
+    rmSync(inlineDir, { recursive: true, force: true });
+    rmSync(processDir, { recursive: true, force: true });
+  }
+});
 
-test(
-  "a job that throws rejects the run with its message and type; every child is ended",
-  { skip },
-  async () => {
-    setNumThreads(1);
-    const dir = mkdtempSync(join(tmpdir(), "sms-procs-err-"));
-    const seen = new Set<number>();
-    const executor = new ProcessExecutor({
-      concurrency: 2,
-      threadsPerWorker: 1,
-      onJobStart: (_, pid) => seen.add(pid),
+test('close() ends idle children and resolves (the pool is reused until then)', { skip }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sms-procs-close-'));
+  const executor = new ProcessExecutor({ concurrency: 1, threadsPerWorker: 1 });
+  try {
+    const inputs = await jobInputs(dir, config);
+    const job = (i: number): RetrainJob => ({
+      config,
+      phase: 1,
+      spec: candidateSpecs(config)[0],
+      kind: 'sms',
+      ...inputs,
+      output: join(dir, `c${i}.safetensors`),
     });
-    try {
-      const inputs = await jobInputs(dir, config);
-      const [good, bad] = candidateSpecs(config);
-      const jobs: RetrainJob[] = [
-        {
-          config,
-          phase: 1,
-          spec: { ...good, epochs: 50 },
-          kind: "sms",
-          ...inputs,
-          output: join(dir, "c0.safetensors"),
-        },
-        {
-          config: { ...config, model: { name: "no-such-model", options: {} } },
-          phase: 1,
-          spec: bad,
-          kind: "sms",
-          ...inputs,
-          output: join(dir, "c1.safetensors"),
-        },
-      ];
-      const inlineError = await retrainCandidate({
-        ...jobs[1],
-        threads: 1,
-      }).then(
-        () => assert.fail("inline job should throw"),
-        (e: Error) => e,
-      );
-      await assert.rejects(executor.run(jobs), (e: unknown) => {
-        assert.ok(
-          e instanceof RetrainJobError,
-          `a RetrainJobError, got ${String(e)}`,
-        );
-        assert.equal(e.errorType, "ConfigError");
-        assert.ok(
-          e.message.startsWith("phase 1, sms candidate 1: ConfigError: "),
-          e.message,
-        );
-        assert.ok(e.message.endsWith(inlineError.message), e.message);
-        return true;
-      });
-      assert.equal(seen.size, 2);
-      assert.deepEqual(executor.pids(), []);
-      for (const pid of seen)
-        assert.ok(
-          !isAlive(pid),
-          `child ${pid} (the long job's too) ended after the failure`,
-        );
-      assert.ok(
-        !existsSync(jobs[0].output),
-        "the long job was stopped, not finished",
-      );
-    } finally {
-      await executor.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
-  },
-);
+    const [first] = await executor.run([job(0)]);
+    const pids = executor.pids();
+    const [second] = await executor.run([job(1)]);
+    assert.deepEqual(executor.pids(), pids, 'the same child ran the second job');
+    assert.equal(second.checkpoint.sha256, first.checkpoint.sha256, 'the same job gives the same bytes in a reused child');
+    // Regression: close() once waited for a 'close' event that never comes after disconnect().
+    await executor.close();
+    assert.deepEqual(executor.pids(), []);
+    for (const pid of pids) assert.ok(!isAlive(pid), `child ${pid} ended by close()`);
+  } finally {
+    await executor.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
-test(
-  "a child killed mid-job rejects the run naming the job and the signal; no child survives",
-  { skip },
-  async () => {
-    setNumThreads(1);
-    const dir = mkdtempSync(join(tmpdir(), "sms-procs-kill-"));
-    const seen = new Set<number>();
-    const executor = new ProcessExecutor({
-      concurrency: 2,
-      threadsPerWorker: 1,
-      onJobStart: (_, pid) => seen.add(pid),
-    });
-    try {
-      const inputs = await jobInputs(dir, config);
-      const jobs: RetrainJob[] = candidateSpecs(config).map((spec) => ({
+test('a job that throws rejects the run with its message and type; every child is ended', { skip }, async () => {
+  setNumThreads(1);
+  const dir = mkdtempSync(join(tmpdir(), 'sms-procs-err-'));
+  const seen = new Set<number>();
+  const executor = new ProcessExecutor({
+    concurrency: 2,
+    threadsPerWorker: 1,
+    onJobStart: (_, pid) => seen.add(pid),
+  });
+  try {
+    const inputs = await jobInputs(dir, config);
+    const [good, bad] = candidateSpecs(config);
+    const jobs: RetrainJob[] = [
+      {
         config,
         phase: 1,
-        spec: { ...spec, epochs: 20 },
-        kind: "sms" as const,
+        spec: { ...good, epochs: 50 },
+        kind: 'sms',
         ...inputs,
-        output: join(dir, `c${spec.index}.safetensors`),
-      }));
-      let victim = 0;
-      const run = executor.run(jobs, () => {
-        if (victim !== 0) return;
-        victim = executor.pids()[0];
-        process.kill(victim, "SIGKILL");
-      });
-      await assert.rejects(run, (e: unknown) => {
-        assert.ok(
-          e instanceof WorkerExitError,
-          `a WorkerExitError, got ${String(e)}`,
-        );
-        assert.match(
-          e.message,
-          /^phase 1, sms candidate [01]: worker process \d+ was killed by SIGKILL while running the job/,
-        );
-        assert.ok(e.message.includes(String(victim)), e.message);
-        return true;
-      });
-      assert.equal(seen.size, 2);
-      for (const pid of seen) assert.ok(!isAlive(pid), `child ${pid} ended`);
-      await assert.rejects(
-        executor
-          .run([])
-          .then(() => executor.close())
-          .then(() => executor.run(jobs)),
-        /after close/,
-      );
-    } finally {
-      await executor.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
-  },
-);
+        output: join(dir, 'c0.safetensors'),
+      },
+      {
+        config: { ...config, model: { name: 'no-such-model', options: {} } },
+        phase: 1,
+        spec: bad,
+        kind: 'sms',
+        ...inputs,
+        output: join(dir, 'c1.safetensors'),
+      },
+    ];
+    const inlineError = await retrainCandidate({
+      ...jobs[1],
+      threads: 1,
+    }).then(
+      () => assert.fail('inline job should throw'),
+      (e: Error) => e,
+    );
+    await assert.rejects(executor.run(jobs), (e: unknown) => {
+      assert.ok(e instanceof RetrainJobError, `a RetrainJobError, got ${String(e)}`);
+      assert.equal(e.errorType, 'ConfigError');
+      assert.ok(e.message.startsWith('phase 1, sms candidate 1: ConfigError: '), e.message);
+      assert.ok(e.message.endsWith(inlineError.message), e.message);
+      return true;
+    });
+    assert.equal(seen.size, 2);
+    assert.deepEqual(executor.pids(), []);
+    for (const pid of seen) assert.ok(!isAlive(pid), `child ${pid} (the long job's too) ended after the failure`);
+    assert.ok(!existsSync(jobs[0].output), 'the long job was stopped, not finished');
+  } finally {
+    await executor.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a child killed mid-job rejects the run naming the job and the signal; no child survives', { skip }, async () => {
+  setNumThreads(1);
+  const dir = mkdtempSync(join(tmpdir(), 'sms-procs-kill-'));
+  const seen = new Set<number>();
+  const executor = new ProcessExecutor({
+    concurrency: 2,
+    threadsPerWorker: 1,
+    onJobStart: (_, pid) => seen.add(pid),
+  });
+  try {
+    const inputs = await jobInputs(dir, config);
+    const jobs: RetrainJob[] = candidateSpecs(config).map((spec) => ({
+      config,
+      phase: 1,
+      spec: { ...spec, epochs: 20 },
+      kind: 'sms' as const,
+      ...inputs,
+      output: join(dir, `c${spec.index}.safetensors`),
+    }));
+    let victim = 0;
+    const run = executor.run(jobs, () => {
+      if (victim !== 0) return;
+      victim = executor.pids()[0];
+      process.kill(victim, 'SIGKILL');
+    });
+    await assert.rejects(run, (e: unknown) => {
+      assert.ok(e instanceof WorkerExitError, `a WorkerExitError, got ${String(e)}`);
+      assert.match(e.message, /^phase 1, sms candidate [01]: worker process \d+ was killed by SIGKILL while running the job/);
+      assert.ok(e.message.includes(String(victim)), e.message);
+      return true;
+    });
+    assert.equal(seen.size, 2);
+    for (const pid of seen) assert.ok(!isAlive(pid), `child ${pid} ended`);
+    await assert.rejects(
+      executor
+        .run([])
+        .then(() => executor.close())
+        .then(() => executor.run(jobs)),
+      /after close/,
+    );
+  } finally {
+    await executor.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,134 @@
+/**
+ * Parallel candidates: one SMS phase of m retrain jobs (ConvNet on a
+ * Fashion-MNIST subset, from a 50%-pruned parent), run
+ *   (a) inline, one job after another, with 2 libtorch threads, and
+ *   (b) by ProcessExecutor with 2 child processes of 1 thread each,
+ *       cold (process start and data loading included: a run's first phase)
+ *       and warm (the same pool again: every later phase).
+ *
+ *   node --import tsx bench/parallel.bench.ts [--candidates 4] [--images 4096] [--epochs 1] [--repeats 1]
+ *
+ * Prints a table and a final JSON line with wall times and speedups
+ * (inline wall / processes wall).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { setNumThreads, libtorchVersion } from '../src/tensor/index.js';
+import { parseSmsConfig } from '../src/sms/config.js';
+import { candidateSpecs } from '../src/sms/candidates.js';
+import { buildModel, experimentData } from '../src/sms/context.js';
+import { InlineExecutor, type RetrainExecutor } from '../src/sms/executor.js';
+import { pruneCheckpoint } from '../src/sms/mask-files.js';
+import type { RetrainJob } from '../src/sms/retrain.js';
+import { saveCheckpoint } from '../src/sms/store.js';
+import { ProcessExecutor } from '../src/run/process-executor.js';
+
+const { values: args } = parseArgs({
+  options: {
+    candidates: { type: 'string', default: '4' },
+    images: { type: 'string', default: '4096' },
+    epochs: { type: 'string', default: '1' },
+    repeats: { type: 'string', default: '1' },
+  },
+});
+const m = Number(args.candidates);
+const images = Number(args.images);
+const epochs = Number(args.epochs);
+const repeats = Number(args.repeats);
+
+const config = parseSmsConfig({
+  name: 'bench-parallel',
+  seed: 1,
+  data: { dataset: 'fashion-mnist', trainSubset: images, batchSize: 128 },
+  model: { name: 'convnet' },
+  dense: { epochs: 1, maxLr: 0.1 },
+  retrain: { epochs },
+  candidates: { count: m },
+});
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+
+async function timePhase(executor: RetrainExecutor, jobs: RetrainJob[]): Promise<number> {
+  const t0 = performance.now();
+  await executor.run(jobs);
+  return (performance.now() - t0) / 1000;
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-parallel-'));
+  const loadBefore = loadavg();
+  try {
+    // Inputs of the phase: the initialization as parent and its 50% global-magnitude mask.
+    experimentData(config); // loaded once here, as runSms has it before the first phase
+    const model = buildModel(config, config.seed);
+    const parent = await saveCheckpoint(join(dir, 'parent.safetensors'), model.stateDict());
+    model.dispose();
+    const { mask } = await pruneCheckpoint(config, parent, null, 0.5, 1, join(dir, 'mask.safetensors'));
+    const jobs = (tag: string, threads?: number): RetrainJob[] =>
+      candidateSpecs(config).map((spec) => ({
+        config,
+        phase: 1,
+        spec,
+        kind: 'sms' as const,
+        parent,
+        mask,
+        output: join(dir, `${tag}-${spec.index}.safetensors`),
+        threads,
+      }));
+
+    const times = { inline: [] as number[], cold: [] as number[], warm: [] as number[] };
+    for (let r = 0; r < repeats; r++) {
+      setNumThreads(2);
+      times.inline.push(await timePhase(new InlineExecutor(), jobs('inline', 2)));
+      const executor = new ProcessExecutor({ concurrency: 2, threadsPerWorker: 1 });
+      try {
+        times.cold.push(await timePhase(executor, jobs('cold')));
+        times.warm.push(await timePhase(executor, jobs('warm')));
+      } finally {
+        await executor.close();
+      }
+    }
+
+    const inline = median(times.inline);
+    const cold = median(times.cold);
+    const warm = median(times.warm);
+    const rows: [string, string, number, number][] = [
+      ['inline, sequential', '1 × 2 threads', inline, 1],
+      ['processes, cold (first phase)', '2 × 1 thread', cold, inline / cold],
+      ['processes, warm (later phases)', '2 × 1 thread', warm, inline / warm],
+    ];
+    const loadAfter = loadavg();
+    console.log(
+      `# ${m} candidates, convnet, ${images} Fashion-MNIST images, ${epochs} epoch(s), batch 128; ` +
+        `libtorch ${libtorchVersion()}, ${cpus().length} cores; median of ${repeats}; ` +
+        `load average before ${loadBefore[0].toFixed(2)}, after ${loadAfter[0].toFixed(2)}`,
+    );
+    console.log('| mode | workers × threads | wall s | candidates/min | speedup |');
+    console.log('|---|---|---:|---:|---:|');
+    for (const [mode, layout, wall, speedup] of rows) {
+      console.log(`| ${mode} | ${layout} | ${wall.toFixed(2)} | ${((60 * m) / wall).toFixed(1)} | ${speedup.toFixed(2)}× |`);
+    }
+    console.log(
+      JSON.stringify({
+        bench: 'parallel-candidates',
+        candidates: m,
+        images,
+        epochs,
+        cores: cpus().length,
+        repeats,
+        loadAverage: { before: loadBefore[0], after: loadAfter[0] },
+        inlineSeconds: times.inline,
+        processesColdSeconds: times.cold,
+        processesWarmSeconds: times.warm,
+        speedupCold: inline / cold,
+        speedupWarm: inline / warm,
+      }),
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
