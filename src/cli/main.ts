@@ -11,6 +11,19 @@ import { summaryMarkdown } from '../run/summary.js';
 import { runStatus, formatStatus } from '../run/status.js';
 import { ttyProgressReporter } from '../run/tty-progress.js';
 import { datasetListing, previewCommand } from '../run/data-commands.js';
+import { exportModel, type ExportFormat } from '../run/export.js';
+import { evaluateCheckpoint } from '../run/eval.js';
+import type { ModelOptions } from '../models/registry.js';
+
+const parseJsonOption = (v: string): ModelOptions => {
+  try {
+    return JSON.parse(v) as ModelOptions;
+  } catch {
+    throw new SparseSoupsError(`--model-options: not valid JSON: ${v}`);
+  }
+};
+const list = (v: string): string[] => v.split(',').map((x) => x.trim()).filter((x) => x !== '');
+const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(2)} MiB`;
 
 /** Live lines on a terminal, plain periodic lines otherwise (CI, logs). */
 const reporter = () => (process.stderr.isTTY ? ttyProgressReporter() : plainProgressReporter());
@@ -51,6 +64,50 @@ program
     const run = await openRunDir(dir);
     const results = await runExperiment(run, { onEvent: reporter(), threads: o.threads });
     process.stdout.write(`\n${summaryMarkdown(results)}\n`);
+  });
+
+program
+  .command('eval')
+  .description('evaluate a checkpoint (dense or sparse) on a test set and corrupted versions of it')
+  .argument('<checkpoint>', 'a .safetensors checkpoint or export')
+  .requiredOption('--dataset <name>', 'dataset to evaluate on (see `data list`)')
+  .option('--dir <dir>', "directory of the dataset's files")
+  .option('--ood <corruptions>', 'comma-separated corruptions for OOD accuracy (e.g. gaussian_noise,fog)', list)
+  .option('--severities <list>', 'comma-separated severities 1-5', (v: string) => list(v).map(Number), [3])
+  .option('--model <name>', 'model name when the file does not say (e.g. convnet)')
+  .option('--model-options <json>', 'model options as JSON', parseJsonOption)
+  .option('--test-subset <n>', 'evaluate on the first n test images', (v) => Number.parseInt(v, 10))
+  .action(async (checkpoint: string, o: { dataset: string; dir?: string; ood?: string[]; severities: number[]; model?: string; modelOptions?: ModelOptions; testSubset?: number }) => {
+    const r = await evaluateCheckpoint({
+      checkpoint,
+      dataset: o.dataset,
+      dir: o.dir,
+      model: o.model,
+      modelOptions: o.modelOptions,
+      testSubset: o.testSubset,
+      ood: o.ood ? { corruptions: o.ood, severities: o.severities } : undefined,
+    });
+    process.stdout.write(`${r.table}\n`);
+  });
+
+program
+  .command('export')
+  .description('export a checkpoint as a dense state dict or a compact sparse file (both safetensors)')
+  .argument('<checkpoint>', 'a .safetensors checkpoint (e.g. runs/<run>/phase-3/soup-uniform.safetensors)')
+  .option('--format <format>', 'dense or sparse', 'sparse')
+  .option('--out <file>', 'output file (default: <checkpoint>.<format>.safetensors)')
+  .option('--model <name>', 'model name when neither the file nor its run says')
+  .option('--model-options <json>', 'model options as JSON', parseJsonOption)
+  .option('--dataset <name>', 'dataset the model was trained on (for its input shape and classes)')
+  .option('--dir <dir>', "directory of the dataset's files")
+  .action(async (checkpoint: string, o: { format: string; out?: string; model?: string; modelOptions?: ModelOptions; dataset?: string; dir?: string }) => {
+    if (o.format !== 'dense' && o.format !== 'sparse') throw new SparseSoupsError(`--format: expected 'dense' or 'sparse', got '${o.format}'`);
+    const output = o.out ?? checkpoint.replace(/\.safetensors$/, '') + `.${o.format}.safetensors`;
+    const r = await exportModel({ checkpoint, output, format: o.format as ExportFormat, model: o.model, modelOptions: o.modelOptions, dataset: o.dataset, dir: o.dir });
+    process.stdout.write(
+      `wrote ${r.path}: ${mb(r.bytes)} (${o.format}); dense would be ${mb(r.denseBytes)}, ratio ${(100 * r.ratio).toFixed(1)}%; ` +
+        `${r.nonzero.toLocaleString('en-US')} of ${r.total.toLocaleString('en-US')} values non-zero\n`,
+    );
   });
 
 const data = program.command('data').description('datasets and corruptions');
