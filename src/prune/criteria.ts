@@ -180,11 +180,14 @@ export function randomMask(params: NamedTensor[], current: PruningMask | null, t
   const k = Math.round(targetSparsity * total);
   checkMonotone(k, alreadyPruned(params, current).reduce((a, b) => a + b, 0), total, targetSparsity, '');
   if (params.length === 0) return new PruningMask(new Map());
-  // A random rank per weight: distinct, so the seed alone decides the order.
-  const ranks = new Rng(seed).permutation(total);
+  // A random 32-bit score per weight (exact in float64; -1 marks the pruned).
+  // Far faster than a permutation; the rare equal scores fall back to position.
+  const rng = new Rng(seed);
+  const draws = new Float64Array(total);
+  for (let i = 0; i < total; i++) draws[i] = rng.nextUint32();
   const masks = tidy(() => {
     const device = params[0][1].device;
-    const scores = tensor(ranks, [total], { device });
+    const scores = tensor(draws, [total], { device });
     if (current !== null) {
       const keepNow = cat(params.map(([name]) => current.get(name)!.flatten()));
       scores.maskedFill_(keepNow.eq(0), -1);
