@@ -3,10 +3,10 @@
 // job that throws or a child that dies rejects the run with the job named,
 // and no child outlives a failure or close().
 import { test } from 'node:test';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setNumThreads } from '../../src/tensor/index.js';
@@ -48,11 +48,18 @@ const config = parseSmsConfig({
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
   }
+  // An orphan that exited stays a zombie until its new parent reaps it: dead all the same.
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return process.platform !== 'linux';
+  }
 }
+
+const srcUrl = (path: string): string => new URL(`../../src/${path}`, import.meta.url).href;
 
 /** A parent checkpoint (the initialization) and its 50% mask: inputs for hand-made jobs. */
 async function jobInputs(dir: string, cfg: SmsConfig): Promise<Pick<RetrainJob, 'parent' | 'mask'>> {
@@ -92,13 +99,12 @@ async function runSmsInFreshProcess(
   mode: 'inline' | 'processes',
   workDir: string,
 ): Promise<{ results: SmsResults; pids: number[]; progress: number }> {
-  const src = (path: string): string => new URL(`../../src/${path}`, import.meta.url).href;
   const code = `
     const [mode, workDir, configJson] = process.argv.slice(1);
-    const { setNumThreads } = await import(${JSON.stringify(src('tensor/index.ts'))});
-    const { runSms } = await import(${JSON.stringify(src('sms/pipeline.ts'))});
-    const { InlineExecutor } = await import(${JSON.stringify(src('sms/executor.ts'))});
-    const { ProcessExecutor } = await import(${JSON.stringify(src('run/process-executor.ts'))});
+    const { setNumThreads } = await import(${JSON.stringify(srcUrl('tensor/index.ts'))});
+    const { runSms } = await import(${JSON.stringify(srcUrl('sms/pipeline.ts'))});
+    const { InlineExecutor } = await import(${JSON.stringify(srcUrl('sms/executor.ts'))});
+    const { ProcessExecutor } = await import(${JSON.stringify(srcUrl('run/process-executor.ts'))});
     setNumThreads(1);
     const pids = new Set();
     const executor = mode === 'inline' ? new InlineExecutor() : new ProcessExecutor({ concurrency: 2, threadsPerWorker: 1, onJobStart: (_, pid) => pids.add(pid) });
@@ -284,6 +290,52 @@ test('a child killed mid-job rejects the run naming the job and the signal; no c
     );
   } finally {
     await executor.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('children exit when their parent dies mid-job (SIGKILL: no close(), no exit handler)', { skip }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sms-procs-orphan-'));
+  try {
+    const inputs = await jobInputs(dir, config);
+    const jobs: RetrainJob[] = candidateSpecs(config).map((spec) => ({
+      config,
+      phase: 1,
+      spec: { ...spec, epochs: 5000 }, // minutes of work: only the disconnect ends it in time
+      kind: 'sms' as const,
+      ...inputs,
+      output: join(dir, `c${spec.index}.safetensors`),
+    }));
+    const code = `
+      const { ProcessExecutor } = await import(${JSON.stringify(srcUrl('run/process-executor.ts'))});
+      const executor = new ProcessExecutor({ concurrency: 2, threadsPerWorker: 1 });
+      let told = false;
+      await executor.run(JSON.parse(process.argv[1]), () => {
+        if (!told) process.stdout.write(JSON.stringify(executor.pids()) + '\\n');
+        told = true;
+      });`;
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    delete env.NODE_TEST_CONTEXT;
+    const parent = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code, JSON.stringify(jobs)], {
+      env,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const pids = await new Promise<number[]>((resolve, reject) => {
+      let out = '';
+      parent.stdout.on('data', (chunk: Buffer) => {
+        out += chunk.toString('utf8');
+        if (out.includes('\n')) resolve(JSON.parse(out.split('\n')[0]) as number[]);
+      });
+      parent.on('exit', (c) => reject(new Error(`the parent exited (${c}) before its children started`)));
+    });
+    assert.equal(pids.length, 2);
+    parent.kill('SIGKILL');
+    const deadline = Date.now() + 10_000;
+    while (pids.some(isAlive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    const survivors = pids.filter(isAlive);
+    for (const pid of survivors) process.kill(pid, 'SIGKILL');
+    assert.deepEqual(survivors, [], 'children outlived their parent');
+  } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });
