@@ -78,7 +78,8 @@ export function pairwiseDistances(states: Map<string, Tensor>[], opts: DistanceO
       const t = s.get(name);
       if (t === undefined) problems.push(`candidate ${i} has no '${name}'`);
       else if (!isFloat(t)) problems.push(`'${name}' of candidate ${i} is ${t.dtype}, not a float tensor`);
-      else if (shape === undefined || t.shape.join(',') !== shape.join(',')) problems.push(`'${name}' of candidate ${i} is [${t.shape.join(', ')}], candidate 0 has [${shape?.join(', ') ?? 'none'}]`);
+      else if (shape === undefined || t.shape.join(',') !== shape.join(','))
+        problems.push(`'${name}' of candidate ${i} is [${t.shape.join(', ')}], candidate 0 has [${shape?.join(', ') ?? 'none'}]`);
     });
   }
   if (problems.length > 0) throw new MergeError(`candidates cannot be compared: ${problems.slice(0, 8).join('; ')}`);
@@ -96,7 +97,9 @@ export function pairwiseDistances(states: Map<string, Tensor>[], opts: DistanceO
 
   const rowSum = gram.map((row) => row.reduce((a, b) => a + b, 0));
   const totalSum = rowSum.reduce((a, b) => a + b, 0);
-  const pairwiseL2 = gram.map((row, i) => Array.from(row, (gij, j) => (i === j ? 0 : Math.sqrt(Math.max(0, gram[i][i] + gram[j][j] - 2 * gij)))));
+  const pairwiseL2 = gram.map((row, i) =>
+    Array.from(row, (gij, j) => (i === j ? 0 : Math.sqrt(Math.max(0, gram[i][i] + gram[j][j] - 2 * gij)))),
+  );
   const pairwiseAngleDegrees = gram.map((row, i) =>
     Array.from(row, (gij, j) => {
       const norms = Math.sqrt(gram[i][i] * gram[j][j]);

@@ -77,7 +77,10 @@ interface Recorder {
  */
 export function countFlops(model: Module, inputShape: number[]): ModelFlops {
   if (inputShape.length < 2 || !inputShape.every((d) => Number.isInteger(d) && d > 0)) {
-    throw new ConfigError('flops.inputShape', `input shape must be batch first with positive integer sizes, e.g. [1, 3, 32, 32]; got [${inputShape.join(', ')}]`);
+    throw new ConfigError(
+      'flops.inputShape',
+      `input shape must be batch first with positive integer sizes, e.g. [1, 3, 32, 32]; got [${inputShape.join(', ')}]`,
+    );
   }
   const batch = inputShape[0];
   const recorders: Recorder[] = [];

@@ -40,7 +40,12 @@ export interface CriterionOptions {
   seed?: number;
 }
 
-export type PruningCriterion = (params: NamedTensor[], current: PruningMask | null, targetSparsity: number, opts?: CriterionOptions) => PruningMask;
+export type PruningCriterion = (
+  params: NamedTensor[],
+  current: PruningMask | null,
+  targetSparsity: number,
+  opts?: CriterionOptions,
+) => PruningMask;
 
 export const DEFAULT_CRITERION = 'global';
 
@@ -60,8 +65,14 @@ export function pruneLowestScores(scores: Tensor, k: number): Tensor {
     const atThreshold = scores.eq(threshold);
     const fromTies = k - below.countNonzero(); // >= 1 by the definition of kthvalue
     const index = arange(0, n, 1, { dtype: n < 2 ** 31 ? 'int32' : 'int64', device });
-    const lastTie = index.maskedSelect(atThreshold).select(0, fromTies - 1).item();
-    return below.logicalOr(atThreshold.logicalAnd(index.le(lastTie))).logicalNot().to('float32');
+    const lastTie = index
+      .maskedSelect(atThreshold)
+      .select(0, fromTies - 1)
+      .item();
+    return below
+      .logicalOr(atThreshold.logicalAnd(index.le(lastTie)))
+      .logicalNot()
+      .to('float32');
   });
 }
 
@@ -83,10 +94,12 @@ function checkParams(params: NamedTensor[], current: PruningMask | null): void {
   for (const [name, p] of params) {
     const m = current.get(name);
     if (m === undefined) problems.push(`no mask for '${name}'`);
-    else if (m.shape.join(',') !== p.shape.join(',')) problems.push(`'${name}' is [${p.shape.join(', ')}], its mask [${m.shape.join(', ')}]`);
+    else if (m.shape.join(',') !== p.shape.join(','))
+      problems.push(`'${name}' is [${p.shape.join(', ')}], its mask [${m.shape.join(', ')}]`);
   }
   for (const name of current.names) if (!names.has(name)) problems.push(`mask has '${name}', which is not a prunable parameter`);
-  if (problems.length > 0) throw new CheckpointError(`current pruning mask does not fit the parameters: ${problems.slice(0, 8).join('; ')}`);
+  if (problems.length > 0)
+    throw new CheckpointError(`current pruning mask does not fit the parameters: ${problems.slice(0, 8).join('; ')}`);
 }
 
 /** Weights already pruned by `current` in each parameter. */
@@ -110,7 +123,11 @@ function magnitudeScores(name: string, p: Tensor, mask: Tensor | undefined): Ten
   return tidy(() => {
     const scores = p.detach().abs().flatten();
     const nonFinite = scores.isfinite().logicalNot().countNonzero();
-    if (nonFinite > 0) throw new ConfigError('prune.parameters', `'${name}' has ${nonFinite} NaN or infinite weights; magnitude pruning needs finite weights`);
+    if (nonFinite > 0)
+      throw new ConfigError(
+        'prune.parameters',
+        `'${name}' has ${nonFinite} NaN or infinite weights; magnitude pruning needs finite weights`,
+      );
     if (mask !== undefined) scores.maskedFill_(mask.flatten().eq(0), -1);
     return scores;
   });
@@ -122,7 +139,13 @@ function splitKeep(keep: Tensor, params: NamedTensor[]): Map<string, Tensor> {
     const out = new Map<string, Tensor>();
     let offset = 0;
     for (const [name, p] of params) {
-      out.set(name, keep.slice(0, offset, offset + p.numel).reshape(p.shape).clone());
+      out.set(
+        name,
+        keep
+          .slice(0, offset, offset + p.numel)
+          .reshape(p.shape)
+          .clone(),
+      );
       offset += p.numel;
     }
     return out;
@@ -141,10 +164,19 @@ export function globalMagnitudeMask(params: NamedTensor[], current: PruningMask 
   checkParams(params, current);
   const total = params.reduce((n, [, p]) => n + p.numel, 0);
   const k = Math.round(targetSparsity * total);
-  checkMonotone(k, alreadyPruned(params, current).reduce((a, b) => a + b, 0), total, targetSparsity, '');
+  checkMonotone(
+    k,
+    alreadyPruned(params, current).reduce((a, b) => a + b, 0),
+    total,
+    targetSparsity,
+    '',
+  );
   if (params.length === 0) return new PruningMask(new Map());
   const masks = tidy(() => {
-    const scores = concatScores(params.map(([name, p]) => magnitudeScores(name, p, current?.get(name))), params);
+    const scores = concatScores(
+      params.map(([name, p]) => magnitudeScores(name, p, current?.get(name))),
+      params,
+    );
     return splitKeep(pruneLowestScores(scores, k), params);
   });
   return new PruningMask(masks);
@@ -171,14 +203,25 @@ export function uniformMagnitudeMask(params: NamedTensor[], current: PruningMask
 }
 
 /** Random pruning: round(s·N) weights drawn uniformly over all remaining prunable weights, from Rng(seed). */
-export function randomMask(params: NamedTensor[], current: PruningMask | null, targetSparsity: number, opts: CriterionOptions = {}): PruningMask {
+export function randomMask(
+  params: NamedTensor[],
+  current: PruningMask | null,
+  targetSparsity: number,
+  opts: CriterionOptions = {},
+): PruningMask {
   checkTarget(targetSparsity);
   checkParams(params, current);
   const seed = opts.seed ?? 0;
   if (!Number.isFinite(seed)) throw new ConfigError('prune.seed', `seed must be a finite number, got ${seed}`);
   const total = params.reduce((n, [, p]) => n + p.numel, 0);
   const k = Math.round(targetSparsity * total);
-  checkMonotone(k, alreadyPruned(params, current).reduce((a, b) => a + b, 0), total, targetSparsity, '');
+  checkMonotone(
+    k,
+    alreadyPruned(params, current).reduce((a, b) => a + b, 0),
+    total,
+    targetSparsity,
+    '',
+  );
   if (params.length === 0) return new PruningMask(new Map());
   // A random 32-bit score per weight (exact in float64; -1 marks the pruned).
   // Far faster than a permutation; the rare equal scores fall back to position.

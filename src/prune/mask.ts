@@ -85,7 +85,11 @@ export function unpackMaskBits(bytes: Uint8Array, shape: number[], device?: stri
   if (n === 0) return zeros(shape, { device });
   return tidy(() => {
     const b = tensor(bytes, [nBytes, 1], { device }).to('float32');
-    const bits = b.div(tensor(BIT_WEIGHTS, [1, 8], { device })).floor().remainder(2).flatten();
+    const bits = b
+      .div(tensor(BIT_WEIGHTS, [1, 8], { device }))
+      .floor()
+      .remainder(2)
+      .flatten();
     if (nBytes * 8 > n && bits.slice(0, n, nBytes * 8).countNonzero() !== 0) {
       throw new TensorError(`unpackMaskBits: padding bits after the ${n} mask bits are not zero`);
     }
@@ -128,7 +132,12 @@ export class PruningMask {
    */
   static fromModelZeros(model: Module, params: NamedTensor[] | PrunableOptions = {}): PruningMask {
     const list = Array.isArray(params) ? params : prunableParameters(model, params);
-    if (Array.isArray(params)) checkFits(list.map(([n, t]) => [n, t.shape]), model, `${model.constructor.name}`);
+    if (Array.isArray(params))
+      checkFits(
+        list.map(([n, t]) => [n, t.shape]),
+        model,
+        `${model.constructor.name}`,
+      );
     return PruningMask.fromZeros(list);
   }
 
@@ -214,7 +223,9 @@ export class PruningMask {
     const given = new Set(names);
     const missing = this.names.filter((n) => !given.has(n));
     if (missing.length > 0) {
-      throw new CheckpointError(`PruningMask.forParameters: masked parameter(s) ${listNames(missing)} are not among the ${names.length} given names`);
+      throw new CheckpointError(
+        `PruningMask.forParameters: masked parameter(s) ${listNames(missing)} are not among the ${names.length} given names`,
+      );
     }
     return names.map((n) => this.masks.get(n) ?? null);
   }
@@ -264,7 +275,9 @@ export class PruningMask {
   static fromSafeTensors(tensors: ReadonlyMap<string, SafeTensor>, metadata: SafeMetadata, opts: MaskLoadOptions = {}): PruningMask {
     const origin = opts.origin ?? 'mask';
     if (metadata.format !== MASK_FILE_FORMAT) {
-      throw new CheckpointError(`${origin}: not a pruning mask file (metadata format is '${metadata.format ?? '(none)'}', expected '${MASK_FILE_FORMAT}')`);
+      throw new CheckpointError(
+        `${origin}: not a pruning mask file (metadata format is '${metadata.format ?? '(none)'}', expected '${MASK_FILE_FORMAT}')`,
+      );
     }
     let shapes: Record<string, number[]>;
     try {
@@ -280,7 +293,9 @@ export class PruningMask {
       if (shape === undefined) continue;
       if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) problems.push(`'${name}' has an invalid shape`);
       else if (s.dtype !== 'U8' || s.shape.length !== 1 || s.shape[0] !== Math.ceil(numelOf(shape) / 8)) {
-        problems.push(`'${name}' is ${s.dtype} ${fmtShape(s.shape)}, expected U8 [${Math.ceil(numelOf(shape) / 8)}] for mask shape ${fmtShape(shape)}`);
+        problems.push(
+          `'${name}' is ${s.dtype} ${fmtShape(s.shape)}, expected U8 [${Math.ceil(numelOf(shape) / 8)}] for mask shape ${fmtShape(shape)}`,
+        );
       }
     }
     if (problems.length > 0) throw new CheckpointError(`${origin}: corrupted mask file: ${problems.slice(0, 8).join('; ')}`);
@@ -312,7 +327,9 @@ export class PruningMask {
     const mask = new PruningMask(masks);
     if (metadata.hash !== undefined && metadata.hash !== mask.hash()) {
       mask.dispose();
-      throw new CheckpointError(`${origin}: mask content hash ${mask.hash()} differs from the recorded ${metadata.hash}; the file is corrupted`);
+      throw new CheckpointError(
+        `${origin}: mask content hash ${mask.hash()} differs from the recorded ${metadata.hash}; the file is corrupted`,
+      );
     }
     return mask;
   }
@@ -343,7 +360,10 @@ export class PruningMask {
 }
 
 function listNames(names: string[]): string {
-  const shown = names.slice(0, 8).map((n) => `'${n}'`).join(', ');
+  const shown = names
+    .slice(0, 8)
+    .map((n) => `'${n}'`)
+    .join(', ');
   return names.length > 8 ? `${shown} and ${names.length - 8} more` : shown;
 }
 

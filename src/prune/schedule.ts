@@ -59,13 +59,20 @@ function checkGmp(s: GmpSchedule): void {
   checkSparsity(s.initialSparsity, 'prune.gmp.initialSparsity');
   checkSparsity(s.finalSparsity, 'prune.gmp.finalSparsity');
   if (s.finalSparsity < s.initialSparsity) {
-    throw new ConfigError('prune.gmp.finalSparsity', `final sparsity ${s.finalSparsity} is below the initial ${s.initialSparsity}; pruned weights stay pruned`);
+    throw new ConfigError(
+      'prune.gmp.finalSparsity',
+      `final sparsity ${s.finalSparsity} is below the initial ${s.initialSparsity}; pruned weights stay pruned`,
+    );
   }
   if (!Number.isFinite(s.startStep) || !Number.isFinite(s.endStep) || s.endStep <= s.startStep) {
-    throw new ConfigError('prune.gmp.endStep', `need finite steps with endStep > startStep, got startStep ${s.startStep}, endStep ${s.endStep}`);
+    throw new ConfigError(
+      'prune.gmp.endStep',
+      `need finite steps with endStep > startStep, got startStep ${s.startStep}, endStep ${s.endStep}`,
+    );
   }
   const f = s.frequency ?? 1;
-  if (!Number.isFinite(f) || f <= 0) throw new ConfigError('prune.gmp.frequency', `pruning frequency must be a positive number of steps, got ${f}`);
+  if (!Number.isFinite(f) || f <= 0)
+    throw new ConfigError('prune.gmp.frequency', `pruning frequency must be a positive number of steps, got ${f}`);
 }
 
 /**
@@ -109,7 +116,8 @@ const SCHEDULES = new Map<string, { description: string; fn: PhaseSchedule }>([
 /** The phase schedule registered under `name`; ConfigError listing the valid names otherwise. */
 export function getPhaseSchedule(name: string): PhaseSchedule {
   const entry = SCHEDULES.get(name);
-  if (entry === undefined) throw new ConfigError('prune.schedule', `unknown sparsity schedule '${name}'; valid: ${listPhaseSchedules().join(', ')}`);
+  if (entry === undefined)
+    throw new ConfigError('prune.schedule', `unknown sparsity schedule '${name}'; valid: ${listPhaseSchedules().join(', ')}`);
   return entry.fn;
 }
 

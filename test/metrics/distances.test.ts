@@ -77,7 +77,13 @@ test('with a model, parameters are told from buffers by the model', () => {
 
 test('agrees with a direct computation on random vectors', () => {
   const g = new Generator(9);
-  const ss = [0, 1, 2, 3].map(() => new Map([['w', randn([50, 40], { generator: g })], ['v', randn([7], { generator: g })]]));
+  const ss = [0, 1, 2, 3].map(
+    () =>
+      new Map([
+        ['w', randn([50, 40], { generator: g })],
+        ['v', randn([7], { generator: g })],
+      ]),
+  );
   const d = pairwiseDistances(ss);
   const vec = ss.map((s) => [...(s.get('w')!.toArray() as Float32Array), ...(s.get('v')!.toArray() as Float32Array)]);
   const mean = vec[0].map((_, k) => vec.reduce((acc, v) => acc + v[k], 0) / vec.length);
@@ -97,8 +103,14 @@ test('candidates with different tensors or shapes are refused', () => {
   const a = new Map([['w', tensor([1, 2])]]);
   const b = new Map([['w', tensor([1, 2, 3])]]);
   const c = new Map([['u', tensor([1, 2])]]);
-  assert.throws(() => pairwiseDistances([a, b]), (e: unknown) => e instanceof MergeError && e.message.includes("'w' of candidate 1"));
-  assert.throws(() => pairwiseDistances([a, c]), (e: unknown) => e instanceof MergeError && e.message.includes("candidate 1 has no 'w'"));
+  assert.throws(
+    () => pairwiseDistances([a, b]),
+    (e: unknown) => e instanceof MergeError && e.message.includes("'w' of candidate 1"),
+  );
+  assert.throws(
+    () => pairwiseDistances([a, c]),
+    (e: unknown) => e instanceof MergeError && e.message.includes("candidate 1 has no 'w'"),
+  );
   assert.throws(() => pairwiseDistances([]), MergeError);
   disposeAll([a, b, c]);
 });

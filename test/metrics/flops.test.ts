@@ -33,8 +33,18 @@ test('non-zero FLOPs scale each layer by its weight density', () => {
   const fc = net.at(4) as Linear;
   noGrad(() =>
     tidy(() => {
-      conv.weight.copy_(tensor(Array.from({ length: 18 }, (_, i) => (i % 2 === 0 ? 0 : 1)), [2, 1, 3, 3])); // density 1/2
-      fc.weight.copy_(tensor(Array.from({ length: 54 }, (_, i) => (i < 36 ? 0 : 1)), [3, 18])); // density 1/3
+      conv.weight.copy_(
+        tensor(
+          Array.from({ length: 18 }, (_, i) => (i % 2 === 0 ? 0 : 1)),
+          [2, 1, 3, 3],
+        ),
+      ); // density 1/2
+      fc.weight.copy_(
+        tensor(
+          Array.from({ length: 54 }, (_, i) => (i < 36 ? 0 : 1)),
+          [3, 18],
+        ),
+      ); // density 1/3
     }),
   );
   const f = countFlops(net, [1, 1, 5, 5]);

@@ -13,8 +13,18 @@ function handNet(): Sequential {
   noGrad(() =>
     tidy(() => {
       // conv: 9 of 18 zero; linear: 45 of 54 zero; one bias zero; BN bias is 0 (2 zeros) by init.
-      conv.weight.copy_(tensor(Array.from({ length: 18 }, (_, i) => (i % 2 === 0 ? 0 : i)), [2, 1, 3, 3]));
-      fc.weight.copy_(tensor(Array.from({ length: 54 }, (_, i) => (i < 45 ? 0 : -i)), [3, 18]));
+      conv.weight.copy_(
+        tensor(
+          Array.from({ length: 18 }, (_, i) => (i % 2 === 0 ? 0 : i)),
+          [2, 1, 3, 3],
+        ),
+      );
+      fc.weight.copy_(
+        tensor(
+          Array.from({ length: 54 }, (_, i) => (i < 45 ? 0 : -i)),
+          [3, 18],
+        ),
+      );
       conv.bias!.copy_(tensor([0, 1]));
       fc.bias!.copy_(tensor([1, 2, 3]));
     }),

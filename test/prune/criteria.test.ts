@@ -18,7 +18,13 @@ import { ConfigError, CheckpointError } from '../../src/util/errors.js';
 /** conv 1→2 k3 (18 weights), linear 18→4 (72), linear 4→3 (12): 102 prunable weights. */
 function smallNet(seed = 1): Sequential {
   const g = new Generator(seed);
-  return new Sequential(new Conv2d(1, 2, 3, { generator: g }), new ReLU(), new Flatten(), new Linear(18, 4, { generator: g }), new Linear(4, 3, { generator: g }));
+  return new Sequential(
+    new Conv2d(1, 2, 3, { generator: g }),
+    new ReLU(),
+    new Flatten(),
+    new Linear(18, 4, { generator: g }),
+    new Linear(4, 3, { generator: g }),
+  );
 }
 
 const flatValues = (t: Tensor): number[] => Array.from(t.toArray() as Float32Array);
@@ -64,7 +70,14 @@ test('global: pruned count is round(s·N) exactly and the smallest magnitudes go
 test('global: a hand example across two tensors', () => {
   const a = tensor([0.1, -0.5, 0.3, 0.2, 0, 0.9], [2, 3]);
   const b = tensor([-0.25, 1, 0.05, 2], [4]);
-  const mask = globalMagnitudeMask([['a', a], ['b', b]], null, 0.5);
+  const mask = globalMagnitudeMask(
+    [
+      ['a', a],
+      ['b', b],
+    ],
+    null,
+    0.5,
+  );
   // the 5 smallest of |w| = 0.1 .5 .3 .2 0 .9 | .25 1 .05 2  →  0, .05, .1, .2, .25
   assert.deepEqual(flatValues(mask.get('a')!), [0, 1, 1, 0, 0, 1]);
   assert.deepEqual(flatValues(mask.get('b')!), [0, 1, 0, 1]);
@@ -84,10 +97,17 @@ test('ties (all weights equal) are broken by position: exact count, earliest pru
       const { keep } = flatten(params, mask);
       if (name === 'global') {
         const k = Math.round(s * 102);
-        assert.deepEqual(keep, [...Array(102)].map((_, i) => (i < k ? 0 : 1)), `global ${s}`);
+        assert.deepEqual(
+          keep,
+          [...Array(102)].map((_, i) => (i < k ? 0 : 1)),
+          `global ${s}`,
+        );
       } else {
         for (const l of mask.perLayer()) assert.equal(l.pruned, Math.round(s * l.total), `uniform ${s} ${l.name}`);
-        assert.deepEqual(flatValues(mask.get('0.weight')!), [...Array(18)].map((_, i) => (i < Math.round(s * 18) ? 0 : 1)));
+        assert.deepEqual(
+          flatValues(mask.get('0.weight')!),
+          [...Array(18)].map((_, i) => (i < Math.round(s * 18) ? 0 : 1)),
+        );
       }
       const again = getCriterion(name)(params, null, s, {});
       assert.equal(again.hash(), mask.hash(), 'deterministic');
@@ -187,16 +207,29 @@ test('invalid targets, lowering the sparsity and a mismatched mask are refused',
   const net = smallNet();
   const params = prunableParameters(net);
   for (const s of [-0.1, 1.1, NaN]) {
-    assert.throws(() => globalMagnitudeMask(params, null, s), (e: unknown) => e instanceof ConfigError && e.path === 'prune.sparsity');
+    assert.throws(
+      () => globalMagnitudeMask(params, null, s),
+      (e: unknown) => e instanceof ConfigError && e.path === 'prune.sparsity',
+    );
   }
   const half = globalMagnitudeMask(params, null, 0.5);
   for (const name of listCriteria()) {
-    assert.throws(() => getCriterion(name)(params, half, 0.4, {}), (e: unknown) => e instanceof ConfigError && /already prunes/.test(e.message), name);
+    assert.throws(
+      () => getCriterion(name)(params, half, 0.4, {}),
+      (e: unknown) => e instanceof ConfigError && /already prunes/.test(e.message),
+      name,
+    );
   }
-  assert.throws(() => globalMagnitudeMask(params.slice(1), half, 0.6), (e: unknown) => e instanceof CheckpointError && e.message.includes("'0.weight'"));
+  assert.throws(
+    () => globalMagnitudeMask(params.slice(1), half, 0.6),
+    (e: unknown) => e instanceof CheckpointError && e.message.includes("'0.weight'"),
+  );
   assert.throws(() => globalMagnitudeMask([...params, params[0]], null, 0.6), ConfigError);
   const nan = tensor([1, NaN, 2]);
-  assert.throws(() => globalMagnitudeMask([['x', nan]], null, 0.5), (e: unknown) => e instanceof ConfigError && e.message.includes("'x'"));
+  assert.throws(
+    () => globalMagnitudeMask([['x', nan]], null, 0.5),
+    (e: unknown) => e instanceof ConfigError && e.message.includes("'x'"),
+  );
   nan.dispose();
   half.dispose();
   net.dispose();
@@ -216,7 +249,11 @@ test('computeMask picks the criterion by name, global by default', () => {
 
 test('a million weights: exact count, quick, and no native tensors leaked', () => {
   const g = new Generator(5);
-  const net = new Sequential(new Linear(1000, 1000, { generator: g }), new Conv2d(64, 64, 3, { generator: g }), new Linear(100, 10, { generator: g }));
+  const net = new Sequential(
+    new Linear(1000, 1000, { generator: g }),
+    new Conv2d(64, 64, 3, { generator: g }),
+    new Linear(100, 10, { generator: g }),
+  );
   const params = prunableParameters(net);
   const total = params.reduce((n, [, p]) => n + p.numel, 0);
   const live = liveTensorCount();

@@ -6,7 +6,14 @@ import { join } from 'node:path';
 import { tensor, tidy, noGrad, Generator, liveTensorCount, type Tensor } from '../../src/tensor/index.js';
 import { Sequential, Conv2d, Linear, ReLU, Flatten, BatchNorm2d } from '../../src/nn/index.js';
 import { encodeSafetensors, decodeSafetensors, saveSafetensors } from '../../src/io/safetensors.js';
-import { PruningMask, assertSameMask, packMaskBits, unpackMaskBits, prunableParameters, globalMagnitudeMask } from '../../src/prune/index.js';
+import {
+  PruningMask,
+  assertSameMask,
+  packMaskBits,
+  unpackMaskBits,
+  prunableParameters,
+  globalMagnitudeMask,
+} from '../../src/prune/index.js';
 import { CheckpointError, MergeError, TensorError } from '../../src/util/errors.js';
 
 const values = (t: Tensor): number[] => Array.from(t.toArray() as Float32Array);
@@ -18,12 +25,21 @@ function maskOf(entries: Record<string, [number[], number[]]>): PruningMask {
 /** conv 1→2 k3 (18), BN, linear 18→3 (54). */
 function smallNet(): Sequential {
   const g = new Generator(2);
-  return new Sequential(new Conv2d(1, 2, 3, { generator: g }), new BatchNorm2d(2), new ReLU(), new Flatten(), new Linear(18, 3, { generator: g }));
+  return new Sequential(
+    new Conv2d(1, 2, 3, { generator: g }),
+    new BatchNorm2d(2),
+    new ReLU(),
+    new Flatten(),
+    new Linear(18, 3, { generator: g }),
+  );
 }
 
 const HAND = (): PruningMask =>
   maskOf({
-    'fc.weight': [[1, 0, 1, 1, 0, 0, 1, 1, 1, 0], [2, 5]],
+    'fc.weight': [
+      [1, 0, 1, 1, 0, 0, 1, 1, 1, 0],
+      [2, 5],
+    ],
     'conv.weight': [[0, 1, 1], [3]],
   });
 
@@ -41,7 +57,13 @@ test('bits pack 8 per byte, most significant first, and unpack back', () => {
 
 test('hash: pinned value, stable across instances and insertion order', () => {
   const a = HAND();
-  const b = maskOf({ 'conv.weight': [[0, 1, 1], [3]], 'fc.weight': [[1, 0, 1, 1, 0, 0, 1, 1, 1, 0], [2, 5]] });
+  const b = maskOf({
+    'conv.weight': [[0, 1, 1], [3]],
+    'fc.weight': [
+      [1, 0, 1, 1, 0, 0, 1, 1, 1, 0],
+      [2, 5],
+    ],
+  });
   assert.match(a.hash(), /^[0-9a-f]{64}$/);
   assert.equal(a.hash(), b.hash());
   // Pinned: a change of the hash format must be deliberate (mask files record it). The same in Python:
@@ -55,9 +77,27 @@ test('hash: pinned value, stable across instances and insertion order', () => {
 
 test('hash changes with a single bit, a name, or a shape', () => {
   const base = HAND();
-  const oneBit = maskOf({ 'fc.weight': [[1, 0, 1, 1, 0, 0, 1, 1, 1, 1], [2, 5]], 'conv.weight': [[0, 1, 1], [3]] });
-  const renamed = maskOf({ 'fc2.weight': [[1, 0, 1, 1, 0, 0, 1, 1, 1, 0], [2, 5]], 'conv.weight': [[0, 1, 1], [3]] });
-  const reshaped = maskOf({ 'fc.weight': [[1, 0, 1, 1, 0, 0, 1, 1, 1, 0], [5, 2]], 'conv.weight': [[0, 1, 1], [3]] });
+  const oneBit = maskOf({
+    'fc.weight': [
+      [1, 0, 1, 1, 0, 0, 1, 1, 1, 1],
+      [2, 5],
+    ],
+    'conv.weight': [[0, 1, 1], [3]],
+  });
+  const renamed = maskOf({
+    'fc2.weight': [
+      [1, 0, 1, 1, 0, 0, 1, 1, 1, 0],
+      [2, 5],
+    ],
+    'conv.weight': [[0, 1, 1], [3]],
+  });
+  const reshaped = maskOf({
+    'fc.weight': [
+      [1, 0, 1, 1, 0, 0, 1, 1, 1, 0],
+      [5, 2],
+    ],
+    'conv.weight': [[0, 1, 1], [3]],
+  });
   const hashes = [base, oneBit, renamed, reshaped].map((m) => m.hash());
   assert.equal(new Set(hashes).size, 4);
   assert.ok(!base.equals(oneBit) && !base.equals(renamed) && !base.equals(reshaped));
@@ -103,8 +143,14 @@ test('apply zeroes pruned weights; a mask that does not fit changes nothing', ()
   const after = net.cloneStateDict();
   const wrongShape = maskOf({ '0.weight': [Array(18).fill(0), [2, 9]] });
   const missing = maskOf({ '0.weight': [Array(18).fill(0), [2, 1, 3, 3]], 'nope.weight': [[0], [1]] });
-  assert.throws(() => wrongShape.apply(net), (e: unknown) => e instanceof CheckpointError && e.message.includes("'0.weight'"));
-  assert.throws(() => missing.apply(net), (e: unknown) => e instanceof CheckpointError && e.message.includes("'nope.weight'"));
+  assert.throws(
+    () => wrongShape.apply(net),
+    (e: unknown) => e instanceof CheckpointError && e.message.includes("'0.weight'"),
+  );
+  assert.throws(
+    () => missing.apply(net),
+    (e: unknown) => e instanceof CheckpointError && e.message.includes("'nope.weight'"),
+  );
   for (const [name, t] of net.stateDict()) assert.ok(t.equal(after.get(name)!), `${name} unchanged after a refused apply`);
   // A state dict works too.
   mask.apply(before);
@@ -125,7 +171,10 @@ test('forParameters lists masks in the optimizer order, null for unmasked', () =
     [true, false, false, false, true, false],
   );
   assert.equal(list[4], mask.get('4.weight'));
-  assert.throws(() => mask.forParameters(['0.weight']), (e: unknown) => e instanceof CheckpointError && e.message.includes("'4.weight'"));
+  assert.throws(
+    () => mask.forParameters(['0.weight']),
+    (e: unknown) => e instanceof CheckpointError && e.message.includes("'4.weight'"),
+  );
   mask.dispose();
   net.dispose();
 });
@@ -173,7 +222,12 @@ test('mask files are small and refuse corruption, other formats and other models
   const dir = await mkdtemp(join(tmpdir(), 'mask-'));
   try {
     const g = new Generator(3);
-    const net = new Sequential(new Conv2d(3, 16, 3, { generator: g }), new ReLU(), new Flatten(), new Linear(16 * 30 * 30, 10, { generator: g }));
+    const net = new Sequential(
+      new Conv2d(3, 16, 3, { generator: g }),
+      new ReLU(),
+      new Flatten(),
+      new Linear(16 * 30 * 30, 10, { generator: g }),
+    );
     const params = prunableParameters(net);
     const mask = globalMagnitudeMask(params, null, 0.9);
     const path = join(dir, 'mask.safetensors');
@@ -187,9 +241,15 @@ test('mask files are small and refuse corruption, other formats and other models
     assert.ok(fromList.equals(mask));
 
     const other = new Sequential(new Conv2d(3, 8, 3), new ReLU(), new Flatten(), new Linear(8 * 30 * 30, 10));
-    await assert.rejects(PruningMask.load(path, { fitTo: other }), (e: unknown) => e instanceof CheckpointError && e.message.includes(path) && e.message.includes("'0.weight'"));
+    await assert.rejects(
+      PruningMask.load(path, { fitTo: other }),
+      (e: unknown) => e instanceof CheckpointError && e.message.includes(path) && e.message.includes("'0.weight'"),
+    );
     await assert.rejects(PruningMask.load(path, { fitTo: params.slice(1) }), CheckpointError);
-    await assert.rejects(PruningMask.load(path, { fitTo: [...prunableParameters(net), ...net.namedParameters().slice(1, 2)] }), /no mask for '0.bias'/);
+    await assert.rejects(
+      PruningMask.load(path, { fitTo: [...prunableParameters(net), ...net.namedParameters().slice(1, 2)] }),
+      /no mask for '0.bias'/,
+    );
 
     // One flipped bit: the recorded hash no longer matches.
     const { tensors, metadata: meta } = mask.toSafeTensors();
@@ -201,10 +261,16 @@ test('mask files are small and refuse corruption, other formats and other models
 
     const plain = join(dir, 'weights.safetensors');
     await saveSafetensors(plain, new Map([['0.weight', { dtype: 'F32', shape: [1], data: new Float32Array([1]) }]]), { format: 'pt' });
-    await assert.rejects(PruningMask.load(plain), (e: unknown) => e instanceof CheckpointError && /not a pruning mask file/.test(e.message));
+    await assert.rejects(
+      PruningMask.load(plain),
+      (e: unknown) => e instanceof CheckpointError && /not a pruning mask file/.test(e.message),
+    );
 
     const wrongSize = join(dir, 'size.safetensors');
-    await saveSafetensors(wrongSize, new Map([['w', { dtype: 'U8', shape: [1], data: new Uint8Array([255]) }]]), { format: 'sparse-soups-mask', shapes: '{"w":[3,3]}' });
+    await saveSafetensors(wrongSize, new Map([['w', { dtype: 'U8', shape: [1], data: new Uint8Array([255]) }]]), {
+      format: 'sparse-soups-mask',
+      shapes: '{"w":[3,3]}',
+    });
     await assert.rejects(PruningMask.load(wrongSize), (e: unknown) => e instanceof CheckpointError && /expected U8 \[2\]/.test(e.message));
     for (const m of [mask, loaded, fromList]) m.dispose();
     net.dispose();
@@ -217,7 +283,13 @@ test('mask files are small and refuse corruption, other formats and other models
 test('assertSameMask passes for equal masks and names the odd candidates by label and hash', () => {
   const a = HAND();
   const b = HAND();
-  const c = maskOf({ 'fc.weight': [[1, 0, 1, 1, 0, 0, 1, 1, 1, 1], [2, 5]], 'conv.weight': [[0, 1, 1], [3]] });
+  const c = maskOf({
+    'fc.weight': [
+      [1, 0, 1, 1, 0, 0, 1, 1, 1, 1],
+      [2, 5],
+    ],
+    'conv.weight': [[0, 1, 1], [3]],
+  });
   assertSameMask([a, b], ['seed-0', 'seed-1']);
   assert.throws(
     () => assertSameMask([a, c, b], ['seed-0', 'wd-5e-4', 'seed-1']),

@@ -8,7 +8,15 @@ import { ConfigError } from '../../src/util/errors.js';
 const names = (m: Module, opts = {}): string[] => prunableParameters(m, opts).map(([n]) => n);
 
 function convNet(): Sequential {
-  return new Sequential(new Conv2d(1, 2, 3), new BatchNorm2d(2), new ReLU(), new Flatten(), new Linear(18, 4), new BatchNorm1d(4), new Linear(4, 3));
+  return new Sequential(
+    new Conv2d(1, 2, 3),
+    new BatchNorm2d(2),
+    new ReLU(),
+    new Flatten(),
+    new Linear(18, 4),
+    new BatchNorm1d(4),
+    new Linear(4, 3),
+  );
 }
 
 /** Two convs whose names share a prefix that is not a module boundary ('conv' / 'conv2'). */
@@ -53,7 +61,8 @@ test('an exclude entry that matches nothing is a ConfigError naming it', () => {
   for (const bad of ['con', 'conv.bias', 'nope', 'block.2']) {
     assert.throws(
       () => prunableParameters(net, { exclude: ['conv', bad] }),
-      (e: unknown) => e instanceof ConfigError && e.path === 'prune.exclude' && e.message.includes(`'${bad}'`) && e.message.includes('conv.weight'),
+      (e: unknown) =>
+        e instanceof ConfigError && e.path === 'prune.exclude' && e.message.includes(`'${bad}'`) && e.message.includes('conv.weight'),
     );
   }
   net.dispose();

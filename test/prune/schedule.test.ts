@@ -36,7 +36,14 @@ test('IMP: one phase is one-shot; 0 stays 0; 1 prunes all', () => {
 });
 
 test('IMP: invalid inputs are ConfigErrors', () => {
-  for (const [s, p] of [[1.2, 3], [-0.1, 3], [NaN, 3], [0.9, 0], [0.9, 1.5], [0.9, -2]]) {
+  for (const [s, p] of [
+    [1.2, 3],
+    [-0.1, 3],
+    [NaN, 3],
+    [0.9, 0],
+    [0.9, 1.5],
+    [0.9, -2],
+  ]) {
     assert.throws(() => impPhaseSparsities(s, p), ConfigError, `${s}, ${p}`);
   }
 });
@@ -50,7 +57,10 @@ test('GMP: endpoints, the cubic in between, clipping and the pruning frequency',
   close(gmpSparsity(600, sched), 0.9 - 0.9 * 0.5 ** 3); // 0.7875
   close(gmpSparsity(350, sched), 0.9 - 0.9 * 0.75 ** 3);
   const steps = Array.from({ length: 120 }, (_, i) => gmpSparsity(i * 10, sched));
-  assert.ok(steps.every((x, i) => i === 0 || x >= steps[i - 1]), 'monotone');
+  assert.ok(
+    steps.every((x, i) => i === 0 || x >= steps[i - 1]),
+    'monotone',
+  );
   const every100 = { ...sched, frequency: 100 };
   assert.equal(gmpSparsity(650, every100), gmpSparsity(600, sched), 'held between prunings');
   close(gmpSparsity(350, { ...sched, initialSparsity: 0.5 }), 0.9 - 0.4 * 0.75 ** 3);
@@ -87,5 +97,8 @@ test('phase schedules by name', () => {
   assert.deepEqual(listPhaseSchedules(), ['imp', 'gmp']);
   assert.deepEqual(getPhaseSchedule('imp')(0.9, 3), impPhaseSparsities(0.9, 3));
   assert.deepEqual(getPhaseSchedule('gmp')(0.9, 3), gmpPhaseSparsities(0.9, 3));
-  assert.throws(() => getPhaseSchedule('linear'), (e: unknown) => e instanceof ConfigError && /imp, gmp/.test(e.message));
+  assert.throws(
+    () => getPhaseSchedule('linear'),
+    (e: unknown) => e instanceof ConfigError && /imp, gmp/.test(e.message),
+  );
 });
