@@ -1,0 +1,58 @@
+/**
+ * Vega-Lite spec → static SVG markup, in Node, at report time: compiled by
+ * vega-lite, rendered by a headless vega View (no canvas, no DOM, no
+ * browser). The page then needs no script to show its plots.
+ *
+ * Vega numbers clip paths `clip1`, `clip2`, … afresh for every SVG, so two
+ * plots inlined in one page would point at each other's clips. Every id in a
+ * plot is therefore prefixed with the plot's own id.
+ *
+ * @example
+ * const svg = await renderSvg(spec, 'plot-test-accuracy');
+ */
+import * as vega from 'vega';
+import { compile, type TopLevelSpec } from 'vega-lite';
+import { SparseSoupsError } from '../../util/errors.js';
+
+/** A plot could not be compiled or rendered (a bug in a spec, not in the user's data). */
+export class ReportRenderError extends SparseSoupsError {}
+
+/** Prefixes every `id` of an SVG document, and every `#id` reference to it, with `prefix-`. */
+export function namespaceSvgIds(svg: string, prefix: string): string {
+  const ids = new Set<string>();
+  for (const m of svg.matchAll(/\sid="([^"]+)"/g)) ids.add(m[1]);
+  if (ids.size === 0) return svg;
+  const rename = (id: string): string => (ids.has(id) ? `${prefix}-${id}` : id);
+  return svg
+    .replace(/(\sid=")([^"]+)"/g, (_, a: string, id: string) => `${a}${rename(id)}"`)
+    .replace(/url\(#([^)]+)\)/g, (_, id: string) => `url(#${rename(id)})`)
+    .replace(/(href=")#([^"]+)"/g, (_, a: string, id: string) => `${a}#${rename(id)}"`);
+}
+
+export interface RenderedPlot {
+  svg: string;
+  /** Warnings of vega-lite and vega (a sign of a spec bug; the plot was still drawn). */
+  warnings: string[];
+}
+
+/** Renders a Vega-Lite spec to one `<svg>` element with id `id`, labelled for screen readers by `label`. */
+export async function renderSvg(spec: TopLevelSpec, id: string, label: string): Promise<RenderedPlot> {
+  const warnings: string[] = [];
+  // Collected, not printed: the CLI's output stays clean, and tests can require none.
+  const logger = vega.logger(vega.Warn, undefined, (method, _level, args) => {
+    if (method === 'error') throw new Error(args.map(String).join(' '));
+    warnings.push(args.map(String).join(' '));
+  });
+  let view: vega.View | undefined;
+  try {
+    const compiled = compile(spec, { logger }).spec;
+    view = new vega.View(vega.parse(compiled), { renderer: 'none', logger });
+    const svg = await view.toSVG();
+    const escaped = label.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');
+    return { svg: namespaceSvgIds(svg, id).replace(/^<svg /, `<svg id="${id}" role="img" aria-label="${escaped}" `), warnings };
+  } catch (error) {
+    throw new ReportRenderError(`report plot '${id}' could not be rendered: ${(error as Error).message}`);
+  } finally {
+    view?.finalize();
+  }
+}
