@@ -4,7 +4,8 @@
  *
  *   parent → child   { type: 'job', id, job }        job.threads is always set
  *                    (disconnecting the channel ends the child)
- *   child → parent   { type: 'progress', id, progress }
+ *   child → parent   { type: 'ready' }                   once its handlers are set up
+ *                    { type: 'progress', id, progress }
  *                    { type: 'result', id, result }
  *                    { type: 'error', id, error: { name, message, stack } }
  *
@@ -26,6 +27,7 @@ export interface SerializedError {
 export type ParentMessage = { type: 'job'; id: number; job: RetrainJob };
 
 export type ChildMessage =
+  | { type: 'ready' }
   | { type: 'progress'; id: number; progress: RetrainProgress }
   | { type: 'result'; id: number; result: RetrainResult }
   | { type: 'error'; id: number; error: SerializedError };
@@ -65,3 +67,6 @@ process.on('message', (message: ParentMessage) => {
   if (message.type === 'job') queue = queue.then(() => runJob(message.id, message.job));
 });
 process.on('disconnect', () => process.exit(0));
+// A parent that died while this child was still loading disconnected before the handler was there.
+if (!process.connected) process.exit(0);
+void send({ type: 'ready' });

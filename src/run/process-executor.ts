@@ -124,6 +124,8 @@ interface ActiveJob {
 class Worker {
   readonly child: ChildProcess;
   readonly exited: Promise<void>;
+  private readonly ready: Promise<void>;
+  private markReady: () => void = () => {};
   alive = true;
   private active: ActiveJob | null = null;
   private stderrTail = '';
@@ -151,6 +153,7 @@ class Worker {
       process.stderr.write(chunk);
       this.stderrTail = (this.stderrTail + chunk.toString('utf8')).slice(-STDERR_TAIL);
     });
+    this.ready = new Promise((resolve) => (this.markReady = resolve));
     this.child.on('message', (m: ChildMessage) => this.onMessage(m));
     this.exited = new Promise((resolve) => {
       this.child.once('exit', (code, signal) => {
@@ -191,35 +194,31 @@ class Worker {
 
   run(job: RetrainJob, onProgress?: (p: RetrainProgress) => void): Promise<RetrainResult> {
     return new Promise((resolve, reject) => {
-      if (!this.alive) return reject(new WorkerExitError(job, this.pid, this.child.exitCode, this.child.signalCode, this.stderrTail));
-      const active: ActiveJob = {
-        job,
-        id: this.nextId++,
-        onProgress,
-        resolve,
-        reject,
-      };
+      if (!this.alive) return reject(this.exitError(job));
+      const active: ActiveJob = { job, id: this.nextId++, onProgress, resolve, reject };
       this.active = active;
       this.busy();
-      const message: ParentMessage = { type: 'job', id: active.id, job };
-      this.child.send(message, (e) => {
-        if (e && this.active === active) {
-          this.active = null;
-          reject(
-            new WorkerExitError(
-              job,
-              this.pid,
-              this.child.exitCode,
-              this.child.signalCode,
-              `${this.stderrTail}\n(send failed: ${e.message})`,
-            ),
-          );
-        }
+      // The first job waits for 'ready': a message sent while the child still loads its modules has no listener yet.
+      void this.ready.then(() => {
+        if (this.active !== active || !this.child.connected) return; // exited meanwhile: 'exit' rejects
+        const message: ParentMessage = { type: 'job', id: active.id, job };
+        this.child.send(message, (e) => {
+          if (e && this.active === active) {
+            this.active = null;
+            reject(this.exitError(job, `send failed: ${e.message}`));
+          }
+        });
       });
     });
   }
 
+  private exitError(job: RetrainJob, note?: string): WorkerExitError {
+    const tail = note ? `${this.stderrTail}\n(${note})` : this.stderrTail;
+    return new WorkerExitError(job, this.pid, this.child.exitCode, this.child.signalCode, tail);
+  }
+
   private onMessage(m: ChildMessage): void {
+    if (m.type === 'ready') return this.markReady();
     const active = this.active;
     if (!active || m.id !== active.id) return;
     if (m.type === 'progress') {
