@@ -13,6 +13,7 @@ import { ttyProgressReporter } from '../run/tty-progress.js';
 import { datasetListing, previewCommand } from '../run/data-commands.js';
 import { exportModel, type ExportFormat } from '../run/export.js';
 import { evaluateCheckpoint } from '../run/eval.js';
+import { writeReport } from '../run/report/report.js';
 import type { ModelOptions } from '../models/registry.js';
 
 const parseJsonOption = (v: string): ModelOptions => {
@@ -52,7 +53,8 @@ program
     const run = await createRunDir(config, o.out);
     process.stderr.write(`run directory: ${run.path}\n`);
     const results = await runExperiment(run, { onEvent: reporter(), threads: o.threads });
-    process.stdout.write(`\n${summaryMarkdown(results)}\n\nresults: ${run.path}/results.json, ${run.path}/results.csv\n`);
+    const report = await writeReport(run.path);
+    process.stdout.write(`\n${summaryMarkdown(results)}\n\nresults: ${run.path}/results.json, ${run.path}/results.csv\nreport: ${report}\n`);
   });
 
 program
@@ -64,6 +66,15 @@ program
     const run = await openRunDir(dir);
     const results = await runExperiment(run, { onEvent: reporter(), threads: o.threads });
     process.stdout.write(`\n${summaryMarkdown(results)}\n`);
+  });
+
+program
+  .command('report')
+  .description('write a self-contained report.html (plots, tables, config) into a finished run directory')
+  .argument('<run-dir>', 'a run directory with results.json')
+  .action(async (dir: string) => {
+    const path = await writeReport(dir);
+    process.stdout.write(`wrote ${path}\n`);
   });
 
 program
