@@ -3,12 +3,14 @@
  * vega-lite, rendered by a headless vega View (no canvas, no DOM, no
  * browser). The page then needs no script to show its plots.
  *
- * Vega numbers clip paths `clip1`, `clip2`, … afresh for every SVG, so two
- * plots inlined in one page would point at each other's clips. Every id in a
- * plot is therefore prefixed with the plot's own id.
+ * Vega numbers clip paths `clip1`, `clip2`, … from a counter that depends on
+ * what was drawn before, so two plots inlined in one page can point at each
+ * other's clips, and the same run can give a different page. Every id in a
+ * plot is therefore renamed to `<plot id>-<n>`, n counting in order of
+ * appearance: unique in the page, and the same for the same input.
  *
  * @example
- * const svg = await renderSvg(spec, 'plot-test-accuracy');
+ * const { svg, warnings } = await renderSvg(spec, 'plot-test-accuracy', 'Test accuracy against sparsity');
  */
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
@@ -17,12 +19,12 @@ import { SparseSoupsError } from '../../util/errors.js';
 /** A plot could not be compiled or rendered (a bug in a spec, not in the user's data). */
 export class ReportRenderError extends SparseSoupsError {}
 
-/** Prefixes every `id` of an SVG document, and every `#id` reference to it, with `prefix-`. */
+/** Renames every `id` of an SVG document to `prefix-1`, `prefix-2`, … (in order of appearance), and every `#id` reference with it. */
 export function namespaceSvgIds(svg: string, prefix: string): string {
-  const ids = new Set<string>();
-  for (const m of svg.matchAll(/\sid="([^"]+)"/g)) ids.add(m[1]);
-  if (ids.size === 0) return svg;
-  const rename = (id: string): string => (ids.has(id) ? `${prefix}-${id}` : id);
+  const renamed = new Map<string, string>();
+  for (const m of svg.matchAll(/\sid="([^"]+)"/g)) if (!renamed.has(m[1])) renamed.set(m[1], `${prefix}-${renamed.size + 1}`);
+  if (renamed.size === 0) return svg;
+  const rename = (id: string): string => renamed.get(id) ?? id;
   return svg
     .replace(/(\sid=")([^"]+)"/g, (_, a: string, id: string) => `${a}${rename(id)}"`)
     .replace(/url\(#([^)]+)\)/g, (_, id: string) => `url(#${rename(id)})`)
