@@ -14,6 +14,28 @@ import { datasetListing, previewCommand } from '../run/data-commands.js';
 import { exportModel, type ExportFormat } from '../run/export.js';
 import { evaluateCheckpoint } from '../run/eval.js';
 import { writeReport } from '../run/report/report.js';
+import { ProcessExecutor } from '../run/process-executor.js';
+import type { RetrainExecutor } from '../sms/executor.js';
+
+interface ExecutorFlags {
+  executor: string;
+  workers?: number;
+  threads?: number;
+  redis?: string;
+}
+
+/** The executor the flags ask for (undefined: inline in this process). */
+async function makeExecutor(o: ExecutorFlags): Promise<RetrainExecutor | undefined> {
+  if (o.executor === 'inline') return undefined;
+  if (o.executor === 'processes') return new ProcessExecutor({ concurrency: o.workers, threadsPerWorker: o.threads });
+  throw new SparseSoupsError(`--executor: expected 'inline' or 'processes', got '${o.executor}'`);
+}
+
+function executorOptions(cmd: Command): Command {
+  return cmd
+    .option('--executor <kind>', "where candidates retrain: 'inline' (this process) or 'processes' (parallel child processes)", 'inline')
+    .option('--workers <n>', 'processes: child processes at once (default: min(candidates, cores))', (v) => Number.parseInt(v, 10));
+}
 import type { ModelOptions } from '../models/registry.js';
 
 const parseJsonOption = (v: string): ModelOptions => {
@@ -23,7 +45,11 @@ const parseJsonOption = (v: string): ModelOptions => {
     throw new SparseSoupsError(`--model-options: not valid JSON: ${v}`);
   }
 };
-const list = (v: string): string[] => v.split(',').map((x) => x.trim()).filter((x) => x !== '');
+const list = (v: string): string[] =>
+  v
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x !== '');
 const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(2)} MiB`;
 
 /** Live lines on a terminal, plain periodic lines otherwise (CI, logs). */
@@ -42,29 +68,31 @@ function loadConfigFile(path: string): unknown {
 const program = new Command();
 program.name('sparse-soups').description('Prune neural networks and merge them into Sparse Model Soups (libtorch-backed)');
 
-program
-  .command('run')
+executorOptions(program.command('run'))
   .description('run an SMS experiment from a YAML config (re-running the same config resumes it)')
   .argument('<config>', 'YAML config file (see configs/ and docs/config.md)')
   .option('--out <dir>', 'parent directory of run directories', 'runs')
-  .option('--threads <n>', 'libtorch threads (default: config, else all cores)', (v) => Number.parseInt(v, 10))
-  .action(async (configPath: string, o: { out: string; threads?: number }) => {
+  .option('--threads <n>', 'libtorch threads per process (default: config, else all cores / workers)', (v) => Number.parseInt(v, 10))
+  .action(async (configPath: string, o: ExecutorFlags & { out: string }) => {
     const config = parseSmsConfig(loadConfigFile(configPath), configPath);
     const run = await createRunDir(config, o.out);
     process.stderr.write(`run directory: ${run.path}\n`);
-    const results = await runExperiment(run, { onEvent: reporter(), threads: o.threads });
+    const executor = await makeExecutor(o);
+    const results = await runExperiment(run, { onEvent: reporter(), threads: o.threads, executor }).finally(() => executor?.close());
     const report = await writeReport(run.path);
-    process.stdout.write(`\n${summaryMarkdown(results)}\n\nresults: ${run.path}/results.json, ${run.path}/results.csv\nreport: ${report}\n`);
+    process.stdout.write(
+      `\n${summaryMarkdown(results)}\n\nresults: ${run.path}/results.json, ${run.path}/results.csv\nreport: ${report}\n`,
+    );
   });
 
-program
-  .command('resume')
+executorOptions(program.command('resume'))
   .description('continue an interrupted run from its run directory')
   .argument('<run-dir>', 'a run directory created by `run`')
-  .option('--threads <n>', 'libtorch threads', (v) => Number.parseInt(v, 10))
-  .action(async (dir: string, o: { threads?: number }) => {
+  .option('--threads <n>', 'libtorch threads per process', (v) => Number.parseInt(v, 10))
+  .action(async (dir: string, o: ExecutorFlags) => {
     const run = await openRunDir(dir);
-    const results = await runExperiment(run, { onEvent: reporter(), threads: o.threads });
+    const executor = await makeExecutor(o);
+    const results = await runExperiment(run, { onEvent: reporter(), threads: o.threads, executor }).finally(() => executor?.close());
     process.stdout.write(`\n${summaryMarkdown(results)}\n`);
   });
 
@@ -88,18 +116,31 @@ program
   .option('--model <name>', 'model name when the file does not say (e.g. convnet)')
   .option('--model-options <json>', 'model options as JSON', parseJsonOption)
   .option('--test-subset <n>', 'evaluate on the first n test images', (v) => Number.parseInt(v, 10))
-  .action(async (checkpoint: string, o: { dataset: string; dir?: string; ood?: string[]; severities: number[]; model?: string; modelOptions?: ModelOptions; testSubset?: number }) => {
-    const r = await evaluateCheckpoint({
-      checkpoint,
-      dataset: o.dataset,
-      dir: o.dir,
-      model: o.model,
-      modelOptions: o.modelOptions,
-      testSubset: o.testSubset,
-      ood: o.ood ? { corruptions: o.ood, severities: o.severities } : undefined,
-    });
-    process.stdout.write(`${r.table}\n`);
-  });
+  .action(
+    async (
+      checkpoint: string,
+      o: {
+        dataset: string;
+        dir?: string;
+        ood?: string[];
+        severities: number[];
+        model?: string;
+        modelOptions?: ModelOptions;
+        testSubset?: number;
+      },
+    ) => {
+      const r = await evaluateCheckpoint({
+        checkpoint,
+        dataset: o.dataset,
+        dir: o.dir,
+        model: o.model,
+        modelOptions: o.modelOptions,
+        testSubset: o.testSubset,
+        ood: o.ood ? { corruptions: o.ood, severities: o.severities } : undefined,
+      });
+      process.stdout.write(`${r.table}\n`);
+    },
+  );
 
 program
   .command('export')
@@ -111,15 +152,29 @@ program
   .option('--model-options <json>', 'model options as JSON', parseJsonOption)
   .option('--dataset <name>', 'dataset the model was trained on (for its input shape and classes)')
   .option('--dir <dir>', "directory of the dataset's files")
-  .action(async (checkpoint: string, o: { format: string; out?: string; model?: string; modelOptions?: ModelOptions; dataset?: string; dir?: string }) => {
-    if (o.format !== 'dense' && o.format !== 'sparse') throw new SparseSoupsError(`--format: expected 'dense' or 'sparse', got '${o.format}'`);
-    const output = o.out ?? checkpoint.replace(/\.safetensors$/, '') + `.${o.format}.safetensors`;
-    const r = await exportModel({ checkpoint, output, format: o.format as ExportFormat, model: o.model, modelOptions: o.modelOptions, dataset: o.dataset, dir: o.dir });
-    process.stdout.write(
-      `wrote ${r.path}: ${mb(r.bytes)} (${o.format}); dense would be ${mb(r.denseBytes)}, ratio ${(100 * r.ratio).toFixed(1)}%; ` +
-        `${r.nonzero.toLocaleString('en-US')} of ${r.total.toLocaleString('en-US')} values non-zero\n`,
-    );
-  });
+  .action(
+    async (
+      checkpoint: string,
+      o: { format: string; out?: string; model?: string; modelOptions?: ModelOptions; dataset?: string; dir?: string },
+    ) => {
+      if (o.format !== 'dense' && o.format !== 'sparse')
+        throw new SparseSoupsError(`--format: expected 'dense' or 'sparse', got '${o.format}'`);
+      const output = o.out ?? checkpoint.replace(/\.safetensors$/, '') + `.${o.format}.safetensors`;
+      const r = await exportModel({
+        checkpoint,
+        output,
+        format: o.format as ExportFormat,
+        model: o.model,
+        modelOptions: o.modelOptions,
+        dataset: o.dataset,
+        dir: o.dir,
+      });
+      process.stdout.write(
+        `wrote ${r.path}: ${mb(r.bytes)} (${o.format}); dense would be ${mb(r.denseBytes)}, ratio ${(100 * r.ratio).toFixed(1)}%; ` +
+          `${r.nonzero.toLocaleString('en-US')} of ${r.total.toLocaleString('en-US')} values non-zero\n`,
+      );
+    },
+  );
 
 const data = program.command('data').description('datasets and corruptions');
 data
