@@ -423,3 +423,29 @@ test(
     }
   },
 );
+
+test('a coordinator killed mid-phase and started again finds its flow in the queue and finishes the run', { skip }, async () => {
+  const url = redis!.url;
+  const dir = tempDir('queue-coordinator-');
+  const watch = new QueueEvents(RETRAIN_QUEUE, { connection: redisConnection(url) });
+  try {
+    watch.on('error', () => {});
+    await watch.waitUntilReady();
+    const first = runCoordinator('queue', dir, config, url);
+    const progressed = new Promise<void>((resolve) => watch.once('progress', () => resolve()));
+    await Promise.race([progressed, first.done]);
+    first.process.kill('SIGKILL');
+    const killed = await first.done;
+    assert.equal(killed.signal, 'SIGKILL', `the first coordinator was killed mid-run, not finished:\n${killed.output.slice(-2000)}`);
+    const second = runCoordinator('queue', dir, config, url);
+    const results = await expectResults(second);
+    assert.match(
+      (await second.done).output,
+      /phase 1 is already queued \(|phase 1 already merged/,
+      'the second coordinator attached to the queued phase',
+    );
+    await assertSameRun(results, await inlineResults(), 'coordinator restarted vs inline');
+  } finally {
+    await watch.close();
+  }
+});
