@@ -129,6 +129,8 @@ class Worker {
   alive = true;
   private active: ActiveJob | null = null;
   private stderrTail = '';
+  /** Set when the executor ends this child, so a job it kills says so. */
+  private stopping = false;
   private nextId = 1;
 
   constructor(readonly threads: number) {
@@ -162,7 +164,8 @@ class Worker {
         const finish = (): void => {
           const active = this.active;
           this.active = null;
-          active?.reject(new WorkerExitError(active.job, this.child.pid, code, signal, this.stderrTail));
+          const tail = this.stopping ? `${this.stderrTail}\n(stopped by the executor: another job failed, or close())` : this.stderrTail;
+          active?.reject(new WorkerExitError(active.job, this.child.pid, code, signal, tail));
           resolve();
         };
         // Not the 'close' event (it never comes after disconnect()), but the end of stderr, so the tail holds a crash's last words.
@@ -222,7 +225,13 @@ class Worker {
     const active = this.active;
     if (!active || m.id !== active.id) return;
     if (m.type === 'progress') {
-      active.onProgress?.(m.progress);
+      try {
+        active.onProgress?.(m.progress);
+      } catch (e) {
+        // As inline, where a throwing callback fails the job.
+        this.active = null;
+        active.reject(e instanceof Error ? e : new Error(String(e)));
+      }
       return;
     }
     this.active = null;
@@ -247,6 +256,7 @@ class Worker {
   /** Asks the child to exit, then kills it if it has not after `graceMs`. */
   async stop(signal: NodeJS.Signals | 'disconnect', graceMs: number): Promise<void> {
     if (!this.alive) return this.exited;
+    this.stopping = true;
     this.busy(); // keep the parent up until the child is gone
     if (signal === 'disconnect') {
       if (this.child.connected) this.child.disconnect();

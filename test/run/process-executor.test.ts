@@ -294,6 +294,32 @@ test('a child killed mid-job rejects the run naming the job and the signal; no c
   }
 });
 
+test('an onProgress callback that throws fails the run, as inline', { skip }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sms-procs-cb-'));
+  const executor = new ProcessExecutor({ concurrency: 1, threadsPerWorker: 1 });
+  try {
+    const inputs = await jobInputs(dir, config);
+    const job: RetrainJob = {
+      config,
+      phase: 1,
+      spec: candidateSpecs(config)[0],
+      kind: 'sms',
+      ...inputs,
+      output: join(dir, 'c.safetensors'),
+    };
+    const pids: number[] = [];
+    const throwing = (): void => {
+      pids.push(...executor.pids());
+      throw new RangeError('reporter broke');
+    };
+    await assert.rejects(executor.run([job], throwing), (e: unknown) => e instanceof RangeError && e.message === 'reporter broke');
+    assert.ok(pids.length > 0 && !pids.some(isAlive), 'its child is ended');
+  } finally {
+    await executor.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('children exit when their parent dies mid-job (SIGKILL: no close(), no exit handler)', { skip }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'sms-procs-orphan-'));
   try {
