@@ -9,7 +9,8 @@
  *   node --import tsx bench/parallel.bench.ts [--candidates 4] [--images 4096] [--epochs 1] [--repeats 1]
  *
  * Prints a table and a final JSON line with wall times and speedups
- * (inline wall / processes wall).
+ * (inline wall / processes wall). Cold and warm runs of the same jobs must
+ * give the same checkpoint bytes (a reused child carries no state over).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -50,10 +51,11 @@ const config = parseSmsConfig({
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
 
-async function timePhase(executor: RetrainExecutor, jobs: RetrainJob[]): Promise<number> {
+/** Wall seconds of one phase, and its candidates' checkpoint hashes. */
+async function timePhase(executor: RetrainExecutor, jobs: RetrainJob[]): Promise<{ seconds: number; hashes: string[] }> {
   const t0 = performance.now();
-  await executor.run(jobs);
-  return (performance.now() - t0) / 1000;
+  const results = await executor.run(jobs);
+  return { seconds: (performance.now() - t0) / 1000, hashes: results.map((r) => r.checkpoint.sha256) };
 }
 
 async function main(): Promise<void> {
@@ -81,11 +83,15 @@ async function main(): Promise<void> {
     const times = { inline: [] as number[], cold: [] as number[], warm: [] as number[] };
     for (let r = 0; r < repeats; r++) {
       setNumThreads(2);
-      times.inline.push(await timePhase(new InlineExecutor(), jobs('inline', 2)));
+      times.inline.push((await timePhase(new InlineExecutor(), jobs('inline', 2))).seconds);
       const executor = new ProcessExecutor({ concurrency: 2, threadsPerWorker: 1 });
       try {
-        times.cold.push(await timePhase(executor, jobs('cold')));
-        times.warm.push(await timePhase(executor, jobs('warm')));
+        const cold = await timePhase(executor, jobs('cold'));
+        const warm = await timePhase(executor, jobs('warm'));
+        times.cold.push(cold.seconds);
+        times.warm.push(warm.seconds);
+        // Same jobs, same thread count: a reused child must give the same bytes.
+        if (cold.hashes.join() !== warm.hashes.join()) throw new Error('cold and warm runs of the same jobs gave different checkpoints');
       } finally {
         await executor.close();
       }
