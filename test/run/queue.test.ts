@@ -21,7 +21,7 @@ import { buildModel } from '../../src/sms/context.js';
 import { pruneCheckpoint, type PruneResult } from '../../src/sms/mask-files.js';
 import { saveCheckpoint, verifiedCheckpoint } from '../../src/sms/store.js';
 import { createQueueExecutor } from '../../src/run/queue/queue-executor.js';
-import { childResultsInOrder, processRetrainJob } from '../../src/run/queue/worker.js';
+import { childResultsInOrder, processRetrainJob, runWorker, type WorkerEvent } from '../../src/run/queue/worker.js';
 import { SharedDirectoryStore } from '../../src/run/queue/artifact-store.js';
 import { ArtifactError, QueueJobFailedError } from '../../src/run/queue/errors.js';
 import { RETRAIN_QUEUE, mergeJobId, redisConnection, retrainJobId, runKey } from '../../src/run/queue/names.js';
@@ -447,5 +447,57 @@ test('a coordinator killed mid-phase and started again finds its flow in the que
     await assertSameRun(results, await inlineResults(), 'coordinator restarted vs inline');
   } finally {
     await watch.close();
+  }
+});
+
+test('runWorker with concurrency 2 supervises two worker processes that run jobs and stop with the signal', { skip }, async () => {
+  const dir = tempDir('queue-pool-');
+  const { parent, pruned } = await jobInputs(dir, config);
+  const jobs: RetrainJob[] = candidateSpecs(config).map((spec) => ({
+    config,
+    phase: 1,
+    spec: { ...spec, epochs: 1 },
+    kind: 'sms' as const,
+    parent,
+    mask: pruned.mask,
+    output: join(dir, 'phase-1', `pool-${spec.index}.safetensors`),
+  }));
+  const stop = new AbortController();
+  const events: WorkerEvent[] = [];
+  const readyNames = new Set<string>();
+  let bothReady = (): void => {};
+  const ready = new Promise<void>((resolve) => (bothReady = resolve));
+  const pool = runWorker({
+    redis: redis!.url,
+    concurrency: 2,
+    threads: 1,
+    lockDurationMs: 4000,
+    stalledIntervalMs: 1000,
+    signal: stop.signal,
+    onEvent: (e) => {
+      events.push(e);
+      if (e.type === 'ready') readyNames.add(e.name);
+      if (readyNames.size === 2) bothReady();
+    },
+  });
+  const executor = createQueueExecutor({ redis: redis!.url, pollMs: 500 });
+  try {
+    await Promise.race([ready, pool]);
+    assert.equal(readyNames.size, 2, 'two worker processes took jobs');
+    const pids = [...readyNames].map((n) => Number(n.split(':').pop()));
+    assert.ok(
+      pids.every((pid) => pid !== process.pid && isAlive(pid)),
+      'the workers are child processes',
+    );
+    const results = await executor.run(jobs);
+    for (let i = 0; i < jobs.length; i++) assert.equal(results[i].checkpoint.path, jobs[i].output);
+    stop.abort();
+    await pool;
+    for (const pid of pids) assert.ok(!isAlive(pid), `worker process ${pid} stopped`);
+    assert.ok(events.some((e) => e.type === 'job-done'));
+  } finally {
+    stop.abort();
+    await executor.close();
+    await pool;
   }
 });

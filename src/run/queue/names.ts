@@ -81,3 +81,19 @@ export function redisConnection(url: string): RedisOptions {
     retryStrategy: (times: number) => Math.min(200 * times, 2000),
   };
 }
+
+/**
+ * Wraps a line sink so that a message repeated within `windowMs` is dropped:
+ * while Redis is down every connection reports every reconnect attempt.
+ */
+export function withoutRepeats(sink: (line: string) => void, windowMs = 10_000): (line: string) => void {
+  const lastSeen = new Map<string, number>();
+  return (line) => {
+    const now = Date.now();
+    const last = lastSeen.get(line);
+    if (last !== undefined && now - last < windowMs) return;
+    lastSeen.set(line, now);
+    if (lastSeen.size > 100) for (const [k, t] of lastSeen) if (now - t >= windowMs) lastSeen.delete(k);
+    sink(line);
+  };
+}

@@ -43,7 +43,7 @@ import { verifiedCheckpoint, type CheckpointRef } from '../../sms/store.js';
 import { SparseSoupsError } from '../../util/errors.js';
 import { SharedDirectoryStore, type ArtifactStore } from './artifact-store.js';
 import { ArtifactError, QueueJobFailedError } from './errors.js';
-import { MERGE_QUEUE, RETRAIN_QUEUE, describeRetrainJob, mergeJobId, redisConnection, retrainJobId } from './names.js';
+import { MERGE_QUEUE, RETRAIN_QUEUE, describeRetrainJob, mergeJobId, redisConnection, retrainJobId, withoutRepeats } from './names.js';
 import type { MergeJobData, PhaseOutcome, RetrainJobData } from './worker.js';
 
 export interface QueueExecutorOptions {
@@ -192,6 +192,7 @@ export class QueueExecutor implements RetrainExecutor {
     this.connected ??= (async () => {
       const connection = redisConnection(this.options.redis);
       const base = { connection, prefix: this.options.prefix };
+      const connectionTrouble = withoutRepeats(this.log);
       const q: Connected = {
         retrain: new Queue<RetrainJobData, RetrainResult>(RETRAIN_QUEUE, base),
         merge: new Queue<MergeJobData, PhaseOutcome>(MERGE_QUEUE, base),
@@ -209,13 +210,13 @@ export class QueueExecutor implements RetrainExecutor {
         events.on('stalled', ({ jobId }) =>
           this.log(`${jobId}: stalled (its worker stopped renewing the lock: killed or blocked); back in the queue`),
         );
-        events.on('error', (e) => this.log(`queue events (${queue}): ${e.message}`));
+        events.on('error', (e) => connectionTrouble(`queue events (${queue}): ${e.message}`));
       }
       q.retrainEvents.on('progress', ({ jobId, data }) => {
         if (typeof data === 'object' && data !== null) this.progress.get(jobId)?.(data as RetrainProgress);
       });
       for (const e of [q.retrain, q.merge, q.flows])
-        (e as { on(ev: 'error', f: (e: Error) => void): unknown }).on('error', (err) => this.log(`queue: ${err.message}`));
+        (e as { on(ev: 'error', f: (e: Error) => void): unknown }).on('error', (err) => connectionTrouble(`queue: ${err.message}`));
       // Listening before anything is enqueued, so no completion goes unheard (polling covers the rest).
       await Promise.all([
         q.retrainEvents.waitUntilReady(),

@@ -11,6 +11,8 @@
  * inline run's with the same thread count. Prints one JSON line per event on
  * stdout ({"type":"ready",...} once it takes jobs). SIGTERM or SIGINT: stop
  * taking jobs, finish the running ones, exit 0; a second signal exits at once.
+ * Started with an IPC channel (by runWorker with concurrency > 1), it also
+ * stops when its parent goes away.
  */
 import type { RunWorkerOptions, WorkerEvent } from './worker.js';
 
@@ -72,6 +74,8 @@ const onSignal = (): void => {
 };
 process.on('SIGTERM', onSignal);
 process.on('SIGINT', onSignal);
+// Started by runWorker({ concurrency > 1 }) with an IPC channel: a supervisor that is gone stops this worker too.
+if (process.send) process.on('disconnect', () => stop.abort());
 
 // libtorch loads with the worker module: after the environment above is set.
 const { runWorker } = await import('./worker.js');

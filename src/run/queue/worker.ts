@@ -16,16 +16,19 @@
  * process.once('SIGTERM', () => stop.abort());
  * await runWorker({ redis: 'redis://10.0.0.5:6379', threads: 4, signal: stop.signal });
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { cpus, hostname } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { Worker, type Job } from 'bullmq';
 import { getNumThreads, setNumThreads } from '../../tensor/create.js';
 import { retrainCandidateOnce, type RetrainJob, type RetrainProgress, type RetrainResult } from '../../sms/retrain.js';
 import { completePhase, type PhaseMergeSpec, type PhaseResult } from '../../sms/phase.js';
 import type { SmsConfig } from '../../sms/config.js';
 import { SparseSoupsError } from '../../util/errors.js';
+import { childExecArgv } from '../process-executor.js';
 import { SharedDirectoryStore, type ArtifactStore } from './artifact-store.js';
 import { ArtifactError } from './errors.js';
-import { MERGE_QUEUE, RETRAIN_QUEUE, describeRetrainJob, redisConnection } from './names.js';
+import { MERGE_QUEUE, RETRAIN_QUEUE, describeRetrainJob, redisConnection, withoutRepeats } from './names.js';
 
 /** Data of a retrain job. */
 export interface RetrainJobData {
@@ -50,12 +53,33 @@ export type WorkerEvent =
   | { type: 'job-done'; queue: string; jobId: string; seconds: number; reused?: boolean }
   | { type: 'job-failed'; queue: string; jobId: string; attempt: number; error: string }
   | { type: 'error'; error: string }
+  | { type: 'warning'; message: string }
   | { type: 'closing' };
+
+/** One human-readable line per event (what `sparse-soups worker` prints). */
+export function formatWorkerEvent(e: WorkerEvent): string {
+  switch (e.type) {
+    case 'ready':
+      return `worker ${e.name}: taking jobs from ${e.queues.join(', ')}`;
+    case 'job-start':
+      return `start  ${e.jobId}${e.attempt > 1 ? ` (attempt ${e.attempt})` : ''}`;
+    case 'job-done':
+      return `done   ${e.jobId} in ${e.seconds.toFixed(1)} s${e.reused ? ' (finished checkpoint reused)' : ''}`;
+    case 'job-failed':
+      return `failed ${e.jobId} (attempt ${e.attempt}): ${e.error}`;
+    case 'error':
+      return `queue: ${e.error}`;
+    case 'warning':
+      return `warning: ${e.message}`;
+    case 'closing':
+      return 'stopping: no new jobs; running jobs finish first';
+  }
+}
 
 export interface RunWorkerOptions {
   /** redis://host:port[/db] */
   redis: string;
-  /** Jobs this process runs at once (default 1; see docs/distributed.md: on CPU run one process per slot). */
+  /** Jobs at once (default 1); N > 1 runs N worker processes, each one job at a time with `threads` threads (default cores / N). */
   concurrency?: number;
   /** libtorch threads per job (default: the job's, else the config's `threads`, else cores / concurrency). */
   threads?: number;
@@ -157,14 +181,36 @@ export async function processMergeJob(
   return { results, phase };
 }
 
+/** Runs one job at a time: a process's two BullMQ workers (retrain, merge) never interleave jobs (libtorch threads and RNG are process-wide). */
+function serialized(): <T>(work: () => Promise<T>) => Promise<T> {
+  let tail: Promise<unknown> = Promise.resolve();
+  return <T>(work: () => Promise<T>): Promise<T> => {
+    const run = tail.then(work, work);
+    tail = run.catch(() => {});
+    return run;
+  };
+}
+
 /**
- * Processes both queues until `signal` aborts. Resolves once both BullMQ
- * workers have closed (running jobs finish first).
+ * Processes both queues until `signal` aborts. Resolves once every job that
+ * was running has finished and the connections are closed. With
+ * `concurrency` N > 1 it supervises N worker processes (worker-main) instead,
+ * each taking one job at a time with `threads` threads: libtorch computes on
+ * a process's main thread, so jobs in one process would only interleave.
  */
 export async function runWorker(options: RunWorkerOptions): Promise<void> {
   checkPositiveInteger('concurrency', options.concurrency);
   checkPositiveInteger('threads', options.threads);
+  if ((options.concurrency ?? 1) > 1) return runWorkerProcesses(options);
   const emit = options.onEvent ?? (() => {});
+  const blasEnv = process.env.OPENBLAS_NUM_THREADS;
+  if (options.threads !== undefined && blasEnv !== String(options.threads)) {
+    // OpenBLAS sizes its pool when libtorch loads; setNumThreads does not resize it.
+    emit({
+      type: 'warning',
+      message: `OPENBLAS_NUM_THREADS is ${blasEnv ?? 'unset'}, not ${options.threads}: BLAS may use other thread counts than libtorch; start the worker with OMP_NUM_THREADS=${options.threads} OPENBLAS_NUM_THREADS=${options.threads} for results bit-identical to other ${options.threads}-thread runs`,
+    });
+  }
   const connection = redisConnection(options.redis);
   const store = options.store ?? new SharedDirectoryStore();
   const name = options.name ?? `${hostname()}:${process.pid}`;
@@ -172,26 +218,28 @@ export async function runWorker(options: RunWorkerOptions): Promise<void> {
     connection,
     prefix: options.prefix,
     name,
-    concurrency: options.concurrency ?? 1,
+    concurrency: 1,
     lockDuration: options.lockDurationMs ?? 300_000,
     stalledInterval: options.stalledIntervalMs ?? 30_000,
     maxStalledCount: options.maxStalledCount ?? 2,
     autorun: false,
   };
-  const timed = async <T>(queue: string, job: Job, work: () => Promise<T>, reused?: (r: T) => boolean): Promise<T> => {
-    const t0 = performance.now();
-    const jobId = job.id ?? '?';
-    emit({ type: 'job-start', queue, jobId, attempt: job.attemptsMade + 1 });
-    try {
-      const r = await work();
-      emit({ type: 'job-done', queue, jobId, seconds: (performance.now() - t0) / 1000, reused: reused?.(r) });
-      return r;
-    } catch (e) {
-      const error = withTypeInMessage(e);
-      emit({ type: 'job-failed', queue, jobId, attempt: job.attemptsMade + 1, error: error.message });
-      throw error;
-    }
-  };
+  const oneAtATime = serialized();
+  const timed = <T>(queue: string, job: Job, work: () => Promise<T>, reused?: (r: T) => boolean): Promise<T> =>
+    oneAtATime(async () => {
+      const t0 = performance.now();
+      const jobId = job.id ?? '?';
+      emit({ type: 'job-start', queue, jobId, attempt: job.attemptsMade + 1 });
+      try {
+        const r = await work();
+        emit({ type: 'job-done', queue, jobId, seconds: (performance.now() - t0) / 1000, reused: reused?.(r) });
+        return r;
+      } catch (e) {
+        const error = withTypeInMessage(e);
+        emit({ type: 'job-failed', queue, jobId, attempt: job.attemptsMade + 1, error: error.message });
+        throw error;
+      }
+    });
 
   const retrain = new Worker<RetrainJobData, RetrainResult>(
     RETRAIN_QUEUE,
@@ -213,7 +261,8 @@ export async function runWorker(options: RunWorkerOptions): Promise<void> {
     (job) => timed(MERGE_QUEUE, job, async () => processMergeJob(job.data, await job.getChildrenValues(), store, options)),
     common,
   );
-  for (const w of [retrain, merge]) w.on('error', (e) => emit({ type: 'error', error: e.message }));
+  const reportError = withoutRepeats((error) => emit({ type: 'error', error }));
+  for (const w of [retrain, merge]) w.on('error', (e) => reportError(e.message));
 
   const stopped = new Promise<void>((resolve) => {
     if (options.signal?.aborted) return resolve();
@@ -228,5 +277,78 @@ export async function runWorker(options: RunWorkerOptions): Promise<void> {
     emit({ type: 'closing' });
     await Promise.all([retrain.close(), merge.close()]);
     await running.catch(() => {});
+  }
+}
+
+/** worker-main beside this module: `.ts` from sources (tsx), `.js` from dist/. */
+export function workerMainPath(moduleUrl: string = import.meta.url): string {
+  const ext = /\.[cm]?ts$/.test(new URL(moduleUrl).pathname) ? '.ts' : '.js';
+  return fileURLToPath(new URL(`./worker-main${ext}`, moduleUrl));
+}
+
+/** `concurrency` worker-main processes of one job at a time; one that dies is started again until `signal` aborts. */
+async function runWorkerProcesses(options: RunWorkerOptions): Promise<void> {
+  const emit = options.onEvent ?? (() => {});
+  const n = options.concurrency ?? 1;
+  if (options.store !== undefined && !(options.store instanceof SharedDirectoryStore)) {
+    throw new SparseSoupsError(
+      'worker: concurrency > 1 runs worker processes, which use the shared-directory store; give a custom store only with concurrency 1',
+    );
+  }
+  const args = ['--redis', options.redis];
+  const flag = (name: string, value: number | string | undefined): void => {
+    if (value !== undefined) args.push(name, String(value));
+  };
+  flag('--threads', options.threads ?? Math.max(1, Math.floor(cpus().length / n)));
+  flag('--lock-duration-ms', options.lockDurationMs);
+  flag('--stalled-interval-ms', options.stalledIntervalMs);
+  flag('--max-stalled-count', options.maxStalledCount);
+  flag('--prefix', options.prefix);
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  delete env.NODE_TEST_CONTEXT;
+  for (const v of ['OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS']) delete env[v]; // worker-main sets them from --threads
+  let stopping = options.signal?.aborted ?? false;
+  const live = new Set<ChildProcess>();
+
+  const start = (slot: number): Promise<void> =>
+    new Promise((resolve) => {
+      const child = spawn(process.execPath, [...childExecArgv(), workerMainPath(), ...args], {
+        env,
+        stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+      });
+      live.add(child);
+      let buffered = '';
+      child.stdout?.on('data', (d: Buffer) => {
+        buffered += d.toString();
+        const lines = buffered.split('\n');
+        buffered = lines.pop() ?? '';
+        for (const line of lines) {
+          try {
+            emit(JSON.parse(line) as WorkerEvent);
+          } catch {
+            emit({ type: 'warning', message: `worker process ${child.pid}: ${line}` });
+          }
+        }
+      });
+      child.once('exit', (code, signal) => {
+        live.delete(child);
+        if (stopping) return resolve();
+        emit({
+          type: 'error',
+          error: `worker process ${child.pid} (slot ${slot}) exited (${signal ?? `code ${code}`}); starting another in 1 s`,
+        });
+        setTimeout(() => resolve(stopping ? undefined : start(slot)), 1000);
+      });
+    });
+
+  const onAbort = (): void => {
+    stopping = true;
+    for (const child of live) child.kill('SIGTERM');
+  };
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    await Promise.all(Array.from({ length: n }, (_, slot) => start(slot)));
+  } finally {
+    options.signal?.removeEventListener('abort', onAbort);
   }
 }
