@@ -16,6 +16,8 @@ import { evaluateCheckpoint } from '../run/eval.js';
 import { writeReport } from '../run/report/report.js';
 import { ProcessExecutor } from '../run/process-executor.js';
 import type { RetrainExecutor } from '../sms/executor.js';
+import { createQueueExecutor } from '../run/queue/queue-executor.js';
+import { runWorker } from '../run/queue/worker.js';
 
 interface ExecutorFlags {
   executor: string;
@@ -28,12 +30,21 @@ interface ExecutorFlags {
 async function makeExecutor(o: ExecutorFlags): Promise<RetrainExecutor | undefined> {
   if (o.executor === 'inline') return undefined;
   if (o.executor === 'processes') return new ProcessExecutor({ concurrency: o.workers, threadsPerWorker: o.threads });
-  throw new SparseSoupsError(`--executor: expected 'inline' or 'processes', got '${o.executor}'`);
+  if (o.executor === 'queue') {
+    if (!o.redis) throw new SparseSoupsError('--executor queue needs --redis redis://host:port');
+    return createQueueExecutor({ redis: o.redis, log: (line) => process.stderr.write(`queue: ${line}\n`) });
+  }
+  throw new SparseSoupsError(`--executor: expected 'inline', 'processes' or 'queue', got '${o.executor}'`);
 }
 
 function executorOptions(cmd: Command): Command {
   return cmd
-    .option('--executor <kind>', "where candidates retrain: 'inline' (this process) or 'processes' (parallel child processes)", 'inline')
+    .option(
+      '--executor <kind>',
+      "where candidates retrain: 'inline' (this process), 'processes' (parallel child processes) or 'queue' (BullMQ workers, see docs/distributed.md)",
+      'inline',
+    )
+    .option('--redis <url>', 'queue: the Redis of the BullMQ queues, redis://host:port')
     .option('--workers <n>', 'processes: child processes at once (default: min(candidates, cores))', (v) => Number.parseInt(v, 10));
 }
 import type { ModelOptions } from '../models/registry.js';
@@ -175,6 +186,25 @@ program
       );
     },
   );
+
+program
+  .command('worker')
+  .description('take retrain and merge jobs from the BullMQ queues (run on every machine that should work)')
+  .requiredOption('--redis <url>', 'redis://host:port of the queues')
+  .option('--concurrency <n>', 'jobs at once (N > 1 runs N worker processes)', (v) => Number.parseInt(v, 10))
+  .option('--threads <n>', 'libtorch threads per job (default: cores / concurrency)', (v) => Number.parseInt(v, 10))
+  .action(async (o: { redis: string; concurrency?: number; threads?: number }) => {
+    const stop = new AbortController();
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => stop.abort());
+    process.stderr.write(`worker: taking jobs from ${o.redis} (SIGINT/SIGTERM to stop after the running job)\n`);
+    await runWorker({
+      redis: o.redis,
+      concurrency: o.concurrency,
+      threads: o.threads,
+      signal: stop.signal,
+      onEvent: (e) => process.stderr.write(`worker: ${JSON.stringify(e)}\n`),
+    });
+  });
 
 const data = program.command('data').description('datasets and corruptions');
 data

@@ -14,7 +14,7 @@ const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
 const cli = (...args: string[]) => spawnSync(process.execPath, [...CLI, ...args], { encoding: 'utf8' });
 
 test('every command has --help', () => {
-  for (const cmd of [[], ['run'], ['resume'], ['status'], ['report'], ['eval'], ['export'], ['data'], ['data', 'preview']]) {
+  for (const cmd of [[], ['run'], ['resume'], ['status'], ['report'], ['worker'], ['eval'], ['export'], ['data'], ['data', 'preview']]) {
     const r = cli(...cmd, '--help');
     assert.equal(r.status, 0, `${cmd.join(' ')} --help`);
     assert.match(r.stdout, /Usage: sparse-soups/);
