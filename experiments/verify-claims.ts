@@ -7,8 +7,10 @@
  *   node --import tsx experiments/verify-claims.ts configs/fashion-mnist-paper.yaml [--out runs]
  *
  * Prints the result table (markdown) and one line per claim, then a JSON line.
+ * A finished run (results.json present) is read back instead of run again.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parse } from 'yaml';
 import { parseSmsConfig } from '../src/sms/config.js';
@@ -16,12 +18,17 @@ import { createRunDir } from '../src/run/rundir.js';
 import { runExperiment } from '../src/run/experiment.js';
 import { plainProgressReporter } from '../src/run/progress.js';
 import { summaryMarkdown } from '../src/run/summary.js';
+import type { SmsResults } from '../src/sms/pipeline.js';
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { out: { type: 'string', default: 'runs' } } });
 const configPath = positionals[0] ?? 'configs/fashion-mnist-paper.yaml';
 const config = parseSmsConfig(parse(readFileSync(configPath, 'utf8')), configPath);
 const run = await createRunDir(config, values.out);
-const results = await runExperiment(run, { onEvent: plainProgressReporter() });
+// A finished run is read back rather than resumed (resuming re-evaluates every phase).
+const finished = join(run.path, 'results.json');
+const results: SmsResults = existsSync(finished)
+  ? (JSON.parse(readFileSync(finished, 'utf8')) as SmsResults)
+  : await runExperiment(run, { onEvent: plainProgressReporter() });
 
 const pct = (x: number): string => (100 * x).toFixed(2);
 console.log(`\n${summaryMarkdown(results)}\n`);
@@ -38,5 +45,6 @@ for (const p of results.phases) {
     check('uniform soup > IMP mean (OOD)', soup.oodMeanAccuracy, p.imp.mean.oodMeanAccuracy);
   }
 }
-for (const c of claims) console.log(`phase ${c.phase}: ${c.claim}: ${pct(c.soup)} vs ${pct(c.other)} -> ${c.holds ? 'holds' : 'does not hold'}`);
+for (const c of claims)
+  console.log(`phase ${c.phase}: ${c.claim}: ${pct(c.soup)} vs ${pct(c.other)} -> ${c.holds ? 'holds' : 'does not hold'}`);
 console.log(JSON.stringify({ experiment: 'verify-claims', config: configPath, run: run.path, claims }));

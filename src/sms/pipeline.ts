@@ -15,8 +15,8 @@
  * a job whose verified output already exists is not run again.
  */
 import { join } from 'node:path';
-import { mkdirSync } from 'node:fs';
-import { writeJsonFileAtomic } from '../io/atomic.js';
+import { existsSync, mkdirSync } from 'node:fs';
+import { readJsonFile, writeJsonFileAtomic } from '../io/atomic.js';
 import { DataLoader } from '../data/loader.js';
 import { manualSeed } from '../tensor/create.js';
 import { trainModel, stepsFor } from '../train/trainer.js';
@@ -31,7 +31,7 @@ import { finishedResult, type RetrainJob, type RetrainResult, type RetrainProgre
 import { saveCheckpoint, verifiedCheckpoint, loadCheckpoint, type CheckpointRef } from './store.js';
 import { pruneCheckpoint, type PruneResult } from './mask-files.js';
 import type { ModelMetrics } from './evaluate.js';
-import { completePhase, evaluateCheckpoint, type PhaseResult } from './phase.js';
+import { completePhase, evaluateCheckpoint, type PhaseResult, type PhaseMergeSpec } from './phase.js';
 export type { CandidateRecord, SoupRecord, PhaseResult, PhaseMergeSpec } from './phase.js';
 export { meanScores } from './phase.js';
 
@@ -81,7 +81,13 @@ async function trainDense(config: SmsConfig, data: ExperimentData, path: string,
   manualSeed(config.seed);
   const model = buildModel(config, config.seed);
   try {
-    const loader = new DataLoader(data.train, { batchSize: config.data.batchSize, seed: config.seed, augment: config.data.augment, dropLast: true, reuseBuffers: true });
+    const loader = new DataLoader(data.train, {
+      batchSize: config.data.batchSize,
+      seed: config.seed,
+      augment: config.data.augment,
+      dropLast: true,
+      reuseBuffers: true,
+    });
     const lr = makeDenseSchedule(config.dense.schedule, {
       maxLr: config.dense.maxLr,
       totalSteps: stepsFor(loader, config.dense.epochs),
@@ -116,6 +122,30 @@ async function runJobs(jobs: RetrainJob[], executor: RetrainExecutor, emit: (e: 
   });
 }
 
+/**
+ * completePhase, reusing the recorded phase result when its inputs (mask and
+ * every retrain checkpoint) are unchanged and its soups still verify: a resumed
+ * run does not merge and evaluate finished phases again.
+ */
+async function completePhaseOnce(merge: PhaseMergeSpec, results: RetrainResult[]): Promise<PhaseResult> {
+  const file = join(merge.dir, 'phase-result.json');
+  const inputs = [merge.mask.maskHash, ...results.map((r) => r.checkpoint.sha256)].join(',');
+  if (existsSync(file)) {
+    try {
+      const cached = (await readJsonFile(file)) as { inputs: string; result: PhaseResult };
+      const soupsOk =
+        (await verifiedCheckpoint(cached.result.soups.uniform.checkpoint)) !== null &&
+        (await verifiedCheckpoint(cached.result.soups.greedy.checkpoint)) !== null;
+      if (cached.inputs === inputs && soupsOk) return cached.result;
+    } catch {
+      // unreadable record: recompute
+    }
+  }
+  const result = await completePhase(merge, results);
+  await writeJsonFileAtomic(file, { inputs, result });
+  return result;
+}
+
 export async function runSms(config: SmsConfig, opts: SmsRunOptions): Promise<SmsResults> {
   const emit = opts.onEvent ?? (() => {});
   const executor: RetrainExecutor = opts.executor ?? new InlineExecutor();
@@ -135,10 +165,15 @@ export async function runSms(config: SmsConfig, opts: SmsRunOptions): Promise<Sm
   const gmp = config.pruning.variant === 'gmp';
   const sparsities = (gmp ? gmpPhaseSparsities : impPhaseSparsities)(config.pruning.goalSparsity, config.pruning.phases);
   // GMP variant: one global LR schedule over all phases (each phase lasts the retraining epochs).
-  const stepsPerPhase = new DataLoader(data.train, { batchSize: config.data.batchSize, dropLast: true }).batchesPerEpoch * config.retrain.epochs;
-  const lrWindow = (p: number): RetrainJob['lrWindow'] => (gmp ? { totalSteps: stepsPerPhase * config.pruning.phases, offset: stepsPerPhase * (p - 1) } : undefined);
+  const stepsPerPhase =
+    new DataLoader(data.train, { batchSize: config.data.batchSize, dropLast: true }).batchesPerEpoch * config.retrain.epochs;
+  const lrWindow = (p: number): RetrainJob['lrWindow'] =>
+    gmp ? { totalSteps: stepsPerPhase * config.pruning.phases, offset: stepsPerPhase * (p - 1) } : undefined;
   let parentMask: CheckpointRef | null = null;
-  let impChains: { parent: CheckpointRef; mask: CheckpointRef | null }[] = specs.map(() => ({ parent: parent as CheckpointRef, mask: null }));
+  let impChains: { parent: CheckpointRef; mask: CheckpointRef | null }[] = specs.map(() => ({
+    parent: parent as CheckpointRef,
+    mask: null,
+  }));
   let impLonger: { parent: CheckpointRef; mask: CheckpointRef | null } = { parent, mask: null };
   const phases: PhaseResult[] = [];
 
@@ -177,8 +212,17 @@ export async function runSms(config: SmsConfig, opts: SmsRunOptions): Promise<Sm
     let longerJob: RetrainJob | null = null;
     let longerMask: PruneResult | null = null;
     if (config.baselines.impLonger) {
-      longerMask = p === 1 ? pruned : await pruneCheckpoint(config, impLonger.parent, impLonger.mask, target, pruneSeed, join(dir, 'imp-longer-mask.safetensors'));
-      longerJob = job({ ...specs[0], epochs: specs[0].epochs * m }, 'imp-longer', impLonger.parent, longerMask, join(dir, 'imp-longer.safetensors'));
+      longerMask =
+        p === 1
+          ? pruned
+          : await pruneCheckpoint(config, impLonger.parent, impLonger.mask, target, pruneSeed, join(dir, 'imp-longer-mask.safetensors'));
+      longerJob = job(
+        { ...specs[0], epochs: specs[0].epochs * m },
+        'imp-longer',
+        impLonger.parent,
+        longerMask,
+        join(dir, 'imp-longer.safetensors'),
+      );
     }
     const allJobs = [...jobs, ...impJobs, ...(longerJob ? [longerJob] : [])];
     emit({ type: 'phase-start', phase: p, targetSparsity: target, jobs: allJobs.length });
@@ -187,10 +231,12 @@ export async function runSms(config: SmsConfig, opts: SmsRunOptions): Promise<Sm
     let result: PhaseResult;
     if (executor.runPhase) {
       ({ results, phase: result } = await executor.runPhase(allJobs, merge, (pr) => emit({ type: 'progress', progress: pr })));
-      results.forEach((r, i) => r.reused && emit({ type: 'job-reused', phase: p, kind: allJobs[i].kind, candidate: allJobs[i].spec.index }));
+      results.forEach(
+        (r, i) => r.reused && emit({ type: 'job-reused', phase: p, kind: allJobs[i].kind, candidate: allJobs[i].spec.index }),
+      );
     } else {
       results = await runJobs(allJobs, executor, emit);
-      result = await completePhase(merge, results);
+      result = await completePhaseOnce(merge, results);
     }
     if (config.baselines.imp) {
       impChains = specs.map((_, i) => ({
