@@ -55,6 +55,7 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 async function timePhase(executor: RetrainExecutor, jobs: RetrainJob[]): Promise<{ seconds: number; hashes: string[] }> {
   const t0 = performance.now();
   const results = await executor.run(jobs);
+  if (results.some((r) => r.reused)) throw new Error(`${executor.name}: a job was reused, not run`);
   return { seconds: (performance.now() - t0) / 1000, hashes: results.map((r) => r.checkpoint.sha256) };
 }
 
@@ -68,6 +69,7 @@ async function main(): Promise<void> {
     const parent = await saveCheckpoint(join(dir, 'parent.safetensors'), model.stateDict());
     model.dispose();
     const { mask } = await pruneCheckpoint(config, parent, null, 0.5, 1, join(dir, 'mask.safetensors'));
+    // Fresh output paths every time: executors skip a job whose verified result exists.
     const jobs = (tag: string, threads?: number): RetrainJob[] =>
       candidateSpecs(config).map((spec) => ({
         config,
@@ -83,11 +85,11 @@ async function main(): Promise<void> {
     const times = { inline: [] as number[], cold: [] as number[], warm: [] as number[] };
     for (let r = 0; r < repeats; r++) {
       setNumThreads(2);
-      times.inline.push((await timePhase(new InlineExecutor(), jobs('inline', 2))).seconds);
+      times.inline.push((await timePhase(new InlineExecutor(), jobs(`inline-${r}`, 2))).seconds);
       const executor = new ProcessExecutor({ concurrency: 2, threadsPerWorker: 1 });
       try {
-        const cold = await timePhase(executor, jobs('cold'));
-        const warm = await timePhase(executor, jobs('warm'));
+        const cold = await timePhase(executor, jobs(`cold-${r}`));
+        const warm = await timePhase(executor, jobs(`warm-${r}`));
         times.cold.push(cold.seconds);
         times.warm.push(warm.seconds);
         // Same jobs, same thread count: a reused child must give the same bytes.

@@ -1,6 +1,7 @@
 /**
  * The child side of ProcessExecutor: a process forked with an IPC channel
- * that runs one retrain job at a time.
+ * that runs one retrain job at a time, through retrainCandidateOnce as the
+ * inline executor does (a job whose verified result exists is not rerun).
  *
  *   parent → child   { type: 'job', id, job }        job.threads is always set
  *                    (disconnecting the channel ends the child)
@@ -14,7 +15,7 @@
  * child exits when the parent disconnects (parent exited or was killed), so
  * no worker outlives the run.
  */
-import { retrainCandidate, type RetrainJob, type RetrainProgress, type RetrainResult } from '../sms/retrain.js';
+import { retrainCandidateOnce, type RetrainJob, type RetrainProgress, type RetrainResult } from '../sms/retrain.js';
 import { getNumThreads, setNumThreads } from '../tensor/create.js';
 
 export interface SerializedError {
@@ -49,7 +50,7 @@ async function runJob(id: number, job: RetrainJob): Promise<void> {
   try {
     const threads = job.threads && job.threads > 0 ? job.threads : getNumThreads();
     if (getNumThreads() !== threads) setNumThreads(threads);
-    const result = await retrainCandidate({ ...job, threads }, (progress) => void send({ type: 'progress', id, progress }));
+    const result = await retrainCandidateOnce({ ...job, threads }, (progress) => void send({ type: 'progress', id, progress }));
     await send({ type: 'result', id, result });
   } catch (e) {
     await send({ type: 'error', id, error: serializeError(e) });
