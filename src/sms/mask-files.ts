@@ -2,7 +2,7 @@
  * Masks on disk (bit-packed safetensors with a checksum sidecar) and the
  * pruning step of a phase: prune(parent, sparsity) → mask file.
  */
-import { writeJsonFileAtomic, sha256OfFile } from '../io/atomic.js';
+import { sha256OfFile } from '../io/atomic.js';
 import { saveSafetensors, loadSafetensors } from '../io/safetensors.js';
 import { PruningMask } from '../prune/mask.js';
 import { getCriterion } from '../prune/criteria.js';
@@ -11,15 +11,13 @@ import { noGrad } from '../tensor/create.js';
 import { tidy } from '../tensor/scope.js';
 import type { SmsConfig } from './config.js';
 import { buildModel } from './context.js';
-import { loadCheckpoint, type CheckpointRef } from './store.js';
+import { loadCheckpoint, recordChecksum, type CheckpointRef } from './store.js';
 import { CheckpointError } from '../util/errors.js';
 
 export async function saveMask(path: string, mask: PruningMask): Promise<CheckpointRef> {
   const { tensors, metadata } = mask.toSafeTensors();
   await saveSafetensors(path, tensors, { ...metadata, hash: mask.hash() });
-  const sha256 = await sha256OfFile(path);
-  await writeJsonFileAtomic(`${path}.sha256.json`, { sha256 });
-  return { path, sha256 };
+  return recordChecksum(path);
 }
 
 export async function loadMask(ref: CheckpointRef): Promise<PruningMask> {

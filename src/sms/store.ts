@@ -18,6 +18,11 @@ export interface CheckpointRef {
 /** Saves a state dict atomically and records its checksum beside it (`<path>.sha256.json`). */
 export async function saveCheckpoint(path: string, state: StateDict, metadata: Record<string, string> = {}): Promise<CheckpointRef> {
   await saveStateDict(path, state, metadata);
+  return recordChecksum(path);
+}
+
+/** Hashes a freshly written file and records the hash beside it (`<path>.sha256.json`). */
+export async function recordChecksum(path: string): Promise<CheckpointRef> {
   const sha256 = await sha256OfFile(path);
   await writeJsonFileAtomic(`${path}.sha256.json`, { sha256 });
   return { path, sha256 };
