@@ -6,6 +6,8 @@
 #include <torch/cuda.h>
 #include <torch/version.h>
 
+#include <dlfcn.h>
+
 #include <cstring>
 
 #include "tensor_wrap.h"
@@ -217,11 +219,45 @@ Napi::Value IsGradEnabled(const Napi::CallbackInfo& info) { return Napi::Boolean
 
 // ---- runtime ----
 
+// at::set_num_threads sizes libtorch's own pool (OpenMP or native) but not
+// OpenBLAS's, which Debian's libtorch calls for its GEMMs and which sizes its
+// pthread pool once, from OPENBLAS_NUM_THREADS/OMP_NUM_THREADS or the core
+// count, when it loads. Resize it too when the BLAS loaded is OpenBLAS: the
+// addon's dependencies are in its own (not the global) symbol scope, so look
+// the function up through a handle on the already-loaded library.
+using BlasSetThreads = void (*)(int);
+using BlasGetThreads = int (*)();
+void* FindOpenBlasSymbol(const char* name) {
+  for (const char* lib : {"libopenblas.so.0", "libblas.so.3", "libopenblas.so"}) {
+    void* h = dlopen(lib, RTLD_LAZY | RTLD_NOLOAD);
+    if (h == nullptr) continue;
+    void* sym = dlsym(h, name);
+    dlclose(h);  // RTLD_NOLOAD took a reference; the library stays loaded
+    if (sym != nullptr) return sym;
+  }
+  return dlsym(RTLD_DEFAULT, name);
+}
+BlasSetThreads OpenBlasSetThreads() {
+  static const auto fn = reinterpret_cast<BlasSetThreads>(FindOpenBlasSymbol("openblas_set_num_threads"));
+  return fn;
+}
+BlasGetThreads OpenBlasGetThreads() {
+  static const auto fn = reinterpret_cast<BlasGetThreads>(FindOpenBlasSymbol("openblas_get_num_threads"));
+  return fn;
+}
+
 Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
   int64_t n = ArgInt(info, 0, "threads");
   if (n < 1) TypeError(info.Env(), "setNumThreads: threads must be >= 1, got " + std::to_string(n));
   at::set_num_threads(static_cast<int>(n));
+  if (BlasSetThreads f = OpenBlasSetThreads()) f(static_cast<int>(n));
   return info.Env().Undefined();
+}
+// OpenBLAS's thread count, or null when the BLAS loaded is not OpenBLAS.
+Napi::Value BlasNumThreads(const Napi::CallbackInfo& info) {
+  BlasGetThreads f = OpenBlasGetThreads();
+  if (f == nullptr) return info.Env().Null();
+  return Napi::Number::New(info.Env(), f());
 }
 Napi::Value GetNumThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), at::get_num_threads()); }
 Napi::Value CudaAvailable(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), torch::cuda::is_available()); }
@@ -277,6 +313,7 @@ void InitCreate(Napi::Object exports) {
   SS_EXPORT(exports, "setGradEnabled", SetGradEnabled);
   SS_EXPORT(exports, "isGradEnabled", IsGradEnabled);
   SS_EXPORT(exports, "setNumThreads", SetNumThreads);
+  SS_EXPORT(exports, "blasNumThreads", BlasNumThreads);
   SS_EXPORT(exports, "getNumThreads", GetNumThreads);
   SS_EXPORT(exports, "cudaAvailable", CudaAvailable);
   SS_EXPORT(exports, "cudaDeviceCount", CudaDeviceCount);

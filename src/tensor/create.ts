@@ -134,12 +134,21 @@ export function isGradEnabled(): boolean {
 export function manualSeed(seed: number): void {
   native.manualSeed(seed);
 }
-/** Threads libtorch uses for intra-op parallelism in this process. */
+/**
+ * Threads libtorch uses for intra-op parallelism in this process, and, when
+ * the BLAS libtorch calls is OpenBLAS, OpenBLAS's thread pool too (it sizes
+ * itself from OPENBLAS_NUM_THREADS or the core count when it loads, and
+ * `at::set_num_threads` alone leaves it there).
+ */
 export function setNumThreads(n: number): void {
   native.setNumThreads(n);
 }
 export function getNumThreads(): number {
   return native.getNumThreads();
+}
+/** OpenBLAS's thread count, or null when libtorch's BLAS is not OpenBLAS (MKL, reference BLAS). */
+export function blasNumThreads(): number | null {
+  return native.blasNumThreads();
 }
 /** True when the linked libtorch has CUDA and a GPU is visible. */
 export function cudaAvailable(): boolean {

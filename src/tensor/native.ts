@@ -61,6 +61,7 @@ export interface NativeAddon {
   isGradEnabled(): boolean;
   setNumThreads(n: number): void;
   getNumThreads(): number;
+  blasNumThreads(): number | null;
   cudaAvailable(): boolean;
   cudaDeviceCount(): number;
   cudaSynchronize(): void;

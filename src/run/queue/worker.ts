@@ -203,14 +203,6 @@ export async function runWorker(options: RunWorkerOptions): Promise<void> {
   checkPositiveInteger('threads', options.threads);
   if ((options.concurrency ?? 1) > 1) return runWorkerProcesses(options);
   const emit = options.onEvent ?? (() => {});
-  const blasEnv = process.env.OPENBLAS_NUM_THREADS;
-  if (options.threads !== undefined && blasEnv !== String(options.threads)) {
-    // OpenBLAS sizes its pool when libtorch loads; setNumThreads does not resize it.
-    emit({
-      type: 'warning',
-      message: `OPENBLAS_NUM_THREADS is ${blasEnv ?? 'unset'}, not ${options.threads}: BLAS may use other thread counts than libtorch; start the worker with OMP_NUM_THREADS=${options.threads} OPENBLAS_NUM_THREADS=${options.threads} for results bit-identical to other ${options.threads}-thread runs`,
-    });
-  }
   const connection = redisConnection(options.redis);
   const store = options.store ?? new SharedDirectoryStore();
   const name = options.name ?? `${hostname()}:${process.pid}`;
