@@ -5,7 +5,9 @@
  * soups, the ensemble and the baselines. The inline pipeline calls it
  * directly; the queue executor runs it as the parent job of a phase's flow.
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { readJsonFile, writeJsonFileAtomic } from '../io/atomic.js';
 import { ensembleProbabilities } from '../metrics/classification.js';
 import { pairwiseDistances } from '../metrics/distances.js';
 import type { StateDict } from '../nn/module.js';
@@ -13,7 +15,7 @@ import type { SmsConfig } from './config.js';
 import { candidateSpecs, candidateLabel, type CandidateSpec } from './candidates.js';
 import { experimentData, buildModel, type ExperimentData } from './context.js';
 import type { RetrainResult } from './retrain.js';
-import { saveCheckpoint, loadCheckpoint, type CheckpointRef } from './store.js';
+import { saveCheckpoint, loadCheckpoint, verifiedCheckpoint, type CheckpointRef } from './store.js';
 import { loadMask, type PruneResult } from './mask-files.js';
 import { evaluateModel, scorePredictions, type ModelMetrics, type PredictionMetrics, type Predictions } from './evaluate.js';
 import { uniformSoupModel, greedySoupModel, type CandidateState, type SoupOutcome } from './soups.js';
@@ -197,4 +199,28 @@ export async function completePhase(spec: PhaseMergeSpec, results: RetrainResult
     distances,
   };
   return result;
+}
+
+/**
+ * completePhase, reusing the recorded phase result when its inputs (mask and
+ * every retrain checkpoint) are unchanged and its soups still verify: a resumed
+ * run does not merge and evaluate finished phases again.
+ */
+export async function completePhaseOnce(merge: PhaseMergeSpec, results: RetrainResult[]): Promise<{ result: PhaseResult; reused: boolean }> {
+  const file = join(merge.dir, 'phase-result.json');
+  const inputs = [merge.mask.maskHash, ...results.map((r) => r.checkpoint.sha256)].join(',');
+  if (existsSync(file)) {
+    try {
+      const cached = (await readJsonFile(file)) as { inputs: string; result: PhaseResult };
+      const soupsOk =
+        (await verifiedCheckpoint(cached.result.soups.uniform.checkpoint)) !== null &&
+        (await verifiedCheckpoint(cached.result.soups.greedy.checkpoint)) !== null;
+      if (cached.inputs === inputs && soupsOk) return { result: cached.result, reused: true };
+    } catch {
+      // unreadable record: recompute
+    }
+  }
+  const result = await completePhase(merge, results);
+  await writeJsonFileAtomic(file, { inputs, result });
+  return { result, reused: false };
 }

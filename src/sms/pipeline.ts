@@ -15,8 +15,8 @@
  * a job whose verified output already exists is not run again.
  */
 import { join } from 'node:path';
-import { existsSync, mkdirSync } from 'node:fs';
-import { readJsonFile, writeJsonFileAtomic } from '../io/atomic.js';
+import { mkdirSync } from 'node:fs';
+import { writeJsonFileAtomic } from '../io/atomic.js';
 import { DataLoader } from '../data/loader.js';
 import { manualSeed } from '../tensor/create.js';
 import { trainModel, stepsFor } from '../train/trainer.js';
@@ -31,7 +31,7 @@ import { finishedResult, type RetrainJob, type RetrainResult, type RetrainProgre
 import { saveCheckpoint, verifiedCheckpoint, loadCheckpoint, type CheckpointRef } from './store.js';
 import { pruneCheckpoint, type PruneResult } from './mask-files.js';
 import type { ModelMetrics } from './evaluate.js';
-import { completePhase, evaluateCheckpoint, type PhaseResult, type PhaseMergeSpec } from './phase.js';
+import { completePhaseOnce, evaluateCheckpoint, type PhaseResult } from './phase.js';
 export type { CandidateRecord, SoupRecord, PhaseResult, PhaseMergeSpec } from './phase.js';
 export { meanScores } from './phase.js';
 
@@ -120,30 +120,6 @@ async function runJobs(jobs: RetrainJob[], executor: RetrainExecutor, emit: (e: 
     if (results[i] !== null || r.reused) emit({ type: 'job-reused', phase: job.phase, kind: job.kind, candidate: job.spec.index });
     return r;
   });
-}
-
-/**
- * completePhase, reusing the recorded phase result when its inputs (mask and
- * every retrain checkpoint) are unchanged and its soups still verify: a resumed
- * run does not merge and evaluate finished phases again.
- */
-async function completePhaseOnce(merge: PhaseMergeSpec, results: RetrainResult[]): Promise<PhaseResult> {
-  const file = join(merge.dir, 'phase-result.json');
-  const inputs = [merge.mask.maskHash, ...results.map((r) => r.checkpoint.sha256)].join(',');
-  if (existsSync(file)) {
-    try {
-      const cached = (await readJsonFile(file)) as { inputs: string; result: PhaseResult };
-      const soupsOk =
-        (await verifiedCheckpoint(cached.result.soups.uniform.checkpoint)) !== null &&
-        (await verifiedCheckpoint(cached.result.soups.greedy.checkpoint)) !== null;
-      if (cached.inputs === inputs && soupsOk) return cached.result;
-    } catch {
-      // unreadable record: recompute
-    }
-  }
-  const result = await completePhase(merge, results);
-  await writeJsonFileAtomic(file, { inputs, result });
-  return result;
 }
 
 export async function runSms(config: SmsConfig, opts: SmsRunOptions): Promise<SmsResults> {
@@ -236,7 +212,7 @@ export async function runSms(config: SmsConfig, opts: SmsRunOptions): Promise<Sm
       );
     } else {
       results = await runJobs(allJobs, executor, emit);
-      result = await completePhaseOnce(merge, results);
+      ({ result } = await completePhaseOnce(merge, results));
     }
     if (config.baselines.imp) {
       impChains = specs.map((_, i) => ({

@@ -24,7 +24,7 @@ import { createQueueExecutor } from '../../src/run/queue/queue-executor.js';
 import { childResultsInOrder, processRetrainJob, runWorker, type WorkerEvent } from '../../src/run/queue/worker.js';
 import { SharedDirectoryStore } from '../../src/run/queue/artifact-store.js';
 import { ArtifactError, QueueJobFailedError } from '../../src/run/queue/errors.js';
-import { RETRAIN_QUEUE, mergeJobId, redisConnection, retrainJobId, runKey } from '../../src/run/queue/names.js';
+import { MERGE_QUEUE, RETRAIN_QUEUE, mergeJobId, redisConnection, retrainJobId, runKey } from '../../src/run/queue/names.js';
 import { haveRedis, startRedis, type TestRedis } from '../helpers/redis.js';
 
 const haveData = existsSync(FASHION_MNIST_DEFAULT_DIR);
@@ -418,6 +418,20 @@ test(
       assert.ok(restarted !== null, 'Redis was restarted during the run');
       await restarted;
       await assertSameRun(queued, await inlineResults(), 'queue across a Redis restart vs inline');
+
+      // Redis loses the finished run too: the flow is enqueued afresh, and every retrain and
+      // merge job finds its result on the shared directory instead of computing it again.
+      await redis!.stop();
+      await redis!.start();
+      const mark = workers.map((w) => w.events.length);
+      const again = await expectResults(runCoordinator('queue', dir, config, url));
+      await assertSameRun(again, queued, 'enqueued again after Redis lost the finished run');
+      const doneSince = (): Record<string, unknown>[] =>
+        workers.flatMap((w, i) => w.events.slice(mark[i])).filter((e) => e.type === 'job-done');
+      for (let i = 0; i < 50 && !doneSince().some((e) => e.queue === MERGE_QUEUE); i++) await new Promise((r) => setTimeout(r, 100));
+      const done = doneSince();
+      assert.equal(done.filter((e) => e.queue === MERGE_QUEUE).length, config.pruning.phases, 'one merge job per phase ran');
+      for (const e of done) assert.equal(e.reused, true, `${String(e.queue)} job ${String(e.jobId)} reused its recorded result`);
     } finally {
       await watch.close();
     }

@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker, type Job } from 'bullmq';
 import { getNumThreads, setNumThreads } from '../../tensor/create.js';
 import { retrainCandidateOnce, type RetrainJob, type RetrainProgress, type RetrainResult } from '../../sms/retrain.js';
-import { completePhase, type PhaseMergeSpec, type PhaseResult } from '../../sms/phase.js';
+import { completePhaseOnce, type PhaseMergeSpec, type PhaseResult } from '../../sms/phase.js';
 import type { SmsConfig } from '../../sms/config.js';
 import { SparseSoupsError } from '../../util/errors.js';
 import { childExecArgv } from '../process-executor.js';
@@ -45,6 +45,8 @@ export interface MergeJobData {
 export interface PhaseOutcome {
   results: RetrainResult[];
   phase: PhaseResult;
+  /** The phase was merged before with the same inputs (its recorded result was reused). */
+  reused?: boolean;
 }
 
 export type WorkerEvent =
@@ -166,7 +168,7 @@ export function childResultsInOrder(values: Record<string, unknown>, children: s
   });
 }
 
-/** Runs a phase's merge job: every candidate verified on the store, then completePhase. */
+/** Runs a phase's merge job: every candidate verified on the store, then completePhaseOnce (a recorded result with the same inputs is reused). */
 export async function processMergeJob(
   data: MergeJobData,
   values: Record<string, unknown>,
@@ -177,8 +179,8 @@ export async function processMergeJob(
   for (const r of results) await store.get(r.checkpoint);
   await store.get(data.merge.mask.mask);
   useThreads(threadsForJob(undefined, data.merge.config, options));
-  const phase = await completePhase(data.merge, results);
-  return { results, phase };
+  const { result: phase, reused } = await completePhaseOnce(data.merge, results);
+  return { results, phase, reused };
 }
 
 /** Runs one job at a time: a process's two BullMQ workers (retrain, merge) never interleave jobs (libtorch threads and RNG are process-wide). */
@@ -250,7 +252,13 @@ export async function runWorker(options: RunWorkerOptions): Promise<void> {
   );
   const merge = new Worker<MergeJobData, PhaseOutcome>(
     MERGE_QUEUE,
-    (job) => timed(MERGE_QUEUE, job, async () => processMergeJob(job.data, await job.getChildrenValues(), store, options)),
+    (job) =>
+      timed(
+        MERGE_QUEUE,
+        job,
+        async () => processMergeJob(job.data, await job.getChildrenValues(), store, options),
+        (r) => r.reused === true,
+      ),
     common,
   );
   const reportError = withoutRepeats((error) => emit({ type: 'error', error }));
