@@ -133,37 +133,44 @@ export function augmentNormalizedInto(
   out: Float32Array,
   outOffset: number,
 ): void {
-  if (params.angleRadians !== 0) rotateCropFlipInto(src, srcOffset, shape, params, tables, out, outOffset);
-  else cropFlipInto(src, srcOffset, shape, params, tables, out, outOffset);
+  const augment = params.angleRadians !== 0 ? rotateCropFlipInto : cropFlipInto;
+  augment(src, srcOffset, shape, params, tables, out, outOffset);
+}
+
+/** augmentNormalizedInto's contract, which both of its paths (with and without rotation) implement. */
+type AugmentNormalizedInto = typeof augmentNormalizedInto;
+
+/**
+ * The part of the cropped, flipped image A that reads the source rather than the
+ * padding: rows [yLow, yHigh), columns [xLow, xHigh) (either may be empty).
+ */
+function sourceWindow(height: number, width: number, params: AugmentParams): { yLow: number; yHigh: number; xLow: number; xHigh: number } {
+  const { shiftY, shiftX, flip } = params;
+  return {
+    yLow: Math.max(0, -shiftY),
+    yHigh: Math.min(height, height - shiftY),
+    xLow: flip ? Math.max(0, shiftX) : Math.max(0, -shiftX),
+    xHigh: flip ? Math.min(width, width + shiftX) : Math.min(width, width - shiftX),
+  };
 }
 
 /** Integer crop + flip: each output row is a shifted (maybe reversed) source row with zero fill. */
-function cropFlipInto(
-  src: Uint8Array,
-  srcOffset: number,
-  shape: ImageShape,
-  params: AugmentParams,
-  tables: NormalizationTables,
-  out: Float32Array,
-  outOffset: number,
-): void {
+const cropFlipInto: AugmentNormalizedInto = (src, srcOffset, shape, params, tables, out, outOffset) => {
   const [channels, height, width] = shape;
   const { shiftY, shiftX, flip } = params;
   const lut = tables.lut;
-  // Output columns [x0, x1) read inside the source row; the rest is padding.
-  const x0 = flip ? Math.max(0, shiftX) : Math.max(0, -shiftX);
-  const x1 = flip ? Math.min(width, width + shiftX) : Math.min(width, width - shiftX);
+  // Output rows [yLow, yHigh) and columns [x0, x1) read the source; the rest is padding.
+  const { yLow, yHigh, xLow: x0, xHigh: x1 } = sourceWindow(height, width, params);
   for (let c = 0; c < channels; c++) {
     const base = c * 256;
     const pad = lut[base];
     for (let y = 0; y < height; y++) {
       const o = outOffset + (c * height + y) * width;
-      const sy = y + shiftY;
-      if (sy < 0 || sy >= height || x0 >= x1) {
+      if (y < yLow || y >= yHigh || x0 >= x1) {
         out.fill(pad, o, o + width);
         continue;
       }
-      const row = srcOffset + (c * height + sy) * width;
+      const row = srcOffset + (c * height + y + shiftY) * width;
       for (let x = 0; x < x0; x++) out[o + x] = pad;
       if (flip) {
         let s = row + width - 1 - x0 + shiftX;
@@ -175,7 +182,7 @@ function cropFlipInto(
       for (let x = x1; x < width; x++) out[o + x] = pad;
     }
   }
-}
+};
 
 /**
  * Rotation of the cropped, flipped image A (crop and flip folded into the sampling): for
@@ -188,15 +195,7 @@ function cropFlipInto(
  * (the crop window) and otherwise read from the source at (yi + shiftY, (flip ? W-1-xi : xi) + shiftX),
  * zero outside the source (the padding). Taps and weights are computed once and shared by all channels.
  */
-function rotateCropFlipInto(
-  src: Uint8Array,
-  srcOffset: number,
-  shape: ImageShape,
-  params: AugmentParams,
-  tables: NormalizationTables,
-  out: Float32Array,
-  outOffset: number,
-): void {
+const rotateCropFlipInto: AugmentNormalizedInto = (src, srcOffset, shape, params, tables, out, outOffset) => {
   const [channels, height, width] = shape;
   const plane = height * width;
   const { neighbours, weights } = bilinearTaps(shape, params);
@@ -214,7 +213,7 @@ function rotateCropFlipInto(
       out[o++] = value * scale + offset;
     }
   }
-}
+};
 
 let tapScratch: { size: number; neighbours: Int32Array; weights: Float64Array } | null = null;
 
@@ -234,11 +233,7 @@ function bilinearTaps(shape: ImageShape, params: AugmentParams): { neighbours: I
   const cos = Math.cos(params.angleRadians);
   const sin = Math.sin(params.angleRadians);
   const { shiftY, shiftX, flip } = params;
-  // Pixels of A that read the source (not padding): rows [yLow, yHigh), columns [xLow, xHigh).
-  const yLow = Math.max(0, -shiftY);
-  const yHigh = Math.min(height, height - shiftY);
-  const xLow = flip ? Math.max(0, shiftX) : Math.max(0, -shiftX);
-  const xHigh = flip ? Math.min(width, width + shiftX) : Math.min(width, width - shiftX);
+  const { yLow, yHigh, xLow, xHigh } = sourceWindow(height, width, params);
   const step = flip ? -1 : 1;
   const { neighbours, weights } = taps;
   let t = 0;
