@@ -118,6 +118,23 @@ function checkMonotone(k: number, pruned: number, total: number, target: number,
   }
 }
 
+/**
+ * The prunable weights over all params and the round(s·N) of them a global
+ * criterion prunes; ConfigError when `current` already prunes more.
+ */
+function globalPruneCount(params: NamedTensor[], current: PruningMask | null, targetSparsity: number): { total: number; k: number } {
+  const total = params.reduce((n, [, p]) => n + p.numel, 0);
+  const k = Math.round(targetSparsity * total);
+  checkMonotone(
+    k,
+    alreadyPruned(params, current).reduce((a, b) => a + b, 0),
+    total,
+    targetSparsity,
+    '',
+  );
+  return { total, k };
+}
+
 /** |w| flattened, with already-pruned weights scored -1 so they go first. */
 function magnitudeScores(name: string, p: Tensor, mask: Tensor | undefined): Tensor {
   return tidy(() => {
@@ -162,15 +179,7 @@ function concatScores(parts: Tensor[], params: NamedTensor[]): Tensor {
 export function globalMagnitudeMask(params: NamedTensor[], current: PruningMask | null, targetSparsity: number): PruningMask {
   checkTarget(targetSparsity);
   checkParams(params, current);
-  const total = params.reduce((n, [, p]) => n + p.numel, 0);
-  const k = Math.round(targetSparsity * total);
-  checkMonotone(
-    k,
-    alreadyPruned(params, current).reduce((a, b) => a + b, 0),
-    total,
-    targetSparsity,
-    '',
-  );
+  const { k } = globalPruneCount(params, current, targetSparsity);
   if (params.length === 0) return new PruningMask(new Map());
   const masks = tidy(() => {
     const scores = concatScores(
@@ -213,15 +222,7 @@ export function randomMask(
   checkParams(params, current);
   const seed = opts.seed ?? 0;
   if (!Number.isFinite(seed)) throw new ConfigError('prune.seed', `seed must be a finite number, got ${seed}`);
-  const total = params.reduce((n, [, p]) => n + p.numel, 0);
-  const k = Math.round(targetSparsity * total);
-  checkMonotone(
-    k,
-    alreadyPruned(params, current).reduce((a, b) => a + b, 0),
-    total,
-    targetSparsity,
-    '',
-  );
+  const { total, k } = globalPruneCount(params, current, targetSparsity);
   if (params.length === 0) return new PruningMask(new Map());
   // A random 32-bit score per weight (exact in float64; -1 marks the pruned).
   // Far faster than a permutation; the rare equal scores fall back to position.
