@@ -15,11 +15,9 @@
  * r.metrics.testAccuracy; // 0.89
  */
 import { loadDatasetSplit, type ImageDataset } from '../data/index.js';
-import { subsetDataset } from '../data/split.js';
-import { corruptDataset } from '../data/corruptions/dataset.js';
 import { validateOodSet } from '../data/corruptions/ood-set.js';
 import { parseSmsConfig } from '../sms/config.js';
-import type { ExperimentData, OodDataset } from '../sms/context.js';
+import { firstN, lazyOodSets, type ExperimentData, type OodSettings } from '../sms/context.js';
 import { evaluateModel, type ModelMetrics } from '../sms/evaluate.js';
 import { ConfigError } from '../util/errors.js';
 import { describeModel, loadModelFile, type ExportFormat, type ModelDescription, type ModelHints } from './export.js';
@@ -94,7 +92,7 @@ export async function evaluateCheckpoint(opts: EvaluateCheckpointOptions): Promi
       },
       'eval options',
     );
-    const test = firstImages(loadDatasetSplit(opts.dataset, 'test', { dir: opts.dir }), config.data.testSubset);
+    const test = firstN(loadDatasetSplit(opts.dataset, 'test', { dir: opts.dir }), config.data.testSubset);
     checkModelFitsData(description, test, opts.checkpoint);
     const data = evaluationData(test, config.evaluation);
     const { metrics } = await evaluateModel(model, config, data);
@@ -113,15 +111,6 @@ export async function evaluateCheckpoint(opts: EvaluateCheckpointOptions): Promi
   }
 }
 
-function firstImages(dataset: ImageDataset, n: number | null): ImageDataset {
-  if (n === null || n >= dataset.labels.length) return dataset;
-  return subsetDataset(
-    dataset,
-    Int32Array.from({ length: n }, (_, i) => i),
-    dataset.name,
-  );
-}
-
 function checkModelFitsData(d: ModelDescription, test: ImageDataset, checkpoint: string): void {
   const [channels, height, width] = test.imageShape;
   if (d.inChannels !== channels || d.imageSize !== height || d.imageSize !== width || d.numClasses !== test.numClasses) {
@@ -138,30 +127,8 @@ function checkModelFitsData(d: ModelDescription, test: ImageDataset, checkpoint:
  * Only `test` and `ood()` are read by it; train and validation are not
  * loaded (the test set stands in for them).
  */
-function evaluationData(
-  test: ImageDataset,
-  ev: { oodCorruptions: string[]; oodSeverities: number[]; oodSubset: number | null; oodSeed: number },
-): ExperimentData {
-  let oodSets: OodDataset[] | null = null;
-  return {
-    train: test,
-    validation: test,
-    test,
-    ood: () => {
-      if (oodSets === null) {
-        const base = firstImages(test, ev.oodSubset);
-        const [channels, height, width] = base.imageShape;
-        oodSets = [];
-        for (const corruption of ev.oodCorruptions) {
-          for (const severity of ev.oodSeverities) {
-            const images = corruptDataset(base.images, { channels, height, width }, corruption, severity, ev.oodSeed);
-            oodSets.push({ corruption, severity, dataset: { ...base, name: `${base.name}/${corruption}-${severity}`, images } });
-          }
-        }
-      }
-      return oodSets;
-    },
-  };
+function evaluationData(test: ImageDataset, ev: OodSettings): ExperimentData {
+  return { train: test, validation: test, test, ood: lazyOodSets(test, test.name, ev) };
 }
 
 const pct = (x: number): string => (Number.isNaN(x) ? '–' : `${(100 * x).toFixed(2)}%`);

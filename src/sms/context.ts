@@ -29,9 +29,36 @@ export interface ExperimentData {
 
 const cache = new Map<string, ExperimentData>();
 
-function firstN(dataset: ImageDataset, n: number | null, name: string): ImageDataset {
+/** The evaluation settings the OOD sets are built from. */
+export type OodSettings = Pick<SmsConfig['evaluation'], 'oodCorruptions' | 'oodSeverities' | 'oodSubset' | 'oodSeed'>;
+
+/** The first `n` images of `dataset` as a subset named `name` (the dataset itself when n is null or not smaller). */
+export function firstN(dataset: ImageDataset, n: number | null, name = dataset.name): ImageDataset {
   if (n === null || n >= dataset.labels.length) return dataset;
   return subsetDataset(dataset, Int32Array.from({ length: n }, (_, i) => i), name);
+}
+
+/**
+ * The OOD sets of `test`, built on the first call and reused after: the first
+ * `ev.oodSubset` test images (a subset named `name`) corrupted with each of
+ * `ev.oodCorruptions` at each of `ev.oodSeverities`, seeded by `ev.oodSeed`.
+ */
+export function lazyOodSets(test: ImageDataset, name: string, ev: OodSettings): () => OodDataset[] {
+  let oodSets: OodDataset[] | null = null;
+  return () => {
+    if (oodSets === null) {
+      const base = firstN(test, ev.oodSubset, name);
+      const [channels, height, width] = base.imageShape;
+      oodSets = [];
+      for (const corruption of ev.oodCorruptions) {
+        for (const severity of ev.oodSeverities) {
+          const images = corruptDataset(base.images, { channels, height, width }, corruption, severity, ev.oodSeed);
+          oodSets.push({ corruption, severity, dataset: { ...base, name: `${base.name}/${corruption}-${severity}`, images } });
+        }
+      }
+    }
+    return oodSets;
+  };
 }
 
 /** The data of an experiment (cached by the config's data and evaluation sections). */
@@ -46,25 +73,11 @@ export function experimentData(config: SmsConfig): ExperimentData {
   const test = firstN(fullTest, d.testSubset, `${d.dataset}/test`);
   const ev = config.evaluation;
   validateOodSet({ corruptions: ev.oodCorruptions, severities: ev.oodSeverities }, 'evaluation');
-  let oodSets: OodDataset[] | null = null;
   const data: ExperimentData = {
     train,
     validation: split.validation,
     test,
-    ood: () => {
-      if (oodSets === null) {
-        const base = firstN(test, ev.oodSubset, `${d.dataset}/test`);
-        const [channels, height, width] = base.imageShape;
-        oodSets = [];
-        for (const corruption of ev.oodCorruptions) {
-          for (const severity of ev.oodSeverities) {
-            const images = corruptDataset(base.images, { channels, height, width }, corruption, severity, ev.oodSeed);
-            oodSets.push({ corruption, severity, dataset: { ...base, name: `${base.name}/${corruption}-${severity}`, images } });
-          }
-        }
-      }
-      return oodSets;
-    },
+    ood: lazyOodSets(test, `${d.dataset}/test`, ev),
   };
   cache.set(key, data);
   return data;
