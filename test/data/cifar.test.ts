@@ -1,9 +1,8 @@
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DataFormatError } from '../../src/util/errors.js';
+import { expectFormatError, scratchDir } from '../helpers/data-files.js';
 import {
   CIFAR100_COARSE_CLASSES,
   CIFAR100_FINE_CLASSES,
@@ -17,17 +16,7 @@ import {
 import { writeNpyFile } from '../../src/data/npy.js';
 import { loadDatasetSplit } from '../../src/data/index.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'sparse-soups-cifar-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
-
-function expectFormatError(fn: () => unknown, file: string, problem: RegExp): void {
-  assert.throws(fn, (error: unknown) => {
-    assert.ok(error instanceof DataFormatError, `expected DataFormatError, got ${String(error)}`);
-    assert.equal(error.file, file);
-    assert.match(error.problem, problem);
-    return true;
-  });
-}
+const dir = scratchDir('cifar');
 
 /** Pixel c, y, x of image `id`: a value that identifies all four. */
 const pixel = (id: number, c: number, y: number, x: number): number => (id * 13 + c * 71 + y * 5 + x) % 256;

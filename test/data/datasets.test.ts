@@ -1,9 +1,9 @@
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError, DataFormatError } from '../../src/util/errors.js';
+import { ConfigError } from '../../src/util/errors.js';
+import { expectFormatError, scratchDir } from '../helpers/data-files.js';
 import {
   computeChannelStats,
   createImageDataset,
@@ -19,17 +19,7 @@ import {
   type ImageDataset,
 } from '../../src/data/index.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'sparse-soups-datasets-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
-
-function expectFormatError(fn: () => unknown, file: string, problem: RegExp): void {
-  assert.throws(fn, (error: unknown) => {
-    assert.ok(error instanceof DataFormatError, `expected DataFormatError, got ${String(error)}`);
-    assert.equal(error.file, file);
-    assert.match(error.problem, problem);
-    return true;
-  });
-}
+const dir = scratchDir('datasets');
 
 test('the registry lists the built-in datasets with their metadata', () => {
   const names = listDatasets().map((d) => d.name);

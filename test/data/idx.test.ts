@@ -1,25 +1,14 @@
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { DataFormatError } from '../../src/util/errors.js';
+import { expectFormatError, scratchDir } from '../helpers/data-files.js';
 import { encodeIdx, findIdxFile, parseIdx, readIdxFile, type IdxArray } from '../../src/data/idx.js';
 import { FASHION_MNIST_INFO, loadIdxSplit, MNIST_INFO } from '../../src/data/datasets.js';
 import { loadDatasetSplit } from '../../src/data/index.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'sparse-soups-idx-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
-
-function expectFormatError(fn: () => unknown, file: string, problem: RegExp): void {
-  assert.throws(fn, (error: unknown) => {
-    assert.ok(error instanceof DataFormatError, `expected DataFormatError, got ${String(error)}`);
-    assert.equal(error.file, file);
-    assert.match(error.problem, problem);
-    return true;
-  });
-}
+const dir = scratchDir('idx');
 
 /** N 28x28 images whose pixel (y, x) of image i is (i * 7 + y * 28 + x) mod 256, labels i mod 10. */
 function mnistLike(count: number): { images: IdxArray; labels: IdxArray } {

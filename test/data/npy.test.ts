@@ -1,10 +1,9 @@
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DataFormatError } from '../../src/util/errors.js';
+import { expectFormatError, scratchDir } from '../helpers/data-files.js';
 import {
   encodeNpy,
   npyToInt32,
@@ -17,17 +16,7 @@ import {
   type NpyArray,
 } from '../../src/data/npy.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'sparse-soups-npy-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
-
-function expectFormatError(fn: () => unknown, file: string, problem: RegExp): void {
-  assert.throws(fn, (error: unknown) => {
-    assert.ok(error instanceof DataFormatError, `expected DataFormatError, got ${String(error)}`);
-    assert.equal(error.file, file);
-    assert.match(error.problem, problem);
-    return true;
-  });
-}
+const dir = scratchDir('npy');
 
 /** Raw .npy bytes with a hand-written header (any version), for header-parsing cases. */
 function npyBytes(header: string, body: Uint8Array, major = 1): Uint8Array {
