@@ -49,13 +49,14 @@ export function lazyOodSets(test: ImageDataset, name: string, ev: OodSettings): 
     if (oodSets === null) {
       const base = firstN(test, ev.oodSubset, name);
       const [channels, height, width] = base.imageShape;
-      oodSets = [];
+      const sets: OodDataset[] = [];
       for (const corruption of ev.oodCorruptions) {
         for (const severity of ev.oodSeverities) {
           const images = corruptDataset(base.images, { channels, height, width }, corruption, severity, ev.oodSeed);
-          oodSets.push({ corruption, severity, dataset: { ...base, name: `${base.name}/${corruption}-${severity}`, images } });
+          sets.push({ corruption, severity, dataset: { ...base, name: `${base.name}/${corruption}-${severity}`, images } });
         }
       }
+      oodSets = sets; // cached only once complete: a corruption that throws leaves nothing half-built behind
     }
     return oodSets;
   };
