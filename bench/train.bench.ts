@@ -4,7 +4,7 @@
  * optimizer, at 1 and 2 threads:
  *
  *   npm run bench:train                      # installs python3-torch if missing, then runs
- *   node --import tsx bench/train.bench.ts [--models cnn,convnet,resnet20] [--threads 1,2] [--reps 3]
+ *   node --import tsx bench/train.bench.ts [--models cnn,convnet,resnet20] [--threads 1,2] [--reps 3] [--tuned-peer]
  *
  * Models: `convnet` (the zoo's BN ConvNet, 1×28×28), `resnet20` (CIFAR
  * ResNet-20, option A, 3×32×32) and `cnn` (the small no-BN CNN first used
@@ -17,6 +17,11 @@
  * pool. Ours and the peer alternate (the order flips each repeat) and each
  * keeps its best of `reps` runs, so machine noise, which only slows, hits
  * both alike.
+ *
+ * The addon raises glibc's mmap threshold (native/src/addon.cc,
+ * TuneAllocator); `--tuned-peer` also measures PyTorch with the same malloc
+ * settings (MALLOC_MMAP_THRESHOLD_ etc.), to show what of the difference is
+ * the allocator.
  *
  * Prints a table and, last, one JSON line
  *   {"convnet_ratio":..,"resnet20_ratio":..,"cnn_ratio":..,"rows":[...]}
@@ -39,13 +44,24 @@ interface Row {
   ours: number;
   pytorch: number | null;
   ratio: number | null;
+  /** --tuned-peer: PyTorch with the addon's malloc settings. */
+  pytorchTuned?: number | null;
+  ratioTuned?: number | null;
 }
 
-function run(cmd: string, args: string[], threads: number): { samples_per_s: number; libtorch?: string; torch?: string } | string {
+/** The addon's mallopt settings (native/src/addon.cc), as glibc's environment tunables. */
+const TUNED_MALLOC = { MALLOC_MMAP_THRESHOLD_: String(32 * 1024 * 1024), MALLOC_TRIM_THRESHOLD_: String(256 * 1024 * 1024), MALLOC_TOP_PAD_: String(64 * 1024 * 1024) };
+
+function run(
+  cmd: string,
+  args: string[],
+  threads: number,
+  extraEnv: Record<string, string> = {},
+): { samples_per_s: number; libtorch?: string; torch?: string } | string {
   const t = String(threads);
   const r = spawnSync(cmd, args, {
     encoding: 'utf8',
-    env: { ...process.env, OMP_NUM_THREADS: t, OPENBLAS_NUM_THREADS: t, MKL_NUM_THREADS: t },
+    env: { ...process.env, OMP_NUM_THREADS: t, OPENBLAS_NUM_THREADS: t, MKL_NUM_THREADS: t, ...extraEnv },
   });
   if (r.status !== 0) return (r.stderr || r.stdout || `exit ${r.status}`).trim().split('\n').pop() ?? '';
   return JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { samples_per_s: number };
@@ -57,8 +73,10 @@ const { values } = parseArgs({
     threads: { type: 'string', default: '1,2' },
     reps: { type: 'string', default: '3' },
     batch: { type: 'string', default: '128' },
+    'tuned-peer': { type: 'boolean', default: false },
   },
 });
+const tunedPeer = values['tuned-peer'];
 const reps = Number(values.reps);
 const batch = values.batch;
 const rows: Row[] = [];
@@ -72,6 +90,7 @@ for (const model of values.models.split(',')) {
     const common = ['--model', model, '--steps', String(s.steps), '--warmup', String(s.warmup), '--batch', batch, '--threads', String(threads)];
     let ours = 0;
     let pytorch: number | null = null;
+    let pytorchTuned: number | null = null;
     for (let rep = 0; rep < reps; rep++) {
       const measureOurs = (): void => {
         const o = run(process.execPath, ['--import', 'tsx', 'bench/train-worker.ts', ...common], threads);
@@ -86,6 +105,9 @@ for (const model of values.models.split(',')) {
           pytorch = Math.max(pytorch ?? 0, p.samples_per_s);
           torch = p.torch ?? torch;
         }
+        if (!tunedPeer) return;
+        const q = run('/usr/bin/python3', ['bench/peer/train_models.py', ...common], threads, TUNED_MALLOC);
+        if (typeof q !== 'string') pytorchTuned = Math.max(pytorchTuned ?? 0, q.samples_per_s);
       };
       if (rep % 2 === 0) {
         measureOurs();
@@ -97,6 +119,10 @@ for (const model of values.models.split(',')) {
     }
     const p = pytorch as number | null;
     const row: Row = { model, threads, ours, pytorch: p, ratio: p ? ours / p : null };
+    if (tunedPeer) {
+      const q = pytorchTuned as number | null;
+      Object.assign(row, { pytorchTuned: q, ratioTuned: q ? ours / q : null });
+    }
     rows.push(row);
     console.error(`${model} @ ${threads} thread(s): ours ${ours.toFixed(0)}/s, PyTorch ${p?.toFixed(0) ?? 'n/a'}/s`);
   }
@@ -106,11 +132,13 @@ console.log(
   `training samples/s, batch ${batch}, best of ${reps}; sparse-soups on libtorch ${libtorch}, PyTorch ${torch}; ` +
     `${cpus().length} cores, load ${load0.toFixed(2)} → ${loadavg()[0].toFixed(2)}`,
 );
-console.log('model    | threads | sparse-soups | PyTorch | ratio');
-console.log('---------|---------|--------------|---------|------');
+const tunedHead = tunedPeer ? ' | PyTorch, tuned malloc | ratio to tuned' : '';
+console.log(`model    | threads | sparse-soups | PyTorch | ratio${tunedHead}`);
+console.log(`---------|---------|--------------|---------|------${tunedPeer ? '|----------------------|---------------' : ''}`);
 for (const r of rows) {
+  const tuned = tunedPeer ? ` | ${(r.pytorchTuned?.toFixed(0) ?? 'n/a').padStart(20)} | ${r.ratioTuned?.toFixed(3) ?? 'n/a'}` : '';
   console.log(
-    `${r.model.padEnd(8)} | ${String(r.threads).padStart(7)} | ${r.ours.toFixed(0).padStart(12)} | ${(r.pytorch?.toFixed(0) ?? 'n/a').padStart(7)} | ${r.ratio?.toFixed(3) ?? 'n/a'}`,
+    `${r.model.padEnd(8)} | ${String(r.threads).padStart(7)} | ${r.ours.toFixed(0).padStart(12)} | ${(r.pytorch?.toFixed(0) ?? 'n/a').padStart(7)} | ${r.ratio?.toFixed(3) ?? 'n/a'}${tuned}`,
   );
 }
 const worst = (model: string): number | null => {
