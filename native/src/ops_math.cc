@@ -1,5 +1,10 @@
 // Shape and view operations, elementwise math, comparisons, reductions,
 // matmul and in-place updates.
+#include <ATen/core/grad_mode.h>
+
+#include <algorithm>
+#include <cmath>
+
 #include "tensor_wrap.h"
 
 namespace ss {
