@@ -87,6 +87,7 @@ fi
 cp /etc/resolv.conf "$DIR/etc/resolv.conf"
 # Local CAs of this machine (a TLS-inspecting proxy's, say) so npm can reach the registry.
 if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+  mkdir -p "$DIR/usr/local/share/ca-certificates"
   cp /usr/local/share/ca-certificates/*.crt "$DIR/usr/local/share/ca-certificates/"
   [ -x "$DIR/usr/sbin/update-ca-certificates" ] && in_chroot update-ca-certificates >/dev/null
 fi
@@ -160,6 +161,7 @@ test_s=$(($(date +%s) - start))
   echo "addon: $addon"
   echo "build: ${build_s}s (npm run build)"
   echo "tests: $test_cmd -> exit $rc in ${test_s}s"
+  echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (the CPU may be shared; times are wall clock)"
   grep -E '^# (tests|pass|fail|cancelled|skipped|todo) ' "$LOG_DIR/test.log" || true
   grep -E '^not ok|# SKIP' "$LOG_DIR/test.log" || true
 } | tee "$LOG_DIR/summary.txt"
