@@ -14,7 +14,8 @@ import { join } from 'node:path';
 
 const HOW_TO_GET =
   'No libtorch found. On Debian: `sudo apt-get install libtorch-dev libopenblas0-pthread` ' +
-  '(or run `bash scripts/setup.sh`, which does it). For CUDA: set LIBTORCH to a libtorch 2.x directory ' +
+  '(or run `bash scripts/setup.sh`, which does it). For CUDA: `libtorch-cuda-dev` on Debian trixie (contrib, ' +
+  'with non-free enabled), or set LIBTORCH to a libtorch 2.x directory ' +
   '(unzipped from pytorch.org) or to the torch/ folder of a CUDA PyTorch install ' +
   '(python3 -c "import torch, os; print(os.path.dirname(torch.__file__))").';
 
@@ -24,7 +25,9 @@ function systemLibtorch() {
   const candidates = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib'];
   const libdir = candidates.find((d) => existsSync(join(d, 'libtorch_cpu.so')) || existsSync(join(d, 'libtorch.so')));
   if (!libdir) return null;
-  return { root: '/usr', includes: ['/usr/include', include], libdir, source: 'system (libtorch-dev)' };
+  // libtorch-cuda-dev (trixie's contrib, the CUDA build) replaces libtorch-dev in the same paths.
+  const pkg = existsSync(join(libdir, 'libtorch_cuda.so')) ? 'libtorch-cuda-dev' : 'libtorch-dev';
+  return { root: '/usr', includes: ['/usr/include', include], libdir, source: `system (${pkg})` };
 }
 
 function envLibtorch(root) {
@@ -56,7 +59,10 @@ export function locateLibtorch() {
   const libs = readdirSync(found.libdir);
   const cuda = libs.includes('libtorch_cuda.so');
   const linkLibs = ['-ltorch', '-ltorch_cpu', '-lc10'];
-  if (cuda) linkLibs.push('-Wl,--no-as-needed', '-ltorch_cuda', '-lc10_cuda', '-Wl,--as-needed');
+  // The addon calls no libtorch_cuda symbol itself, but loading it is what registers the CUDA kernels and
+  // hooks (without it cudaAvailable() stays false even with a GPU): keep it whatever the linker's
+  // --as-needed default is, and restore that default afterwards (push/pop-state, binutils >= 2.26).
+  if (cuda) linkLibs.push('-Wl,--push-state,--no-as-needed', '-ltorch_cuda', '-lc10_cuda', '-Wl,--pop-state');
   return { ...found, cuda, abi: cxx11Abi(found), linkLibs };
 }
 

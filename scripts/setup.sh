@@ -11,10 +11,12 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 missing=()
-need_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed" || missing+=("$1"); }
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+need_pkg() { installed "$1" || missing+=("$1"); }
 
-# libtorch: from LIBTORCH if set, else Debian's (CPU) package.
-if [ -z "${LIBTORCH:-}" ]; then need_pkg libtorch-dev; fi
+# libtorch: from LIBTORCH if set, else Debian's (CPU) package, unless Debian's CUDA
+# build is installed (libtorch-cuda-dev, trixie's contrib): it conflicts with libtorch-dev.
+if [ -z "${LIBTORCH:-}" ] && ! installed libtorch-cuda-dev; then need_pkg libtorch-dev; fi
 # Without OpenBLAS Debian's libtorch uses the reference BLAS (~25x slower matmul).
 need_pkg libopenblas0-pthread
 need_pkg dataset-fashion-mnist   # the real dataset for the demo and tests

@@ -1,5 +1,7 @@
 #include "tensor_wrap.h"
 
+#include <ATen/detail/CUDAHooksInterface.h>
+
 #include <atomic>
 
 namespace ss {
@@ -129,7 +131,17 @@ at::Device ParseDevice(Napi::Env env, const Napi::Value& v) {
   std::string s = v.As<Napi::String>();
   if (s == "cpu") return at::Device(at::kCPU);
   if (s == "cuda" || s.rfind("cuda:", 0) == 0) {
-    if (!at::hasCUDA()) TypeError(env, "device '" + s + "' requested but this libtorch has no CUDA (cudaAvailable() is false)");
+    if (!at::hasCUDA()) {
+      // A CUDA libtorch whose libtorch_cuda is loaded answers with its CUDA runtime version even without a GPU.
+      long cudart = 0;
+      try {
+        cudart = at::detail::getCUDAHooks().versionCUDART();
+      } catch (const c10::Error&) {
+      }
+      if (cudart <= 0) TypeError(env, "device '" + s + "' requested but this libtorch has no CUDA (cudaAvailable() is false)");
+      TypeError(env, "device '" + s + "' requested but no CUDA GPU is available (libtorch has CUDA " + std::to_string(cudart / 1000) + "." +
+                         std::to_string(cudart % 1000 / 10) + ", but cudaAvailable() is false: no GPU or no NVIDIA driver)");
+    }
     return at::Device(s);
   }
   TypeError(env, "unknown device '" + s + "' (expected 'cpu', 'cuda' or 'cuda:N')");
