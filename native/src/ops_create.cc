@@ -267,6 +267,13 @@ Napi::Value CudaSynchronize(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 Napi::Value LiveTensors(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), static_cast<double>(TensorWrap::LiveCount())); }
+Napi::Value ReportedExternalBytes(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(TensorWrap::ReportedBytes()));
+}
+Napi::Value SetDeferExternalReport(const Napi::CallbackInfo& info) {
+  TensorWrap::SetDeferReport(ArgBool(info, 0, false));
+  return info.Env().Undefined();
+}
 Napi::Value Version(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(info.Env());
   o.Set("torch", std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) + "." + std::to_string(TORCH_VERSION_PATCH));
@@ -319,6 +326,8 @@ void InitCreate(Napi::Object exports) {
   SS_EXPORT(exports, "cudaDeviceCount", CudaDeviceCount);
   SS_EXPORT(exports, "cudaSynchronize", CudaSynchronize);
   SS_EXPORT(exports, "liveTensors", LiveTensors);
+  SS_EXPORT(exports, "reportedExternalBytes", ReportedExternalBytes);
+  SS_EXPORT(exports, "setDeferExternalReport", SetDeferExternalReport);
   SS_EXPORT(exports, "version", Version);
 }
 

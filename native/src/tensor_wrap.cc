@@ -9,6 +9,8 @@ namespace ss {
 namespace {
 Napi::FunctionReference* g_ctor = nullptr;
 std::atomic<int64_t> g_live{0};
+std::atomic<int64_t> g_reported{0};
+bool g_deferReport = false;  // set from the JS thread only
 
 int64_t TensorBytes(const at::Tensor& t) {
   if (!t.defined()) return 0;
@@ -20,6 +22,7 @@ Napi::Function TensorWrap::Init(Napi::Env env) {
   Napi::Function fn = DefineClass(env, "NativeTensor",
                                   {
                                       InstanceMethod("dispose", &TensorWrap::Dispose),
+                                      InstanceMethod("reportExternal", &TensorWrap::ReportExternal),
                                       InstanceAccessor("disposed", &TensorWrap::IsDisposed, nullptr),
                                   });
   g_ctor = new Napi::FunctionReference(Napi::Persistent(fn));
@@ -37,6 +40,7 @@ void TensorWrap::Release() {
   if (reportedBytes_ != 0 && env_ != nullptr) {
     int64_t ignored;
     napi_adjust_external_memory(env_, -reportedBytes_, &ignored);
+    g_reported.fetch_sub(reportedBytes_);
   }
   reportedBytes_ = 0;
   g_live.fetch_sub(1);
@@ -48,13 +52,28 @@ Napi::Object TensorWrap::Create(Napi::Env env, at::Tensor t) {
   w->tensor_ = std::move(t);
   w->live_ = true;
   g_live.fetch_add(1);
-  // Only CPU bytes are reported: they are what pressures this process's heap.
-  if (w->tensor_.defined() && w->tensor_.device().is_cpu()) {
-    w->reportedBytes_ = TensorBytes(w->tensor_);
-    Napi::MemoryManagement::AdjustExternalMemory(env, w->reportedBytes_);
-  }
+  if (!g_deferReport) w->Report();
   return obj;
 }
+
+void TensorWrap::Report() {
+  // Only CPU bytes are reported: they are what pressures this process's heap.
+  if (!live_ || reportedBytes_ != 0 || env_ == nullptr || !tensor_.defined() || !tensor_.device().is_cpu()) return;
+  int64_t bytes = TensorBytes(tensor_);
+  if (bytes == 0) return;
+  reportedBytes_ = bytes;
+  int64_t ignored;
+  napi_adjust_external_memory(env_, bytes, &ignored);
+  g_reported.fetch_add(bytes);
+}
+
+Napi::Value TensorWrap::ReportExternal(const Napi::CallbackInfo& info) {
+  Report();
+  return info.Env().Undefined();
+}
+
+int64_t TensorWrap::ReportedBytes() { return g_reported.load(); }
+void TensorWrap::SetDeferReport(bool defer) { g_deferReport = defer; }
 
 TensorWrap* TensorWrap::Unwrap(const Napi::Value& v) {
   if (!v.IsObject() || g_ctor == nullptr) return nullptr;

@@ -1,6 +1,10 @@
 // NativeTensor: a JS object owning one at::Tensor. Freed deterministically by
 // dispose(), or by the garbage collector as a safety net; the bytes it holds
-// are reported to V8 as external memory so the GC sees the pressure.
+// are reported to V8 as external memory so the GC sees the pressure. Tensors
+// created while reporting is deferred (inside a tidy scope, which frees them
+// itself) are reported only if they outlive the scope (reportExternal()):
+// reporting every short-lived activation made V8 run a full GC several times
+// per training step.
 #pragma once
 
 #include "common.h"
@@ -20,10 +24,16 @@ class TensorWrap : public Napi::ObjectWrap<TensorWrap> {
   at::Tensor& tensor() { return tensor_; }
 
   static int64_t LiveCount();
+  // Bytes currently reported to V8 by all wrappers.
+  static int64_t ReportedBytes();
+  // While true, new wrappers do not report their bytes until reportExternal().
+  static void SetDeferReport(bool defer);
 
  private:
   Napi::Value Dispose(const Napi::CallbackInfo& info);
   Napi::Value IsDisposed(const Napi::CallbackInfo& info);
+  Napi::Value ReportExternal(const Napi::CallbackInfo& info);
+  void Report();
   void Release();
 
   at::Tensor tensor_;

@@ -164,6 +164,14 @@ export function cudaSynchronize(): void {
 export function liveTensorCount(): number {
   return native.liveTensors();
 }
+/**
+ * Bytes of CPU tensors reported to V8 as external memory (what makes the
+ * garbage collector hurry). Tensors created inside `tidy` are reported only
+ * if they outlive it.
+ */
+export function reportedExternalBytes(): number {
+  return native.reportedExternalBytes();
+}
 export function libtorchVersion(): string {
   return native.version().torch;
 }

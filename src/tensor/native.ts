@@ -13,6 +13,8 @@ import { SparseSoupsError, TensorError } from '../util/errors.js';
 export interface NativeTensor {
   dispose(): void;
   readonly disposed: boolean;
+  /** Reports the tensor's bytes to V8 now, if they were deferred (created inside a scope). */
+  reportExternal(): void;
 }
 /** An opaque seeded libtorch generator. */
 export type NativeGenerator = { readonly __nativeGenerator: unique symbol };
@@ -66,6 +68,8 @@ export interface NativeAddon {
   cudaDeviceCount(): number;
   cudaSynchronize(): void;
   liveTensors(): number;
+  reportedExternalBytes(): number;
+  setDeferExternalReport(defer: boolean): void;
   version(): { torch: string; parallel: string };
 
   reshape(t: T, shape: number[]): T;

@@ -11,10 +11,31 @@
 export interface Disposable {
   dispose(): void;
   readonly isDisposed: boolean;
+  /**
+   * Called when the object outlives every scope (returned from the outermost
+   * `tidy`, or passed to `keep`): a tensor then reports its native bytes to
+   * V8, which it defers while a scope that will free it is open.
+   */
+  escapeScopes?(): void;
 }
 
 const scopes: Set<Disposable>[] = [];
 const kept = new WeakSet<Disposable>();
+let scopeListener: (active: boolean) => void = () => {};
+
+/** Told when the first scope opens (true) and the last one closes (false). */
+export function setScopeListener(listener: (active: boolean) => void): void {
+  scopeListener = listener;
+}
+
+function pushScope(scope: Set<Disposable>): void {
+  scopes.push(scope);
+  if (scopes.length === 1) scopeListener(true);
+}
+function popScope(): void {
+  scopes.pop();
+  if (scopes.length === 0) scopeListener(false);
+}
 
 /** Registers a new tensor with the innermost scope (called by Tensor's constructor). */
 export function trackTensor(t: Disposable): void {
@@ -26,6 +47,7 @@ export function trackTensor(t: Disposable): void {
 export function keep<X extends Disposable>(t: X): X {
   kept.add(t);
   for (const s of scopes) s.delete(t);
+  t.escapeScopes?.();
   return t;
 }
 
@@ -56,16 +78,16 @@ function isDisposable(v: object): v is Disposable {
  */
 export function tidy<R>(fn: () => R): R {
   const scope = new Set<Disposable>();
-  scopes.push(scope);
+  pushScope(scope);
   let result: R;
   try {
     result = fn();
   } catch (e) {
-    scopes.pop();
+    popScope();
     for (const t of scope) t.dispose();
     throw e;
   }
-  scopes.pop();
+  popScope();
   if (result instanceof Promise) {
     for (const t of scope) t.dispose();
     throw new TypeError('tidy(fn): fn must be synchronous (it returned a Promise); use explicit dispose() in async code');
@@ -76,6 +98,7 @@ export function tidy<R>(fn: () => R): R {
   for (const t of scope) {
     if (returned.has(t)) {
       if (parent !== undefined && !kept.has(t)) parent.add(t);
+      else t.escapeScopes?.();
     } else if (!kept.has(t)) {
       t.dispose();
     }

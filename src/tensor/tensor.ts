@@ -13,8 +13,11 @@
  * x.grad!.toArray(); // Float32Array [2, 4, 6, 8]
  */
 import { native, type NativeTensor } from './native.js';
-import { trackTensor, type Disposable } from './scope.js';
+import { trackTensor, setScopeListener, type Disposable } from './scope.js';
 import { TensorError } from '../util/errors.js';
+
+// Inside tidy scopes, new tensors defer reporting their bytes to V8 (the scope frees them itself).
+setScopeListener((active) => native.setDeferExternalReport(active));
 
 export type DType = 'float32' | 'float64' | 'float16' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
 export type Device = 'cpu' | 'cuda' | `cuda:${number}`;
@@ -95,6 +98,11 @@ export class Tensor implements Disposable {
 
   get isDisposed(): boolean {
     return this.handle.disposed;
+  }
+
+  /** Reports the native bytes to V8 once the tensor outlives every scope (see scope.ts). */
+  escapeScopes(): void {
+    if (!this.handle.disposed) this.handle.reportExternal();
   }
 
   // ---- metadata ----
