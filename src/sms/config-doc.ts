@@ -26,6 +26,8 @@ function unwrap(schema: z.ZodTypeAny): { inner: z.ZodTypeAny; dflt?: unknown; nu
       s = s._def.innerType;
     } else if (s instanceof z.ZodOptional) {
       s = s._def.innerType;
+    } else if (s instanceof z.ZodEffects) {
+      s = s._def.schema; // a refinement: document the refined type
     } else break;
   }
   return { inner: s, dflt, nullable, description: description ?? s.description };

@@ -28,7 +28,13 @@ export const smsConfigSchema = z
     name: z.string().default('sms').describe('a label for reports'),
     seed: z.number().int().default(0).describe('seed of the dense model and default candidate seeds'),
     threads: z.number().int().nonnegative().default(0).describe('libtorch threads per process (0: cores / workers)'),
-    device: z.string().default('cpu').describe("'cpu' or 'cuda'"),
+    device: z
+      .string()
+      .refine((d) => d === 'cpu', {
+        message: "must be 'cpu': the pipeline does not move models to a GPU yet (the tensor API and training steps run on 'cuda'; docs/config.md)",
+      })
+      .default('cpu')
+      .describe("'cpu' (the pipeline does not run on a GPU yet; the tensor API does)"),
     data: z
       .object({
         dataset: z.string().describe('dataset registry name: fashion-mnist, mnist, cifar10, cifar100, npy'),
