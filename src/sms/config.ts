@@ -31,7 +31,7 @@ export const smsConfigSchema = z
     device: z
       .string()
       .refine((d) => d === 'cpu', {
-        message: "must be 'cpu': the pipeline does not move models to a GPU yet (the tensor API and training steps run on 'cuda'; docs/config.md)",
+        message: "must be 'cpu': the pipeline does not move models to a GPU yet (only the tensor API, its autograd and SGD run on 'cuda'; docs/config.md)",
       })
       .default('cpu')
       .describe("'cpu' (the pipeline does not run on a GPU yet; the tensor API does)"),
