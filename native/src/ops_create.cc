@@ -178,6 +178,13 @@ Napi::Value To(const Napi::CallbackInfo& info) {
   at::Device dev = IsNullish(info[2]) ? t.device() : ParseDevice(info.Env(), info[2]);
   return Wrap(info.Env(), t.to(dev, dt, /*non_blocking=*/false, /*copy=*/ArgBool(info, 3, false)));
 }
+Napi::Value SetData(const Napi::CallbackInfo& info) {
+  TensorWrap* dst = TensorWrap::Unwrap(info[0]);
+  if (dst == nullptr || !dst->live()) TypeError(info.Env(), "setData: the target must be a live tensor");
+  at::Tensor src = ArgTensor(info, 1, "source");
+  dst->SetData(src);
+  return info.Env().Undefined();
+}
 Napi::Value Clone(const Napi::CallbackInfo& info) { return Wrap(info.Env(), ArgTensor(info, 0).clone()); }
 Napi::Value Detach(const Napi::CallbackInfo& info) { return Wrap(info.Env(), ArgTensor(info, 0).detach()); }
 Napi::Value Contiguous(const Napi::CallbackInfo& info) { return Wrap(info.Env(), ArgTensor(info, 0).contiguous()); }
@@ -309,6 +316,7 @@ void InitCreate(Napi::Object exports) {
   SS_EXPORT(exports, "numel", Numel);
   SS_EXPORT(exports, "isContiguous", IsContiguous);
   SS_EXPORT(exports, "to", To);
+  SS_EXPORT(exports, "setData", SetData);
   SS_EXPORT(exports, "clone", Clone);
   SS_EXPORT(exports, "detach", Detach);
   SS_EXPORT(exports, "contiguous", Contiguous);

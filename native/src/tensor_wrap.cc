@@ -72,6 +72,18 @@ Napi::Value TensorWrap::ReportExternal(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+void TensorWrap::SetData(const at::Tensor& src) {
+  bool wasReported = reportedBytes_ != 0;
+  tensor_.set_data(src);  // throws (nothing changed) when the two cannot share a TensorImpl type
+  if (wasReported) {
+    int64_t ignored;
+    napi_adjust_external_memory(env_, -reportedBytes_, &ignored);
+    g_reported.fetch_sub(reportedBytes_);
+    reportedBytes_ = 0;
+    Report();
+  }
+}
+
 int64_t TensorWrap::ReportedBytes() { return g_reported.load(); }
 void TensorWrap::SetDeferReport(bool defer) { g_deferReport = defer; }
 

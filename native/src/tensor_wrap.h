@@ -22,6 +22,9 @@ class TensorWrap : public Napi::ObjectWrap<TensorWrap> {
 
   bool live() const { return live_; }
   at::Tensor& tensor() { return tensor_; }
+  // Swaps in src's data (any device or dtype) keeping this tensor's identity
+  // and autograd flags, like PyTorch's `param.data = src`; re-reports bytes.
+  void SetData(const at::Tensor& src);
 
   static int64_t LiveCount();
   // Bytes currently reported to V8 by all wrappers.

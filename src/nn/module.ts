@@ -154,6 +154,26 @@ export abstract class Module {
     return this.train(false);
   }
 
+  /**
+   * Moves every parameter and buffer to `device` and/or converts the
+   * floating-point ones to `dtype`, in place (like PyTorch's `module.to`):
+   * the tensors keep their identity, so references to them stay valid.
+   * Gradients are dropped. Create the optimizer after moving the model (its
+   * momentum buffers live where the parameters were at the first step).
+   *
+   * @example
+   * const net = createModel('resnet20', { inChannels: 3, numClasses: 10, imageSize: 32 }).to({ device: 'cuda' });
+   */
+  to(opts: { device?: string; dtype?: 'float32' | 'float64' }): this {
+    for (const t of this.stateDict().values()) {
+      const floating = t.dtype === 'float32' || t.dtype === 'float64' || t.dtype === 'float16';
+      const dtype = floating ? opts.dtype : undefined;
+      if ((dtype === undefined || dtype === t.dtype) && (opts.device === undefined || opts.device === t.device)) continue;
+      t.moveTo_(dtype, opts.device);
+    }
+    return this;
+  }
+
   /** Drops every parameter's gradient (like `zero_grad(set_to_none=True)`). */
   zeroGrad(): void {
     for (const p of this.parameters()) p.clearGrad();

@@ -68,6 +68,7 @@ export interface NativeAddon {
   cudaDeviceCount(): number;
   cudaSynchronize(): void;
   liveTensors(): number;
+  setData(dst: T, src: T): void;
   reportedExternalBytes(): number;
   setDeferExternalReport(defer: boolean): void;
   version(): { torch: string; parallel: string };

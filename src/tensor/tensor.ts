@@ -184,6 +184,21 @@ export class Tensor implements Disposable {
   to(dtype?: DType | null, device?: string | null): Tensor {
     return new Tensor(native.to(this.handle, dtype, device));
   }
+  /**
+   * Moves or converts this tensor in place (PyTorch's `t.data = t.to(...)`):
+   * the same object, now holding its values on `device` and/or as `dtype`,
+   * with its requiresGrad flag kept. Its gradient, if any, is dropped.
+   */
+  moveTo_(dtype?: DType | null, device?: string | null): this {
+    const moved = native.to(this.handle, dtype, device);
+    try {
+      native.clearGrad(this.handle);
+      native.setData(this.handle, moved);
+    } finally {
+      moved.dispose();
+    }
+    return this;
+  }
   clone(): Tensor {
     return new Tensor(native.clone(this.handle));
   }
