@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { Generator, cudaAvailable, randn, randint, reportedExternalBytes, tidy } from '../../src/tensor/index.js';
 import { F } from '../../src/nn/index.js';
 import { SGD } from '../../src/optim/index.js';
-import { createModel } from '../../src/models/index.js';
+import { ConvNet } from '../../src/models/index.js';
 
-const build = () => createModel('convnet', { inChannels: 1, numClasses: 10, imageSize: 28, generator: new Generator(5) });
+const build = (): ConvNet => new ConvNet({ inChannels: 1, numClasses: 10, imageSize: 28, generator: new Generator(5) });
 
 test('to({dtype}) converts floating tensors in place and keeps identities, values and integer buffers', () => {
   const net = build();
