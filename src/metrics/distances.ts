@@ -23,7 +23,7 @@
  * d.toMean;                      // [‖a - x̄‖, ‖b - x̄‖, ‖c - x̄‖]
  */
 import type { Module } from '../nn/module.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { isFloatingDType, type Tensor } from '../tensor/tensor.js';
 import { stack } from '../tensor/create.js';
 import { tidy } from '../tensor/scope.js';
 import { MergeError } from '../util/errors.js';
@@ -49,7 +49,6 @@ export interface CandidateDistances {
 }
 
 const BUFFER_SUFFIXES = ['running_mean', 'running_var', 'num_batches_tracked'];
-const isFloat = (t: Tensor): boolean => t.dtype === 'float32' || t.dtype === 'float64' || t.dtype === 'float16';
 
 function selectNames(first: Map<string, Tensor>, opts: DistanceOptions): string[] {
   if (opts.names !== undefined) return opts.names;
@@ -57,7 +56,7 @@ function selectNames(first: Map<string, Tensor>, opts: DistanceOptions): string[
   const params = opts.model ? new Set(opts.model.namedParameters().map(([n]) => n)) : null;
   return [...first]
     .filter(([name, t]) => {
-      if (!isFloat(t)) return false;
+      if (!isFloatingDType(t.dtype)) return false;
       if (include === 'all') return true;
       if (params !== null) return params.has(name);
       const last = name.slice(name.lastIndexOf('.') + 1);
@@ -77,7 +76,7 @@ export function pairwiseDistances(states: Map<string, Tensor>[], opts: DistanceO
     states.forEach((s, i) => {
       const t = s.get(name);
       if (t === undefined) problems.push(`candidate ${i} has no '${name}'`);
-      else if (!isFloat(t)) problems.push(`'${name}' of candidate ${i} is ${t.dtype}, not a float tensor`);
+      else if (!isFloatingDType(t.dtype)) problems.push(`'${name}' of candidate ${i} is ${t.dtype}, not a float tensor`);
       else if (shape === undefined || t.shape.join(',') !== shape.join(','))
         problems.push(`'${name}' of candidate ${i} is [${t.shape.join(', ')}], candidate 0 has [${shape?.join(', ') ?? 'none'}]`);
     });

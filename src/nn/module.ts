@@ -11,7 +11,7 @@
  *   forward(x: Tensor) { return this.fc.forward(x.flatten(1)); }
  * }
  */
-import { Tensor } from '../tensor/tensor.js';
+import { Tensor, isFloatingDType } from '../tensor/tensor.js';
 import { keep, tidy } from '../tensor/scope.js';
 import { noGrad } from '../tensor/create.js';
 import { CheckpointError } from '../util/errors.js';
@@ -166,8 +166,7 @@ export abstract class Module {
    */
   to(opts: { device?: string; dtype?: 'float32' | 'float64' }): this {
     for (const t of this.stateDict().values()) {
-      const floating = t.dtype === 'float32' || t.dtype === 'float64' || t.dtype === 'float16';
-      const dtype = floating ? opts.dtype : undefined;
+      const dtype = isFloatingDType(t.dtype) ? opts.dtype : undefined;
       if ((dtype === undefined || dtype === t.dtype) && (opts.device === undefined || opts.device === t.device)) continue;
       t.moveTo_(dtype, opts.device);
     }

@@ -14,11 +14,9 @@
  */
 import { noGrad } from '../tensor/create.js';
 import { keep, tidy } from '../tensor/scope.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { isFloatingDType, type Tensor } from '../tensor/tensor.js';
 import type { StateDict } from '../nn/module.js';
 import { MergeError } from '../util/errors.js';
-
-const FLOAT_DTYPES = new Set(['float32', 'float64', 'float16']);
 
 /** Throws MergeError unless every state has the same names, shapes and dtypes as the first. */
 export function assertCompatibleStates(states: StateDict[], labels: string[] = states.map((_, i) => `candidate ${i}`)): void {
@@ -50,7 +48,7 @@ export function averageStates(states: StateDict[], weights?: number[], labels?: 
   noGrad(() => {
     for (const [name, t0] of states[0]) {
       const merged = tidy(() => {
-        if (!FLOAT_DTYPES.has(t0.dtype)) return t0.detach().clone();
+        if (!isFloatingDType(t0.dtype)) return t0.detach().clone();
         // Accumulate in float64 so the mean does not depend on candidate order beyond rounding once.
         const acc = t0.detach().to('float64').mul(w[0] / total);
         for (let i = 1; i < states.length; i++) acc.add_((states[i].get(name) as Tensor).detach().to('float64'), w[i] / total);

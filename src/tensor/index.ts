@@ -1,5 +1,5 @@
 /** The public tensor API: one flat surface over the libtorch addon. */
-export { Tensor, Generator, isDType, dtypeOfArray } from './tensor.js';
+export { Tensor, Generator, isDType, isFloatingDType, dtypeOfArray } from './tensor.js';
 export type { DType, Device, AnyTypedArray, TypedArrayFor } from './tensor.js';
 export * from './create.js';
 export { tidy, keep, dispose, inScope } from './scope.js';

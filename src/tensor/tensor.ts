@@ -42,6 +42,11 @@ export function isDType(s: string): s is DType {
   return (DTYPES as readonly string[]).includes(s);
 }
 
+/** float32, float64 and float16: the dtypes that averaging and dtype conversion apply to. */
+export function isFloatingDType(d: DType): boolean {
+  return d === 'float32' || d === 'float64' || d === 'float16';
+}
+
 /** The dtype that matches a TypedArray's element type. */
 export function dtypeOfArray(a: AnyTypedArray): DType {
   if (a instanceof Float32Array) return 'float32';
@@ -192,7 +197,7 @@ export class Tensor implements Disposable {
   moveTo_(dtype?: DType | null, device?: string | null): this {
     const moved = native.to(this.handle, dtype, device);
     try {
-      native.clearGrad(this.handle);
+      this.clearGrad();
       native.setData(this.handle, moved);
     } finally {
       moved.dispose();
