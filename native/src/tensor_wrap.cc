@@ -37,12 +37,7 @@ void TensorWrap::Release() {
   if (!live_) return;
   live_ = false;
   tensor_ = at::Tensor();
-  if (reportedBytes_ != 0 && env_ != nullptr) {
-    int64_t ignored;
-    napi_adjust_external_memory(env_, -reportedBytes_, &ignored);
-    g_reported.fetch_sub(reportedBytes_);
-  }
-  reportedBytes_ = 0;
+  Unreport();
   g_live.fetch_sub(1);
 }
 
@@ -54,6 +49,15 @@ Napi::Object TensorWrap::Create(Napi::Env env, at::Tensor t) {
   g_live.fetch_add(1);
   if (!g_deferReport) w->Report();
   return obj;
+}
+
+void TensorWrap::Unreport() {
+  if (reportedBytes_ != 0 && env_ != nullptr) {
+    int64_t ignored;
+    napi_adjust_external_memory(env_, -reportedBytes_, &ignored);
+    g_reported.fetch_sub(reportedBytes_);
+  }
+  reportedBytes_ = 0;
 }
 
 void TensorWrap::Report() {
@@ -76,10 +80,7 @@ void TensorWrap::SetData(const at::Tensor& src) {
   bool wasReported = reportedBytes_ != 0;
   tensor_.set_data(src);  // throws (nothing changed) when the two cannot share a TensorImpl type
   if (wasReported) {
-    int64_t ignored;
-    napi_adjust_external_memory(env_, -reportedBytes_, &ignored);
-    g_reported.fetch_sub(reportedBytes_);
-    reportedBytes_ = 0;
+    Unreport();
     Report();
   }
 }

@@ -37,6 +37,7 @@ class TensorWrap : public Napi::ObjectWrap<TensorWrap> {
   Napi::Value IsDisposed(const Napi::CallbackInfo& info);
   Napi::Value ReportExternal(const Napi::CallbackInfo& info);
   void Report();
+  void Unreport();
   void Release();
 
   at::Tensor tensor_;
