@@ -21,10 +21,10 @@ import { parseSmsConfig } from '../src/sms/config.js';
 import { candidateSpecs } from '../src/sms/candidates.js';
 import { buildModel, experimentData } from '../src/sms/context.js';
 import { InlineExecutor, type RetrainExecutor } from '../src/sms/executor.js';
-import { pruneCheckpoint } from '../src/sms/mask-files.js';
+import { pruneCheckpoint } from '../src/sms/masks.js';
 import type { RetrainJob } from '../src/sms/retrain.js';
-import { saveCheckpoint } from '../src/sms/store.js';
-import { ProcessExecutor } from '../src/run/process-executor.js';
+import { saveCheckpoint } from '../src/checkpoints/store.js';
+import { ProcessExecutor } from '../src/exec/process-executor.js';
 
 const { values: args } = parseArgs({
   options: {

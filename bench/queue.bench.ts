@@ -28,7 +28,7 @@ const { setNumThreads } = await import('../src/tensor/index.js');
 const { parseSmsConfig } = await import('../src/sms/config.js');
 const { runSms } = await import('../src/sms/pipeline.js');
 const { InlineExecutor } = await import('../src/sms/executor.js');
-const { createQueueExecutor } = await import('../src/run/queue/queue-executor.js');
+const { createQueueExecutor } = await import('../src/exec/queue/queue-executor.js');
 type SmsEvent = import('../src/sms/pipeline.js').SmsEvent;
 type RetrainExecutor = import('../src/sms/executor.js').RetrainExecutor;
 
@@ -55,7 +55,7 @@ const config = parseSmsConfig({
   baselines: { imp: false, impLonger: false, ensemble: true },
 });
 
-const WORKER_MAIN = new URL('../src/run/queue/worker-main.ts', import.meta.url).pathname;
+const WORKER_MAIN = new URL('../src/exec/queue/worker-main.ts', import.meta.url).pathname;
 
 /** Seconds of each phase's merge job, as its worker reported them. */
 const mergeSeconds = new Map<string, number>();

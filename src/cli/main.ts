@@ -10,14 +10,14 @@ import { plainProgressReporter } from '../run/progress.js';
 import { summaryMarkdown } from '../run/summary.js';
 import { runStatus, formatStatus } from '../run/status.js';
 import { ttyProgressReporter } from '../run/tty-progress.js';
-import { datasetListing, previewCommand } from '../run/data-commands.js';
+import { datasetListing, previewCommand } from './data-commands.js';
 import { exportModel, type ExportFormat } from '../run/export.js';
-import { evaluateCheckpoint } from '../run/eval.js';
-import { writeReport } from '../run/report/report.js';
-import { ProcessExecutor } from '../run/process-executor.js';
+import { evaluateCheckpoint } from '../sms/evaluate-checkpoint.js';
+import { writeReport } from '../report/report.js';
+import { ProcessExecutor } from '../exec/process-executor.js';
 import type { RetrainExecutor } from '../sms/executor.js';
-import { createQueueExecutor } from '../run/queue/queue-executor.js';
-import { runWorker } from '../run/queue/worker.js';
+import { createQueueExecutor } from '../exec/queue/queue-executor.js';
+import { runWorker } from '../exec/queue/worker.js';
 
 interface ExecutorFlags {
   executor: string;

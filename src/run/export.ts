@@ -32,7 +32,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { encodeSafetensorsChunks, loadSafetensors, type SafeMetadata, type SafeTensor } from '../io/safetensors.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { fromSafeTensor, toSafeTensor } from '../nn/checkpoint.js';
+import { fromSafeTensor, toSafeTensor } from '../checkpoints/state-dict.js';
 import type { Module, StateDict } from '../nn/module.js';
 import { createModel, listModels, type ModelOptions } from '../models/registry.js';
 import { getDatasetDefinition } from '../data/index.js';
@@ -49,7 +49,7 @@ import {
   SPARSE_STORAGES,
   type SparseStorage,
   type StoragePolicy,
-} from './sparse-format.js';
+} from '../checkpoints/sparse-format.js';
 
 export type ExportFormat = 'dense' | 'sparse';
 

@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { verifiedCheckpoint } from '../sms/store.js';
+import { verifiedCheckpoint } from '../checkpoints/store.js';
 import { candidateSpecs } from '../sms/candidates.js';
 import { openRunDir } from './rundir.js';
 

@@ -4,7 +4,7 @@
  * machines through a queue without the SMS loop changing.
  */
 import { retrainCandidateOnce, type RetrainJob, type RetrainResult, type RetrainProgress } from './retrain.js';
-import type { PhaseMergeSpec, PhaseResult } from './phase.js';
+import type { PhaseMergeSpec, PhaseResult } from './merge.js';
 
 export interface RetrainExecutor {
   readonly name: string;

@@ -28,12 +28,12 @@ import { candidateSpecs, type CandidateSpec } from './candidates.js';
 import { experimentData, buildModel, type ExperimentData } from './context.js';
 import { InlineExecutor, type RetrainExecutor } from './executor.js';
 import { finishedResult, type RetrainJob, type RetrainResult, type RetrainProgress } from './retrain.js';
-import { saveCheckpoint, verifiedCheckpoint, loadCheckpoint, type CheckpointRef } from './store.js';
-import { pruneCheckpoint, type PruneResult } from './mask-files.js';
+import { saveCheckpoint, verifiedCheckpoint, loadCheckpoint, type CheckpointRef } from '../checkpoints/store.js';
+import { pruneCheckpoint, type PruneResult } from './masks.js';
 import type { ModelMetrics } from './evaluate.js';
-import { completePhaseOnce, evaluateCheckpoint, type PhaseResult } from './phase.js';
-export type { CandidateRecord, SoupRecord, PhaseResult, PhaseMergeSpec } from './phase.js';
-export { meanScores } from './phase.js';
+import { completePhaseOnce, evaluateCheckpoint, type PhaseResult } from './merge.js';
+export type { CandidateRecord, SoupRecord, PhaseResult, PhaseMergeSpec } from './merge.js';
+export { meanScores } from './merge.js';
 
 export interface SmsResults {
   name: string;

@@ -22,8 +22,8 @@ import type { CandidateSpec } from './candidates.js';
 import { experimentData, buildModel } from './context.js';
 import { existsSync } from 'node:fs';
 import { readJsonFile, writeJsonFileAtomic } from '../io/atomic.js';
-import { loadCheckpoint, saveCheckpoint, verifiedCheckpoint, type CheckpointRef } from './store.js';
-import { loadMask } from './mask-files.js';
+import { loadCheckpoint, saveCheckpoint, verifiedCheckpoint, type CheckpointRef } from '../checkpoints/store.js';
+import { loadMask } from './masks.js';
 
 export interface RetrainJob {
   config: SmsConfig;

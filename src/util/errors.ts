@@ -37,3 +37,65 @@ export class CheckpointError extends SparseSoupsError {}
 
 /** Candidates that cannot be merged (different masks, architectures). */
 export class MergeError extends SparseSoupsError {}
+
+/** A plot of the HTML report could not be compiled or rendered (a bug in a spec, not in the user's data). */
+export class ReportRenderError extends SparseSoupsError {}
+
+/** A run-directory artifact is missing or its bytes do not match the checksum the job carries. */
+export class ArtifactError extends SparseSoupsError {
+  constructor(
+    readonly path: string,
+    problem: string,
+  ) {
+    super(`${path}: ${problem}`);
+  }
+}
+
+/** A queue job failed after all its attempts; `jobId` is its BullMQ id, `reason` the last attempt's error. */
+export class QueueJobFailedError extends SparseSoupsError {
+  constructor(
+    readonly jobId: string,
+    readonly what: string,
+    readonly attempts: number,
+    readonly reason: string,
+  ) {
+    super(`queue job ${jobId} (${what}) failed after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${reason}`);
+  }
+}
+
+/** An error thrown in another process, as it travels between processes. */
+export interface SerializedError {
+  /** The error's class name (TensorError, CheckpointError, ...). */
+  name: string;
+  message: string;
+  stack?: string;
+}
+
+/** A retrain job threw inside its child process; `job` names the job ("phase 2, imp candidate 1"), `errorType` is the original error's class name. */
+export class RetrainJobError extends SparseSoupsError {
+  readonly errorType: string;
+  readonly remoteStack: string | undefined;
+  constructor(
+    readonly job: string,
+    error: SerializedError,
+  ) {
+    super(`${job}: ${error.name}: ${error.message}`);
+    this.errorType = error.name;
+    this.remoteStack = error.stack;
+  }
+}
+
+/** A child process exited (crashed, was killed) while it ran the job named `job`. */
+export class WorkerExitError extends SparseSoupsError {
+  constructor(
+    readonly job: string,
+    readonly pid: number | undefined,
+    readonly code: number | null,
+    readonly signal: NodeJS.Signals | null,
+    stderrTail: string,
+  ) {
+    const how = signal !== null ? `was killed by ${signal}` : `exited with code ${code}`;
+    const tail = stderrTail.trim() ? `; its last output:\n${stderrTail.trim()}` : '';
+    super(`${job}: worker process ${pid ?? '(not started)'} ${how} while running the job${tail}`);
+  }
+}

@@ -22,12 +22,12 @@ import {
 import { trainModel } from '../../src/train/trainer.js';
 import { prunableParameters } from '../../src/prune/prunable.js';
 import { getCriterion } from '../../src/prune/criteria.js';
-import { saveCheckpoint } from '../../src/sms/store.js';
+import { saveCheckpoint } from '../../src/checkpoints/store.js';
 import { saveSafetensors } from '../../src/io/safetensors.js';
-import { toSafeTensor } from '../../src/nn/checkpoint.js';
+import { toSafeTensor } from '../../src/checkpoints/state-dict.js';
 import { ConfigError } from '../../src/util/errors.js';
 import { exportModel, exportStateDict } from '../../src/run/export.js';
-import { evaluateCheckpoint } from '../../src/run/eval.js';
+import { evaluateCheckpoint } from '../../src/sms/evaluate-checkpoint.js';
 
 setNumThreads(2);
 

@@ -14,10 +14,9 @@
  */
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
-import { SparseSoupsError } from '../../util/errors.js';
+import { ReportRenderError } from '../util/errors.js';
 
-/** A plot could not be compiled or rendered (a bug in a spec, not in the user's data). */
-export class ReportRenderError extends SparseSoupsError {}
+export { ReportRenderError };
 
 /** Renames every `id` of an SVG document to `prefix-1`, `prefix-2`, … (in order of appearance), and every `#id` reference with it. */
 export function namespaceSvgIds(svg: string, prefix: string): string {

@@ -18,7 +18,7 @@ import { dirname, resolve } from 'node:path';
 import type { RedisOptions } from 'bullmq';
 import { configHash, type SmsConfig } from '../../sms/config.js';
 import type { RetrainJob } from '../../sms/retrain.js';
-import type { PhaseMergeSpec } from '../../sms/phase.js';
+import type { PhaseMergeSpec } from '../../sms/merge.js';
 import { SparseSoupsError } from '../../util/errors.js';
 
 /** Retrain jobs: one per candidate (and per baseline chain) of a phase. */

@@ -18,13 +18,13 @@ import type { SmsResults } from '../../src/sms/pipeline.js';
 import type { RetrainJob, RetrainProgress } from '../../src/sms/retrain.js';
 import { candidateSpecs } from '../../src/sms/candidates.js';
 import { buildModel } from '../../src/sms/context.js';
-import { pruneCheckpoint, type PruneResult } from '../../src/sms/mask-files.js';
-import { saveCheckpoint, verifiedCheckpoint } from '../../src/sms/store.js';
-import { createQueueExecutor } from '../../src/run/queue/queue-executor.js';
-import { childResultsInOrder, processRetrainJob, runWorker, type WorkerEvent } from '../../src/run/queue/worker.js';
-import { SharedDirectoryStore } from '../../src/run/queue/artifact-store.js';
-import { ArtifactError, QueueJobFailedError } from '../../src/run/queue/errors.js';
-import { MERGE_QUEUE, RETRAIN_QUEUE, mergeJobId, redisConnection, retrainJobId, runKey } from '../../src/run/queue/names.js';
+import { pruneCheckpoint, type PruneResult } from '../../src/sms/masks.js';
+import { saveCheckpoint, verifiedCheckpoint } from '../../src/checkpoints/store.js';
+import { createQueueExecutor } from '../../src/exec/queue/queue-executor.js';
+import { childResultsInOrder, processRetrainJob, runWorker, type WorkerEvent } from '../../src/exec/queue/worker.js';
+import { SharedDirectoryStore } from '../../src/exec/queue/artifact-store.js';
+import { ArtifactError, QueueJobFailedError } from '../../src/util/errors.js';
+import { MERGE_QUEUE, RETRAIN_QUEUE, mergeJobId, redisConnection, retrainJobId, runKey } from '../../src/exec/queue/names.js';
 import { haveRedis, startRedis, type TestRedis } from '../helpers/redis.js';
 
 const haveData = existsSync(FASHION_MNIST_DEFAULT_DIR);
@@ -44,7 +44,7 @@ const config = parseSmsConfig({
   baselines: { imp: false, impLonger: false, ensemble: true },
 });
 
-const WORKER_MAIN = new URL('../../src/run/queue/worker-main.ts', import.meta.url).pathname;
+const WORKER_MAIN = new URL('../../src/exec/queue/worker-main.ts', import.meta.url).pathname;
 const SRC = (path: string): string => new URL(`../../src/${path}`, import.meta.url).href;
 /** One libtorch and one BLAS thread everywhere, so every process computes the same bits. */
 const ONE_THREAD_ENV: NodeJS.ProcessEnv = { OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1', MKL_NUM_THREADS: '1' };
@@ -146,7 +146,7 @@ function runCoordinator(
     const { setNumThreads } = await import(${JSON.stringify(SRC('tensor/index.ts'))});
     const { runSms } = await import(${JSON.stringify(SRC('sms/pipeline.ts'))});
     const { InlineExecutor } = await import(${JSON.stringify(SRC('sms/executor.ts'))});
-    const { createQueueExecutor } = await import(${JSON.stringify(SRC('run/queue/queue-executor.ts'))});
+    const { createQueueExecutor } = await import(${JSON.stringify(SRC('exec/queue/queue-executor.ts'))});
     setNumThreads(1);
     const log = (line) => process.stderr.write('[coordinator] ' + line + '\\n');
     const executor = mode === 'inline' ? new InlineExecutor() : createQueueExecutor({ redis: url, pollMs: 500, backoffMs: 500, log });

@@ -15,7 +15,7 @@ import type { Module } from '../../src/nn/index.js';
 import { createModel } from '../../src/models/registry.js';
 import { prunableParameters } from '../../src/prune/prunable.js';
 import { getCriterion } from '../../src/prune/criteria.js';
-import { saveCheckpoint } from '../../src/sms/store.js';
+import { saveCheckpoint } from '../../src/checkpoints/store.js';
 import { normalizedConfigJson, parseSmsConfig } from '../../src/sms/config.js';
 import {
   decodeSafetensors,
@@ -35,7 +35,7 @@ import {
   SPARSE_FORMAT,
   type SparseLayoutEntry,
   type StoragePolicy,
-} from '../../src/run/sparse-format.js';
+} from '../../src/checkpoints/sparse-format.js';
 
 setNumThreads(2);
 

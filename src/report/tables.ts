@@ -3,10 +3,10 @@
  * model, the greedy soup's decisions, the candidates with their distances,
  * and the cards at the top.
  */
-import type { PhaseResult } from '../../sms/pipeline.js';
-import type { SmsConfig } from '../../sms/config.js';
-import type { SummaryRow } from '../summary.js';
-import type { GreedyDecision } from '../../soup/greedy.js';
+import type { PhaseResult } from '../sms/pipeline.js';
+import type { SmsConfig } from '../sms/config.js';
+import type { SummaryRow } from '../run/summary.js';
+import type { GreedyDecision } from '../soup/greedy.js';
 import { esc, pct, deltaPoints, integer, table } from './html.js';
 import { carriedSoup } from './series.js';
 import type { ValidatedResults } from './load.js';

@@ -16,11 +16,11 @@
  */
 import { loadDatasetSplit, type ImageDataset } from '../data/index.js';
 import { validateOodSet } from '../data/corruptions/ood-set.js';
-import { parseSmsConfig } from '../sms/config.js';
-import { firstN, lazyOodSets, type ExperimentData, type OodSettings } from '../sms/context.js';
-import { evaluateModel, type ModelMetrics } from '../sms/evaluate.js';
+import { parseSmsConfig } from './config.js';
+import { firstN, lazyOodSets, type ExperimentData, type OodSettings } from './context.js';
+import { evaluateModel, type ModelMetrics } from './evaluate.js';
 import { ConfigError } from '../util/errors.js';
-import { describeModel, loadModelFile, type ExportFormat, type ModelDescription, type ModelHints } from './export.js';
+import { describeModel, loadModelFile, type ExportFormat, type ModelDescription, type ModelHints } from '../run/export.js';
 
 export interface OodOptions {
   /** CIFAR-10-C corruption names, e.g. ['gaussian_noise', 'fog']. */

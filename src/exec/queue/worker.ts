@@ -22,12 +22,11 @@ import { fileURLToPath } from 'node:url';
 import { Worker, type Job } from 'bullmq';
 import { getNumThreads, setNumThreads } from '../../tensor/create.js';
 import { retrainCandidateOnce, type RetrainJob, type RetrainProgress, type RetrainResult } from '../../sms/retrain.js';
-import { completePhaseOnce, type PhaseMergeSpec, type PhaseResult } from '../../sms/phase.js';
+import { completePhaseOnce, type PhaseMergeSpec, type PhaseResult } from '../../sms/merge.js';
 import type { SmsConfig } from '../../sms/config.js';
-import { SparseSoupsError } from '../../util/errors.js';
+import { ArtifactError, SparseSoupsError } from '../../util/errors.js';
 import { childExecArgv } from '../process-executor.js';
 import { SharedDirectoryStore, type ArtifactStore } from './artifact-store.js';
-import { ArtifactError } from './errors.js';
 import { MERGE_QUEUE, RETRAIN_QUEUE, describeRetrainJob, redisConnection, withoutRepeats } from './names.js';
 
 /** Data of a retrain job. */

@@ -27,8 +27,9 @@ import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { RetrainExecutor } from '../sms/executor.js';
 import type { RetrainJob, RetrainProgress, RetrainResult } from '../sms/retrain.js';
-import { SparseSoupsError } from '../util/errors.js';
-import type { ChildMessage, ParentMessage, SerializedError } from './child-worker.js';
+import { RetrainJobError, SparseSoupsError, WorkerExitError } from '../util/errors.js';
+import type { ChildMessage, ParentMessage } from './child-worker.js';
+export { RetrainJobError, WorkerExitError };
 
 export interface ProcessExecutorOptions {
   /** Child processes at once (default: min(jobs, cores)). */
@@ -42,35 +43,6 @@ export interface ProcessExecutorOptions {
 /** "phase 2, imp candidate 1": the job an error is about. */
 export function describeJob(job: RetrainJob): string {
   return `phase ${job.phase}, ${job.kind} candidate ${job.spec.index}`;
-}
-
-/** A retrain job threw inside its child process; `errorType` is the original error's class name. */
-export class RetrainJobError extends SparseSoupsError {
-  readonly errorType: string;
-  readonly remoteStack: string | undefined;
-  constructor(
-    readonly job: RetrainJob,
-    error: SerializedError,
-  ) {
-    super(`${describeJob(job)}: ${error.name}: ${error.message}`);
-    this.errorType = error.name;
-    this.remoteStack = error.stack;
-  }
-}
-
-/** A child process exited (crashed, was killed) while it ran a job. */
-export class WorkerExitError extends SparseSoupsError {
-  constructor(
-    readonly job: RetrainJob,
-    readonly pid: number | undefined,
-    readonly code: number | null,
-    readonly signal: NodeJS.Signals | null,
-    stderrTail: string,
-  ) {
-    const how = signal !== null ? `was killed by ${signal}` : `exited with code ${code}`;
-    const tail = stderrTail.trim() ? `; its last output:\n${stderrTail.trim()}` : '';
-    super(`${describeJob(job)}: worker process ${pid ?? '(not started)'} ${how} while running the job${tail}`);
-  }
 }
 
 /** The child entry beside this module: `.ts` when running from sources (tsx), `.js` from dist/. */
@@ -165,7 +137,7 @@ class Worker {
           const active = this.active;
           this.active = null;
           const tail = this.stopping ? `${this.stderrTail}\n(stopped by the executor: another job failed, or close())` : this.stderrTail;
-          active?.reject(new WorkerExitError(active.job, this.child.pid, code, signal, tail));
+          active?.reject(new WorkerExitError(describeJob(active.job), this.child.pid, code, signal, tail));
           resolve();
         };
         // Not the 'close' event (it never comes after disconnect()), but the end of stderr, so the tail holds a crash's last words.
@@ -185,7 +157,7 @@ class Worker {
         liveChildren.delete(this.child);
         const active = this.active;
         this.active = null;
-        active?.reject(new WorkerExitError(active.job, undefined, null, null, e.message));
+        active?.reject(new WorkerExitError(describeJob(active.job), undefined, null, null, e.message));
       }
     });
     this.idle();
@@ -217,7 +189,7 @@ class Worker {
 
   private exitError(job: RetrainJob, note?: string): WorkerExitError {
     const tail = note ? `${this.stderrTail}\n(${note})` : this.stderrTail;
-    return new WorkerExitError(job, this.pid, this.child.exitCode, this.child.signalCode, tail);
+    return new WorkerExitError(describeJob(job), this.pid, this.child.exitCode, this.child.signalCode, tail);
   }
 
   private onMessage(m: ChildMessage): void {
@@ -237,7 +209,7 @@ class Worker {
     this.active = null;
     this.idle();
     if (m.type === 'result') active.resolve(m.result);
-    else active.reject(new RetrainJobError(active.job, m.error));
+    else active.reject(new RetrainJobError(describeJob(active.job), m.error));
   }
 
   /** An idle child does not keep the parent alive: if the parent ends without close(), the child sees the disconnect and exits. */

@@ -11,7 +11,7 @@ import { noGrad } from '../tensor/create.js';
 import { tidy } from '../tensor/scope.js';
 import type { SmsConfig } from './config.js';
 import { buildModel } from './context.js';
-import { loadCheckpoint, recordChecksum, type CheckpointRef } from './store.js';
+import { loadCheckpoint, recordChecksum, type CheckpointRef } from '../checkpoints/store.js';
 import { CheckpointError } from '../util/errors.js';
 
 export async function saveMask(path: string, mask: PruningMask): Promise<CheckpointRef> {

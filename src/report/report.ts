@@ -10,8 +10,8 @@
  * const path = await writeReport('runs/tiny-0123456789ab'); // 'runs/tiny-0123456789ab/report.html'
  */
 import { join } from 'node:path';
-import { writeFileAtomic } from '../../io/atomic.js';
-import type { SmsConfig } from '../../sms/config.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import type { SmsConfig } from '../sms/config.js';
 import { loadRun, type LoadedRun, type ValidatedResults } from './load.js';
 import { accuracyPoints, carriedSoup, layerSparsityRows, modelKinds, oodPoints, spreadPoints, summaryRows } from './series.js';
 import { accuracyVsSparsitySpec, candidateSpreadSpec, layerSparsitySpec, oodBreakdownSpec } from './charts.js';

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StateDict } from '../nn/module.js';
-import { saveStateDict, loadStateDictFile } from '../nn/checkpoint.js';
+import { saveStateDict, loadStateDictFile } from './state-dict.js';
 import { sha256OfFile, writeJsonFileAtomic, readJsonFile } from '../io/atomic.js';
 import { CheckpointError } from '../util/errors.js';
 

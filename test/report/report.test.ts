@@ -11,9 +11,9 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, sta
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { writeReport, buildReport } from '../../src/run/report/report.js';
-import { loadRun } from '../../src/run/report/load.js';
-import { namespaceSvgIds } from '../../src/run/report/render.js';
+import { writeReport, buildReport } from '../../src/report/report.js';
+import { loadRun } from '../../src/report/load.js';
+import { namespaceSvgIds } from '../../src/report/render.js';
 import { summaryRows } from '../../src/run/summary.js';
 import { DataFormatError } from '../../src/util/errors.js';
 import { FASHION_MNIST_DEFAULT_DIR } from '../../src/data/index.js';

@@ -3,9 +3,9 @@
  * validated results. Pure functions: the chart specs and the tables read
  * these, never the results' nesting.
  */
-import { summaryRows, type SummaryRow } from '../summary.js';
-import type { PhaseResult } from '../../sms/pipeline.js';
-import type { SmsConfig } from '../../sms/config.js';
+import { summaryRows, type SummaryRow } from '../run/summary.js';
+import type { PhaseResult } from '../sms/pipeline.js';
+import type { SmsConfig } from '../sms/config.js';
 import type { ValidatedResults } from './load.js';
 
 /** Model kinds in legend order; the colors in charts.ts follow this order. */

@@ -19,8 +19,8 @@ import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { sha256OfFile } from '../../io/atomic.js';
-import type { CheckpointRef } from '../../sms/store.js';
-import { ArtifactError } from './errors.js';
+import type { CheckpointRef } from '../../checkpoints/store.js';
+import { ArtifactError } from '../../util/errors.js';
 
 export interface ArtifactStore {
   readonly name: string;

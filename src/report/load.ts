@@ -13,10 +13,10 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { readJsonFile } from '../../io/atomic.js';
-import { parseSmsConfig, type SmsConfig } from '../../sms/config.js';
-import type { SmsResults } from '../../sms/pipeline.js';
-import { DataFormatError } from '../../util/errors.js';
+import { readJsonFile } from '../io/atomic.js';
+import { parseSmsConfig, type SmsConfig } from '../sms/config.js';
+import type { SmsResults } from '../sms/pipeline.js';
+import { DataFormatError } from '../util/errors.js';
 
 const num = z
   .number()

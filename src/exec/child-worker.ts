@@ -17,13 +17,8 @@
  */
 import { retrainCandidateOnce, type RetrainJob, type RetrainProgress, type RetrainResult } from '../sms/retrain.js';
 import { getNumThreads, setNumThreads } from '../tensor/create.js';
+import type { SerializedError } from '../util/errors.js';
 
-export interface SerializedError {
-  /** The error's class name (TensorError, CheckpointError, ...). */
-  name: string;
-  message: string;
-  stack?: string;
-}
 
 export type ParentMessage = { type: 'job'; id: number; job: RetrainJob };
 

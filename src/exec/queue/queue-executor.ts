@@ -38,11 +38,10 @@
 import { FlowProducer, Queue, QueueEvents, type Job, type JobsOptions } from 'bullmq';
 import type { RetrainExecutor } from '../../sms/executor.js';
 import type { RetrainJob, RetrainProgress, RetrainResult } from '../../sms/retrain.js';
-import type { PhaseMergeSpec } from '../../sms/phase.js';
-import { verifiedCheckpoint, type CheckpointRef } from '../../sms/store.js';
-import { SparseSoupsError } from '../../util/errors.js';
+import type { PhaseMergeSpec } from '../../sms/merge.js';
+import { verifiedCheckpoint, type CheckpointRef } from '../../checkpoints/store.js';
+import { ArtifactError, QueueJobFailedError, SparseSoupsError } from '../../util/errors.js';
 import { SharedDirectoryStore, type ArtifactStore } from './artifact-store.js';
-import { ArtifactError, QueueJobFailedError } from './errors.js';
 import { MERGE_QUEUE, RETRAIN_QUEUE, describeRetrainJob, mergeJobId, redisConnection, retrainJobId, withoutRepeats } from './names.js';
 import type { MergeJobData, PhaseOutcome, RetrainJobData } from './worker.js';
 

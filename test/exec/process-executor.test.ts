@@ -15,10 +15,10 @@ import type { SmsResults } from '../../src/sms/pipeline.js';
 import { retrainCandidate, type RetrainJob } from '../../src/sms/retrain.js';
 import { candidateSpecs } from '../../src/sms/candidates.js';
 import { buildModel } from '../../src/sms/context.js';
-import { pruneCheckpoint } from '../../src/sms/mask-files.js';
-import { saveCheckpoint, verifiedCheckpoint } from '../../src/sms/store.js';
+import { pruneCheckpoint } from '../../src/sms/masks.js';
+import { saveCheckpoint, verifiedCheckpoint } from '../../src/checkpoints/store.js';
 import { FASHION_MNIST_DEFAULT_DIR } from '../../src/data/index.js';
-import { ProcessExecutor, RetrainJobError, WorkerExitError, childWorkerPath, childExecArgv } from '../../src/run/process-executor.js';
+import { ProcessExecutor, RetrainJobError, WorkerExitError, childWorkerPath, childExecArgv } from '../../src/exec/process-executor.js';
 
 const execFileAsync = promisify(execFile);
 const haveData = existsSync(FASHION_MNIST_DEFAULT_DIR);
@@ -74,8 +74,8 @@ async function jobInputs(dir: string, cfg: SmsConfig): Promise<Pick<RetrainJob, 
 }
 
 test('the child entry is resolved beside the executor module: .ts from sources, .js from dist', () => {
-  assert.equal(childWorkerPath('file:///repo/src/run/process-executor.ts'), '/repo/src/run/child-worker.ts');
-  assert.equal(childWorkerPath('file:///repo/dist/src/run/process-executor.js'), '/repo/dist/src/run/child-worker.js');
+  assert.equal(childWorkerPath('file:///repo/src/exec/process-executor.ts'), '/repo/src/exec/child-worker.ts');
+  assert.equal(childWorkerPath('file:///repo/dist/src/exec/process-executor.js'), '/repo/dist/src/exec/child-worker.js');
   assert.throws(() => new ProcessExecutor({ concurrency: 0 }), /concurrency must be a positive integer/);
 });
 
@@ -104,7 +104,7 @@ async function runSmsInFreshProcess(
     const { setNumThreads } = await import(${JSON.stringify(srcUrl('tensor/index.ts'))});
     const { runSms } = await import(${JSON.stringify(srcUrl('sms/pipeline.ts'))});
     const { InlineExecutor } = await import(${JSON.stringify(srcUrl('sms/executor.ts'))});
-    const { ProcessExecutor } = await import(${JSON.stringify(srcUrl('run/process-executor.ts'))});
+    const { ProcessExecutor } = await import(${JSON.stringify(srcUrl('exec/process-executor.ts'))});
     setNumThreads(1);
     const pids = new Set();
     const executor = mode === 'inline' ? new InlineExecutor() : new ProcessExecutor({ concurrency: 2, threadsPerWorker: 1, onJobStart: (_, pid) => pids.add(pid) });
@@ -333,7 +333,7 @@ test('children exit when their parent dies mid-job (SIGKILL: no close(), no exit
       output: join(dir, `c${spec.index}.safetensors`),
     }));
     const code = `
-      const { ProcessExecutor } = await import(${JSON.stringify(srcUrl('run/process-executor.ts'))});
+      const { ProcessExecutor } = await import(${JSON.stringify(srcUrl('exec/process-executor.ts'))});
       const executor = new ProcessExecutor({ concurrency: 2, threadsPerWorker: 1 });
       let told = false;
       await executor.run(JSON.parse(process.argv[1]), () => {
