@@ -4,7 +4,6 @@
  * never loaded.
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { StateDict } from '../nn/module.js';
 import { saveStateDict, loadStateDictFile } from './state-dict.js';
 import { sha256OfFile, writeJsonFileAtomic, readJsonFile } from '../io/atomic.js';
@@ -49,8 +48,4 @@ export async function loadCheckpoint(ref: CheckpointRef | string): Promise<State
     if (actual !== ref.sha256) throw new CheckpointError(`${path}: checksum ${actual.slice(0, 12)}… does not match the recorded ${ref.sha256.slice(0, 12)}… (file corrupted or replaced)`);
   }
   return (await loadStateDictFile(path)).state;
-}
-
-export function phaseDir(workDir: string, phase: number): string {
-  return join(workDir, `phase-${phase}`);
 }

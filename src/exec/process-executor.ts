@@ -26,6 +26,8 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { RetrainExecutor } from '../sms/executor.js';
+import { mergePhaseOnce, type MergeOutcome } from '../sms/merge.js';
+import type { PhaseMergeSpec, PhaseResults } from '../sms/plan.js';
 import type { RetrainJob, RetrainProgress, RetrainResult } from '../sms/retrain.js';
 import { RetrainJobError, SparseSoupsError, WorkerExitError } from '../util/errors.js';
 import type { ChildMessage, ParentMessage } from './child-worker.js';
@@ -320,6 +322,11 @@ export class ProcessExecutor implements RetrainExecutor {
   }
 
   /** Ends every child (a running job is killed) and waits until they have exited. */
+  /** Merges in this process (the coordinator), while the pool's children wait for the next phase. */
+  merge(spec: PhaseMergeSpec, results: PhaseResults): Promise<MergeOutcome> {
+    return mergePhaseOnce(spec, results);
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     await Promise.all(this.workers.map((w) => w.stop('disconnect', 5000)));

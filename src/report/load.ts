@@ -11,12 +11,13 @@
  * const { config, results } = await loadRun('runs/cifar10-1a2b3c4d5e6f');
  */
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { z } from 'zod';
 import { readJsonFile } from '../io/atomic.js';
 import { parseSmsConfig, type SmsConfig } from '../sms/config.js';
 import type { SmsResults } from '../sms/pipeline.js';
 import { DataFormatError } from '../util/errors.js';
+import { runLayout } from '../sms/layout.js';
 
 const num = z
   .number()
@@ -129,8 +130,7 @@ export function parseResults(value: unknown, file: string): ValidatedResults {
 /** Reads and validates config.json and results.json of a finished run. */
 export async function loadRun(runDir: string): Promise<LoadedRun> {
   const dir = resolve(runDir);
-  const configFile = join(dir, 'config.json');
-  const resultsFile = join(dir, 'results.json');
+  const { config: configFile, results: resultsFile } = runLayout(dir);
   if (!existsSync(dir)) throw new DataFormatError(dir, 'no such run directory');
   if (!existsSync(configFile)) throw new DataFormatError(configFile, `not found: ${dir} is not a sparse-soups run directory`);
   const configJson = await readJsonFile(configFile);

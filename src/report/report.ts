@@ -9,7 +9,7 @@
  * @example
  * const path = await writeReport('runs/tiny-0123456789ab'); // 'runs/tiny-0123456789ab/report.html'
  */
-import { join } from 'node:path';
+
 import { writeFileAtomic } from '../io/atomic.js';
 import type { SmsConfig } from '../sms/config.js';
 import { loadRun, type LoadedRun, type ValidatedResults } from './load.js';
@@ -18,6 +18,7 @@ import { accuracyVsSparsitySpec, candidateSpreadSpec, layerSparsitySpec, oodBrea
 import { renderSvg } from './render.js';
 import { esc, figure, pct, page, type Section } from './html.js';
 import { candidatesTable, decisionsTable, headlineCards, summaryTable } from './tables.js';
+import { runLayout } from '../sms/layout.js';
 
 export interface ReportOutput {
   /** The page. */
@@ -31,7 +32,7 @@ export interface ReportOutput {
 export async function writeReport(runDir: string): Promise<string> {
   const run = await loadRun(runDir);
   const { html } = await buildReport(run);
-  const path = join(run.dir, 'report.html');
+  const path = runLayout(run.dir).report;
   await writeFileAtomic(path, html);
   return path;
 }

@@ -4,7 +4,7 @@
  * Re-running the same config (or `resume`) continues where it stopped:
  * finished, verified checkpoints are reused.
  */
-import { join } from 'node:path';
+
 import { cpus } from 'node:os';
 import { writeFileAtomic } from '../io/atomic.js';
 import { setNumThreads } from '../tensor/create.js';
@@ -12,6 +12,7 @@ import { runSms, type SmsEvent, type SmsResults } from '../sms/pipeline.js';
 import type { RetrainExecutor } from '../sms/executor.js';
 import { summaryCsv } from './summary.js';
 import type { RunDir } from './rundir.js';
+import { runLayout } from '../sms/layout.js';
 
 export interface ExperimentOptions {
   executor?: RetrainExecutor;
@@ -35,7 +36,7 @@ export async function runExperiment(run: RunDir, opts: ExperimentOptions = {}): 
       }
     },
   });
-  await writeFileAtomic(join(run.path, 'results.csv'), summaryCsv(results));
+  await writeFileAtomic(runLayout(run.path).resultsCsv, summaryCsv(results));
   await run.appendEvent({ type: 'run-done' });
   return results;
 }

@@ -5,9 +5,11 @@
  * candidate and soup checkpoints, and `results.json` / `results.csv`.
  */
 import { mkdirSync, existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { appendLineDurable, writeFileAtomic, readJsonFile } from '../io/atomic.js';
 import { configHash, normalizedConfigJson, parseSmsConfig, type SmsConfig } from '../sms/config.js';
+import { runLayout } from '../sms/layout.js';
+import { DataFormatError } from '../util/errors.js';
 
 export interface RunDir {
   path: string;
@@ -21,7 +23,7 @@ export function runDirPath(config: SmsConfig, outRoot: string): string {
 }
 
 function open(path: string, config: SmsConfig): RunDir {
-  const events = join(path, 'events.jsonl');
+  const events = runLayout(path).events;
   return {
     path,
     config,
@@ -33,15 +35,15 @@ function open(path: string, config: SmsConfig): RunDir {
 export async function createRunDir(config: SmsConfig, outRoot: string): Promise<RunDir> {
   const path = runDirPath(config, outRoot);
   mkdirSync(path, { recursive: true });
-  const configFile = join(path, 'config.json');
+  const configFile = runLayout(path).config;
   if (!existsSync(configFile)) await writeFileAtomic(configFile, JSON.stringify(JSON.parse(normalizedConfigJson(config)), null, 2) + '\n');
   return open(path, config);
 }
 
 /** Reopens an existing run directory from its recorded config. */
 export async function openRunDir(path: string): Promise<RunDir> {
-  const configFile = join(path, 'config.json');
-  if (!existsSync(configFile)) throw new Error(`${path} is not a sparse-soups run directory (no config.json)`);
+  const configFile = runLayout(path).config;
+  if (!existsSync(configFile)) throw new DataFormatError(configFile, `not found: ${path} is not a sparse-soups run directory`);
   const config = parseSmsConfig(await readJsonFile(configFile), configFile);
   return open(resolve(path), config);
 }

@@ -3,10 +3,11 @@
  * and verify, what the event log says last, whether results are written.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+
 import { verifiedCheckpoint } from '../checkpoints/store.js';
 import { candidateSpecs } from '../sms/candidates.js';
 import { openRunDir } from './rundir.js';
+import { retrainResultFileOf, runLayout } from '../sms/layout.js';
 
 export interface RunStatus {
   path: string;
@@ -21,20 +22,21 @@ export interface RunStatus {
 export async function runStatus(dir: string): Promise<RunStatus> {
   const run = await openRunDir(dir);
   const m = candidateSpecs(run.config).length;
+  const files = runLayout(run.path);
+  const verifies = async (path: string): Promise<boolean> => (await verifiedCheckpoint(path)) !== null;
   const phases: RunStatus['phases'] = [];
   for (let p = 1; p <= run.config.pruning.phases; p++) {
-    const pd = join(run.path, `phase-${p}`);
     let done = 0;
-    for (let i = 0; i < m; i++) if ((await verifiedCheckpoint(join(pd, `candidate-${i}.safetensors`))) && existsSync(join(pd, `candidate-${i}.safetensors.result.json`))) done++;
+    for (let i = 0; i < m; i++) if ((await verifies(files.candidate(p, i))) && existsSync(retrainResultFileOf(files.candidate(p, i)))) done++;
     phases.push({
       phase: p,
-      mask: (await verifiedCheckpoint(join(pd, 'mask.safetensors'))) !== null,
+      mask: await verifies(files.mask(p)),
       candidatesDone: done,
       candidates: m,
-      soups: (await verifiedCheckpoint(join(pd, 'soup-uniform.safetensors'))) !== null && (await verifiedCheckpoint(join(pd, 'soup-greedy.safetensors'))) !== null,
+      soups: (await verifies(files.soup(p, 'uniform'))) && (await verifies(files.soup(p, 'greedy'))),
     });
   }
-  const eventsFile = join(run.path, 'events.jsonl');
+  const eventsFile = files.events;
   const lines = existsSync(eventsFile) ? readFileSync(eventsFile, 'utf8').split('\n').filter((l) => l.trim() !== '') : [];
   let lastEvent: Record<string, unknown> | null = null;
   // The last line may be torn if the process was killed mid-write: take the last parseable one.
@@ -48,9 +50,9 @@ export async function runStatus(dir: string): Promise<RunStatus> {
   return {
     path: run.path,
     name: run.config.name,
-    dense: (await verifiedCheckpoint(join(run.path, 'dense.safetensors'))) ? 'done' : 'missing',
+    dense: (await verifies(files.dense)) ? 'done' : 'missing',
     phases,
-    finished: existsSync(join(run.path, 'results.json')),
+    finished: existsSync(files.results),
     lastEvent,
     events: lines.length,
   };

@@ -11,6 +11,7 @@ import { validateOodSet } from '../data/corruptions/ood-set.js';
 import { createModel } from '../models/registry.js';
 import type { Module } from '../nn/module.js';
 import { Generator } from '../tensor/tensor.js';
+import { loadCheckpoint, type CheckpointRef } from '../checkpoints/store.js';
 import type { SmsConfig } from './config.js';
 
 export interface OodDataset {
@@ -95,4 +96,26 @@ export function buildModel(config: SmsConfig, seed: number): Module {
     generator: new Generator(seed),
     ...(config.model.options as object),
   });
+}
+
+/**
+ * The experiment's model holding the weights of a checkpoint: built from
+ * `seed` (the initialization is overwritten entirely: loading is strict),
+ * then loaded. A CheckpointRef's checksum is verified first. Errors name the
+ * file (CheckpointError for a checksum or key/shape mismatch).
+ */
+export async function loadModel(config: SmsConfig, ref: CheckpointRef | string, seed = config.seed): Promise<Module> {
+  const model = buildModel(config, seed);
+  try {
+    const state = await loadCheckpoint(ref);
+    try {
+      model.loadStateDict(state, { origin: typeof ref === 'string' ? ref : ref.path });
+    } finally {
+      for (const t of state.values()) t.dispose();
+    }
+    return model;
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
 }

@@ -13,7 +13,8 @@ import { modelSparsity } from '../metrics/sparsity.js';
 import { countFlops } from '../metrics/flops.js';
 import { prunableParameters } from '../prune/prunable.js';
 import type { SmsConfig } from './config.js';
-import type { ExperimentData } from './context.js';
+import { loadModel, type ExperimentData } from './context.js';
+import type { CheckpointRef } from '../checkpoints/store.js';
 
 export interface OodScore {
   corruption: string;
@@ -88,4 +89,14 @@ export async function evaluateModel(model: Module, config: SmsConfig, data: Expe
     },
     predictions,
   };
+}
+
+/** All metrics of a checkpoint as it is (candidates keep their own BN statistics). */
+export async function evaluateCheckpoint(config: SmsConfig, data: ExperimentData, ref: CheckpointRef | string): Promise<{ metrics: ModelMetrics; predictions: Predictions }> {
+  const model = await loadModel(config, ref);
+  try {
+    return await evaluateModel(model, config, data);
+  } finally {
+    model.dispose();
+  }
 }

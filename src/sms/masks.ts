@@ -10,8 +10,8 @@ import { prunableParameters } from '../prune/prunable.js';
 import { noGrad } from '../tensor/create.js';
 import { tidy } from '../tensor/scope.js';
 import type { SmsConfig } from './config.js';
-import { buildModel } from './context.js';
-import { loadCheckpoint, recordChecksum, type CheckpointRef } from '../checkpoints/store.js';
+import { loadModel } from './context.js';
+import { recordChecksum, type CheckpointRef } from '../checkpoints/store.js';
 import { CheckpointError } from '../util/errors.js';
 
 export async function saveMask(path: string, mask: PruningMask): Promise<CheckpointRef> {
@@ -46,12 +46,10 @@ export async function pruneCheckpoint(
   seed: number,
   output: string,
 ): Promise<PruneResult> {
-  const model = buildModel(config, config.seed);
-  const state = await loadCheckpoint(parent);
-  model.loadStateDict(state, { origin: parent.path });
-  for (const t of state.values()) t.dispose();
-  const currentMask = current ? await loadMask(current) : null;
+  const model = await loadModel(config, parent);
+  let currentMask: PruningMask | null = null;
   try {
+    currentMask = current ? await loadMask(current) : null;
     const params = prunableParameters(model, {
       exclude: config.pruning.exclude,
       includeFirst: config.pruning.includeFirst,

@@ -19,10 +19,12 @@ import { accuracy } from '../metrics/classification.js';
 import { predictLogits } from '../metrics/predict.js';
 import type { SmsConfig } from './config.js';
 import type { CandidateSpec } from './candidates.js';
-import { experimentData, buildModel } from './context.js';
+import { experimentData, loadModel } from './context.js';
+import type { PruningMask } from '../prune/mask.js';
+import { retrainResultFileOf } from './layout.js';
 import { existsSync } from 'node:fs';
 import { readJsonFile, writeJsonFileAtomic } from '../io/atomic.js';
-import { loadCheckpoint, saveCheckpoint, verifiedCheckpoint, type CheckpointRef } from '../checkpoints/store.js';
+import { saveCheckpoint, verifiedCheckpoint, type CheckpointRef } from '../checkpoints/store.js';
 import { loadMask } from './masks.js';
 
 export interface RetrainJob {
@@ -70,12 +72,10 @@ export async function retrainCandidate(job: RetrainJob, onProgress?: (p: Retrain
   const { config, spec } = job;
   if (job.threads && job.threads > 0 && getNumThreads() !== job.threads) setNumThreads(job.threads);
   const data = experimentData(config);
-  const model = buildModel(config, spec.seed);
-  const mask = await loadMask(job.mask);
+  const model = await loadModel(config, job.parent, spec.seed);
+  let mask: PruningMask | null = null;
   try {
-    const parent = await loadCheckpoint(job.parent);
-    model.loadStateDict(parent, { origin: job.parent.path });
-    for (const t of parent.values()) t.dispose();
+    mask = await loadMask(job.mask);
     mask.apply(model);
     manualSeed(spec.seed);
     const loader = new DataLoader(data.train, {
@@ -122,14 +122,14 @@ export async function retrainCandidate(job: RetrainJob, onProgress?: (p: Retrain
       samplesPerSecond: result.samplesPerSecond,
     };
   } finally {
-    mask.dispose();
+    mask?.dispose();
     model.dispose();
   }
 }
 
 /** Where a job's result record is kept, beside its checkpoint. */
 export function resultFileOf(job: RetrainJob): string {
-  return `${job.output}.result.json`;
+  return retrainResultFileOf(job.output);
 }
 
 /** The recorded result of a job whose checkpoint exists and verifies, else null. */

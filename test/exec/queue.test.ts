@@ -21,7 +21,7 @@ import { buildModel } from '../../src/sms/context.js';
 import { pruneCheckpoint, type PruneResult } from '../../src/sms/masks.js';
 import { saveCheckpoint, verifiedCheckpoint } from '../../src/checkpoints/store.js';
 import { createQueueExecutor } from '../../src/exec/queue/queue-executor.js';
-import { childResultsInOrder, processRetrainJob, runWorker, type WorkerEvent } from '../../src/exec/queue/worker.js';
+import { processRetrainJob, runWorker, type WorkerEvent } from '../../src/exec/queue/worker.js';
 import { SharedDirectoryStore } from '../../src/exec/queue/artifact-store.js';
 import { ArtifactError, QueueJobFailedError } from '../../src/util/errors.js';
 import { MERGE_QUEUE, RETRAIN_QUEUE, mergeJobId, redisConnection, retrainJobId, runKey } from '../../src/exec/queue/names.js';
@@ -236,7 +236,7 @@ test('job ids: function of config, run directory, phase, kind and candidate; no 
   assert.notEqual(retrainJobId(job('/runs/a', 1, 'imp')), id);
   assert.ok(!id.includes(':'), 'BullMQ refuses custom ids with colons');
   assert.equal(
-    mergeJobId({ config, phase: 2, dir: '/runs/a/phase-2' } as Parameters<typeof mergeJobId>[0]),
+    mergeJobId({ config, phase: 2, runDir: '/runs/a' } as Parameters<typeof mergeJobId>[0]),
     `${runKey(config, '/runs/a')}.p2.merge`,
   );
   const conn = redisConnection('redis://user:p%40ss@10.1.2.3:6380/2');
@@ -246,20 +246,6 @@ test('job ids: function of config, run directory, phase, kind and candidate; no 
   );
   assert.throws(() => redisConnection('localhost:6379'), /redis:\/\//);
   assert.throws(() => createQueueExecutor({ redis: 'http://x' }), /redis:\/\//);
-});
-
-test('merge results come back in job order whatever order the children finished in', () => {
-  const r = (n: number) => ({ validationAccuracy: n }) as never;
-  const values = {
-    [`bull:${RETRAIN_QUEUE}:k.p1.sms.c1`]: r(1),
-    [`bull:${RETRAIN_QUEUE}:k.p1.sms.c0`]: r(0),
-    [`bull:${RETRAIN_QUEUE}:k.p1.sms.c2`]: r(2),
-  };
-  assert.deepEqual(
-    childResultsInOrder(values, ['k.p1.sms.c0', 'k.p1.sms.c1', 'k.p1.sms.c2']).map((x) => x.validationAccuracy),
-    [0, 1, 2],
-  );
-  assert.throws(() => childResultsInOrder(values, ['k.p1.sms.c3']), /no result of child job k\.p1\.sms\.c3/);
 });
 
 /** A parent checkpoint (the initialization), its 50% mask and a merge spec: inputs for hand-made jobs. */
@@ -369,11 +355,10 @@ test('a job failing on every attempt rejects the phase naming the job and its er
     mask: pruned.mask,
     output: join(dir, 'phase-1', `candidate-${spec.index}.safetensors`),
   }));
-  const merge = { config: bad, phase: 1, targetSparsity: 0.5, dir: join(dir, 'phase-1'), mask: pruned, impJobs: 0, impLonger: false };
   const executor = createQueueExecutor({ redis: redis!.url, attempts: 3, backoffMs: 200, pollMs: 500 });
   const t0 = performance.now();
   try {
-    await assert.rejects(executor.runPhase(jobs, merge), (e: unknown) => {
+    await assert.rejects(executor.run(jobs), (e: unknown) => {
       assert.ok(e instanceof QueueJobFailedError, String(e));
       assert.match(e.message, /^queue job \S+\.p1\.sms\.c\d \(phase 1, sms candidate \d\) failed after 3 attempts: ConfigError: /);
       assert.match(e.message, /no-such-model/);
@@ -455,7 +440,7 @@ test('a coordinator killed mid-phase and started again finds its flow in the que
     const results = await expectResults(second);
     assert.match(
       (await second.done).output,
-      /phase 1 is already queued \(|phase 1 already merged/,
+      /already queued \(|phase 1 already merged/,
       'the second coordinator attached to the queued phase',
     );
     await assertSameRun(results, await inlineResults(), 'coordinator restarted vs inline');

@@ -18,12 +18,12 @@ import { dirname, resolve } from 'node:path';
 import type { RedisOptions } from 'bullmq';
 import { configHash, type SmsConfig } from '../../sms/config.js';
 import type { RetrainJob } from '../../sms/retrain.js';
-import type { PhaseMergeSpec } from '../../sms/merge.js';
+import type { PhaseMergeSpec } from '../../sms/plan.js';
 import { SparseSoupsError } from '../../util/errors.js';
 
 /** Retrain jobs: one per candidate (and per baseline chain) of a phase. */
 export const RETRAIN_QUEUE = 'sparse-soups-retrain';
-/** Merge jobs: the parent of a phase's flow, `completePhase` once every retrain succeeded. */
+/** Merge jobs: a phase's merge step (`mergePhaseOnce`) once its retrains are done. */
 export const MERGE_QUEUE = 'sparse-soups-merge';
 
 /** The run part of every job id: config hash and a tag of the run directory. */
@@ -42,7 +42,7 @@ export function retrainJobId(job: RetrainJob): string {
 }
 
 export function mergeJobId(merge: PhaseMergeSpec): string {
-  return `${runKey(merge.config, dirname(resolve(merge.dir)))}.p${merge.phase}.merge`;
+  return `${runKey(merge.config, merge.runDir)}.p${merge.phase}.merge`;
 }
 
 /** "phase 2, imp candidate 1": the job an error or log line is about. */

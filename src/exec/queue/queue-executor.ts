@@ -35,15 +35,16 @@
  *   await executor.close();
  * }
  */
-import { FlowProducer, Queue, QueueEvents, type Job, type JobsOptions } from 'bullmq';
+import { Queue, QueueEvents, type Job, type JobsOptions } from 'bullmq';
 import type { RetrainExecutor } from '../../sms/executor.js';
 import type { RetrainJob, RetrainProgress, RetrainResult } from '../../sms/retrain.js';
-import type { PhaseMergeSpec } from '../../sms/merge.js';
+import type { MergeOutcome } from '../../sms/merge.js';
+import type { PhaseMergeSpec, PhaseResults } from '../../sms/plan.js';
 import { verifiedCheckpoint, type CheckpointRef } from '../../checkpoints/store.js';
 import { ArtifactError, QueueJobFailedError, SparseSoupsError } from '../../util/errors.js';
 import { SharedDirectoryStore, type ArtifactStore } from './artifact-store.js';
 import { MERGE_QUEUE, RETRAIN_QUEUE, describeRetrainJob, mergeJobId, redisConnection, retrainJobId, withoutRepeats } from './names.js';
-import type { MergeJobData, PhaseOutcome, RetrainJobData } from './worker.js';
+import type { MergeJobData, RetrainJobData } from './worker.js';
 
 export interface QueueExecutorOptions {
   /** redis://host:port[/db] */
@@ -64,13 +65,12 @@ export interface QueueExecutorOptions {
 
 interface Connected {
   retrain: Queue<RetrainJobData, RetrainResult>;
-  merge: Queue<MergeJobData, PhaseOutcome>;
-  flows: FlowProducer;
+  merge: Queue<MergeJobData, MergeOutcome>;
   retrainEvents: QueueEvents;
   mergeEvents: QueueEvents;
 }
 
-type AnyQueue = Queue<RetrainJobData, RetrainResult> | Queue<MergeJobData, PhaseOutcome>;
+type AnyQueue = Queue<RetrainJobData, RetrainResult> | Queue<MergeJobData, MergeOutcome>;
 
 /** States in which an existing job is simply waited for. */
 const PENDING = new Set(['waiting', 'waiting-children', 'active', 'delayed', 'prioritized']);
@@ -103,51 +103,42 @@ export class QueueExecutor implements RetrainExecutor {
     this.log = options.log ?? (() => {});
   }
 
-  async runPhase(jobs: RetrainJob[], merge: PhaseMergeSpec, onProgress?: (p: RetrainProgress) => void): Promise<PhaseOutcome> {
+  /**
+   * The merge step of a phase as a job on the merge queue, run by a worker
+   * (mergePhaseOnce). A completed merge of the same inputs whose soups still
+   * verify is reused; a failed one is enqueued again.
+   */
+  async merge(spec: PhaseMergeSpec, results: PhaseResults): Promise<MergeOutcome> {
     const q = await this.connect();
-    const ids = this.childIds(jobs);
-    await this.publishInputs(jobs);
-    const parentId = mergeJobId(merge);
+    const id = mergeJobId(spec);
+    const data: MergeJobData = { merge: spec, results };
     const enqueue = async (): Promise<void> => {
-      const state = await q.merge.getJobState(parentId);
+      const state = await q.merge.getJobState(id);
       if (state === 'completed') {
-        const job = await q.merge.getJob(parentId);
-        if (job && (await this.reusableOutcome(job, merge, ids))) {
-          this.log(`${parentId}: phase ${merge.phase} already merged; reusing its result`);
+        const job = await q.merge.getJob(id);
+        if (job && (await this.reusableOutcome(job, data))) {
+          this.log(`${id}: phase ${spec.phase} already merged; reusing its result`);
           return;
         }
-        this.log(`${parentId}: a completed merge whose inputs or checkpoints changed; enqueuing the phase again`);
-        await this.removeJob(q.merge, parentId, true);
+        this.log(`${id}: a completed merge whose inputs or checkpoints changed; merging phase ${spec.phase} again`);
+        await this.removeJob(q.merge, id, false);
       } else if (state === 'failed') {
-        this.log(`${parentId}: the last attempt at phase ${merge.phase} failed; enqueuing it again`);
-        await this.removeJob(q.merge, parentId, false);
+        this.log(`${id}: the last attempt at merging phase ${spec.phase} failed; enqueuing it again`);
+        await this.removeJob(q.merge, id, false);
       } else if (PENDING.has(state)) {
-        this.log(`${parentId}: phase ${merge.phase} is already queued (${state}); waiting for it`);
+        this.log(`${id}: the merge of phase ${spec.phase} is already queued (${state}); waiting for it`);
         return;
       }
-      for (let i = 0; i < jobs.length; i++) await this.clearStaleChild(q, ids[i], jobs[i]);
-      await q.flows.add({
-        name: 'merge',
-        queueName: MERGE_QUEUE,
-        data: { merge, children: ids } satisfies MergeJobData,
-        opts: { ...this.jobOptions, jobId: parentId },
-        children: jobs.map((job, i) => ({
-          name: 'retrain',
-          queueName: RETRAIN_QUEUE,
-          data: { job } satisfies RetrainJobData,
-          opts: { ...this.jobOptions, jobId: ids[i], failParentOnFailure: true },
-        })),
-      });
+      await q.merge.add('merge', data, { ...this.jobOptions, jobId: id });
     };
-    for (let i = 0; i < ids.length; i++) if (onProgress) this.progress.set(ids[i], onProgress);
-    try {
-      return await this.awaitJob(q.merge, parentId, enqueue, () => this.phaseFailure(q, parentId, ids, jobs, merge));
-    } finally {
-      for (const id of ids) this.progress.delete(id);
-    }
+    const failure = async (): Promise<Error> => {
+      const job = await q.merge.getJob(id);
+      return new QueueJobFailedError(id, `phase ${spec.phase} merge`, job?.attemptsMade ?? 0, job?.failedReason ?? 'unknown reason');
+    };
+    return this.awaitJob(q.merge, id, enqueue, failure);
   }
 
-  /** Retrains only (no merge job): one BullMQ job per retrain, results in job order. */
+  /** One BullMQ job per retrain, results in job order. */
   async run(jobs: RetrainJob[], onProgress?: (p: RetrainProgress) => void): Promise<RetrainResult[]> {
     const q = await this.connect();
     const ids = this.childIds(jobs);
@@ -160,7 +151,10 @@ export class QueueExecutor implements RetrainExecutor {
           const enqueue = async (): Promise<void> => {
             const state = await q.retrain.getJobState(ids[i]);
             if (state === 'completed' || state === 'failed') await this.clearStaleChild(q, ids[i], job);
-            else if (PENDING.has(state)) return;
+            else if (PENDING.has(state)) {
+              this.log(`${ids[i]}: ${describeRetrainJob(job)} is already queued (${state}); waiting for it`);
+              return;
+            }
             await q.retrain.add('retrain', { job }, { ...this.jobOptions, jobId: ids[i] });
           };
           const failure = async (): Promise<Error> => this.retrainFailure(q, ids[i], job);
@@ -183,7 +177,7 @@ export class QueueExecutor implements RetrainExecutor {
     if (this.connected === null) return;
     const q = await this.connected.catch(() => null);
     if (q === null) return;
-    await Promise.allSettled([q.retrainEvents.close(), q.mergeEvents.close(), q.flows.close(), q.retrain.close(), q.merge.close()]);
+    await Promise.allSettled([q.retrainEvents.close(), q.mergeEvents.close(), q.retrain.close(), q.merge.close()]);
   }
 
   private connect(): Promise<Connected> {
@@ -194,8 +188,7 @@ export class QueueExecutor implements RetrainExecutor {
       const connectionTrouble = withoutRepeats(this.log);
       const q: Connected = {
         retrain: new Queue<RetrainJobData, RetrainResult>(RETRAIN_QUEUE, base),
-        merge: new Queue<MergeJobData, PhaseOutcome>(MERGE_QUEUE, base),
-        flows: new FlowProducer(base),
+        merge: new Queue<MergeJobData, MergeOutcome>(MERGE_QUEUE, base),
         retrainEvents: new QueueEvents(RETRAIN_QUEUE, base),
         mergeEvents: new QueueEvents(MERGE_QUEUE, base),
       };
@@ -214,7 +207,7 @@ export class QueueExecutor implements RetrainExecutor {
       q.retrainEvents.on('progress', ({ jobId, data }) => {
         if (typeof data === 'object' && data !== null) this.progress.get(jobId)?.(data as RetrainProgress);
       });
-      for (const e of [q.retrain, q.merge, q.flows])
+      for (const e of [q.retrain, q.merge])
         (e as { on(ev: 'error', f: (e: Error) => void): unknown }).on('error', (err) => connectionTrouble(`queue: ${err.message}`));
       // Listening before anything is enqueued, so no completion goes unheard (polling covers the rest).
       await Promise.all([
@@ -276,17 +269,19 @@ export class QueueExecutor implements RetrainExecutor {
     return same && (await this.verifies(existing.returnvalue?.checkpoint));
   }
 
-  private async reusableOutcome(existing: Job<MergeJobData, PhaseOutcome>, merge: PhaseMergeSpec, ids: string[]): Promise<boolean> {
+  /** A completed merge may stand for `data` when it merged the same mask and retrain checkpoints and its soups still verify. */
+  private async reusableOutcome(existing: Job<MergeJobData, MergeOutcome>, data: MergeJobData): Promise<boolean> {
     const old = existing.data;
     const outcome = existing.returnvalue;
-    if (!old || !outcome || old.merge.mask.mask.sha256 !== merge.mask.mask.sha256 || old.children.join() !== ids.join()) return false;
-    for (const r of outcome.results) if (!(await this.verifies(r.checkpoint))) return false;
-    for (const soup of [outcome.phase.soups.uniform, outcome.phase.soups.greedy])
+    if (!old || !outcome || old.merge.mask.mask.sha256 !== data.merge.mask.mask.sha256) return false;
+    const inputs = (r: PhaseResults): string => JSON.stringify(Object.entries(r).map(([name, x]) => [name, x.checkpoint.sha256]));
+    if (inputs(old.results) !== inputs(data.results)) return false;
+    for (const soup of [outcome.result.soups.uniform, outcome.result.soups.greedy])
       if ((await verifiedCheckpoint(soup.checkpoint)) === null) return false;
     return true;
   }
 
-  /** Before a flow is (re)added: a failed child, or a completed one that no longer stands for its job, is removed so it runs again. */
+  /** Before a retrain is (re)added: a failed job, or a completed one that no longer stands for its job, is removed so it runs again. */
   private async clearStaleChild(q: Connected, id: string, job: RetrainJob): Promise<void> {
     const state = await q.retrain.getJobState(id);
     if (state === 'failed') await this.removeJob(q.retrain, id, false);
@@ -372,20 +367,6 @@ export class QueueExecutor implements RetrainExecutor {
   private async retrainFailure(q: Connected, id: string, job: RetrainJob): Promise<Error> {
     const existing = await q.retrain.getJob(id);
     return new QueueJobFailedError(id, describeRetrainJob(job), existing?.attemptsMade ?? 0, existing?.failedReason ?? 'unknown reason');
-  }
-
-  /** Why a phase failed: the first child that failed after its attempts, else the merge job itself. */
-  private async phaseFailure(q: Connected, parentId: string, ids: string[], jobs: RetrainJob[], merge: PhaseMergeSpec): Promise<Error> {
-    for (let i = 0; i < ids.length; i++) {
-      if ((await q.retrain.getJobState(ids[i])) === 'failed') return this.retrainFailure(q, ids[i], jobs[i]);
-    }
-    const parent = await q.merge.getJob(parentId);
-    return new QueueJobFailedError(
-      parentId,
-      `phase ${merge.phase} merge`,
-      parent?.attemptsMade ?? 0,
-      parent?.failedReason ?? 'unknown reason',
-    );
   }
 }
 

@@ -22,7 +22,8 @@ import { fileURLToPath } from 'node:url';
 import { Worker, type Job } from 'bullmq';
 import { getNumThreads, setNumThreads } from '../../tensor/create.js';
 import { retrainCandidateOnce, type RetrainJob, type RetrainProgress, type RetrainResult } from '../../sms/retrain.js';
-import { completePhaseOnce, type PhaseMergeSpec, type PhaseResult } from '../../sms/merge.js';
+import { mergePhaseOnce, type MergeOutcome } from '../../sms/merge.js';
+import type { PhaseMergeSpec, PhaseResults } from '../../sms/plan.js';
 import type { SmsConfig } from '../../sms/config.js';
 import { ArtifactError, SparseSoupsError } from '../../util/errors.js';
 import { childExecArgv } from '../process-executor.js';
@@ -34,18 +35,10 @@ export interface RetrainJobData {
   job: RetrainJob;
 }
 
-/** Data of a phase's merge job: the merge spec and its children's ids in job order. */
+/** Data of a phase's merge job: the merge spec and the phase's retrain results by job name. */
 export interface MergeJobData {
   merge: PhaseMergeSpec;
-  children: string[];
-}
-
-/** What a merge job returns (and the coordinator's runPhase resolves with). */
-export interface PhaseOutcome {
-  results: RetrainResult[];
-  phase: PhaseResult;
-  /** The phase was merged before with the same inputs (its recorded result was reused). */
-  reused?: boolean;
+  results: PhaseResults;
 }
 
 export type WorkerEvent =
@@ -155,31 +148,16 @@ export async function processRetrainJob(
   return { ...result, checkpoint: published };
 }
 
-/** Orders the children's results as the jobs were given (`getChildrenValues` keys are `<prefix>:<queue>:<id>`). */
-export function childResultsInOrder(values: Record<string, unknown>, children: string[]): RetrainResult[] {
-  return children.map((id) => {
-    const key = Object.keys(values).find((k) => k.endsWith(`:${RETRAIN_QUEUE}:${id}`));
-    if (key === undefined)
-      throw new SparseSoupsError(
-        `merge: no result of child job ${id} (children with results: ${Object.keys(values).join(', ') || 'none'})`,
-      );
-    return values[key] as RetrainResult;
-  });
-}
-
-/** Runs a phase's merge job: every candidate verified on the store, then completePhaseOnce (a recorded result with the same inputs is reused). */
+/** Runs a phase's merge job: every retrain checkpoint and the mask verified on the store, then mergePhaseOnce (a recorded result with the same inputs is reused). */
 export async function processMergeJob(
   data: MergeJobData,
-  values: Record<string, unknown>,
   store: ArtifactStore,
   options: Pick<RunWorkerOptions, 'threads' | 'concurrency'>,
-): Promise<PhaseOutcome> {
-  const results = childResultsInOrder(values, data.children);
-  for (const r of results) await store.get(r.checkpoint);
+): Promise<MergeOutcome> {
+  for (const r of Object.values(data.results)) await store.get(r.checkpoint);
   await store.get(data.merge.mask.mask);
   useThreads(threadsForJob(undefined, data.merge.config, options));
-  const { result: phase, reused } = await completePhaseOnce(data.merge, results);
-  return { results, phase, reused };
+  return mergePhaseOnce(data.merge, data.results);
 }
 
 /** Runs one job at a time: a process's two BullMQ workers (retrain, merge) never interleave jobs (libtorch threads and RNG are process-wide). */
@@ -249,13 +227,13 @@ export async function runWorker(options: RunWorkerOptions): Promise<void> {
       ),
     common,
   );
-  const merge = new Worker<MergeJobData, PhaseOutcome>(
+  const merge = new Worker<MergeJobData, MergeOutcome>(
     MERGE_QUEUE,
     (job) =>
       timed(
         MERGE_QUEUE,
         job,
-        async () => processMergeJob(job.data, await job.getChildrenValues(), store, options),
+        async () => processMergeJob(job.data, store, options),
         (r) => r.reused === true,
       ),
     common,

@@ -1,0 +1,71 @@
+/**
+ * What a phase reports: the records of its candidates, soups and baselines
+ * as they land in results.json, and the two summaries every branch uses
+ * (the mean of several models' scores, the best model by validation).
+ */
+import type { GreedyDecision } from '../soup/greedy.js';
+import type { CandidateSpec } from './candidates.js';
+import type { ModelMetrics, PredictionMetrics } from './evaluate.js';
+
+/** A retrained model (SMS candidate, IMP chain, IMP m× longer), scored. */
+export interface CandidateRecord {
+  label: string;
+  spec: CandidateSpec;
+  /** Top-1 accuracy on the validation split, fraction in [0, 1]. */
+  validationAccuracy: number;
+  /** Mean training loss of the last epoch. */
+  trainLoss: number;
+  /** Retraining wall time, s. */
+  seconds: number;
+  checkpoint: string;
+  metrics: ModelMetrics;
+}
+
+export interface SoupRecord {
+  validationAccuracy: number;
+  /** Labels of the candidates in the soup. */
+  ingredients: string[];
+  /** Greedy soup only: each candidate tried, in order, and whether it stayed. */
+  decisions?: GreedyDecision[];
+  checkpoint: string;
+  metrics: ModelMetrics;
+}
+
+/** The baselines' part of a phase result; null where the branch is off (config.baselines). */
+export interface BaselineRecords {
+  /** The prediction ensemble of the m candidates (not sparse: an upper reference). */
+  ensemble: PredictionMetrics | null;
+  /** m independent IMP chains, their mean and the best by validation. */
+  imp: { chains: CandidateRecord[]; mean: PredictionMetrics; best: string } | null;
+  /** One IMP chain retrained m× as long (the compute-matched baseline). */
+  impLonger: CandidateRecord | null;
+}
+
+export interface PhaseResult extends BaselineRecords {
+  phase: number;
+  targetSparsity: number;
+  maskHash: string;
+  candidates: CandidateRecord[];
+  candidateMean: PredictionMetrics;
+  bestCandidate: string;
+  soups: { uniform: SoupRecord; greedy: SoupRecord };
+  distances: { pairwiseL2: number[][]; pairwiseAngleDegrees: number[][]; toMean: number[] };
+}
+
+/** Mean of several prediction scores, field by field (the "mean candidate"). */
+export function meanScores(scores: PredictionMetrics[]): PredictionMetrics {
+  const mean = (f: (s: PredictionMetrics) => number): number => scores.reduce((a, s) => a + f(s), 0) / scores.length;
+  return {
+    testAccuracy: mean((s) => s.testAccuracy),
+    testLoss: mean((s) => s.testLoss),
+    ece: mean((s) => s.ece),
+    worstClassAccuracy: mean((s) => s.worstClassAccuracy),
+    ood: scores[0].ood.map((o, i) => ({ ...o, accuracy: scores.reduce((a, s) => a + s.ood[i].accuracy, 0) / scores.length })),
+    oodMeanAccuracy: mean((s) => s.oodMeanAccuracy),
+  };
+}
+
+/** The record with the highest validation accuracy (the first of equals). */
+export function bestByValidation(records: CandidateRecord[]): CandidateRecord {
+  return records.reduce((best, r) => (r.validationAccuracy > best.validationAccuracy ? r : best));
+}
