@@ -55,7 +55,7 @@ const config = parseSmsConfig({
   baselines: { imp: false, impLonger: false, ensemble: true },
 });
 
-const WORKER_MAIN = new URL('../src/exec/queue/worker-main.ts', import.meta.url).pathname;
+const WORKER_MAIN = new URL('../src/exec/queue/worker-main.js', import.meta.url).pathname;
 
 /** Seconds of each phase's merge job, as its worker reported them. */
 const mergeSeconds = new Map<string, number>();

@@ -13,6 +13,9 @@ import type { DType, Tensor, AnyTypedArray } from '../tensor/tensor.js';
 import { saveSafetensors, loadSafetensors, type SafeDType, type SafeTensor, type SafeMetadata } from '../io/safetensors.js';
 import { CheckpointError } from '../util/errors.js';
 
+/** Tensors by PyTorch state-dict name ('features.0.weight', 'bn1.running_mean'). */
+export type StateDict = Map<string, Tensor>;
+
 const TO_SAFE: Partial<Record<DType, SafeDType>> = {
   float32: 'F32',
   float64: 'F64',

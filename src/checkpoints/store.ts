@@ -4,8 +4,7 @@
  * never loaded.
  */
 import { existsSync } from 'node:fs';
-import type { StateDict } from '../nn/module.js';
-import { saveStateDict, loadStateDictFile } from './state-dict.js';
+import { saveStateDict, loadStateDictFile, type StateDict } from './state-dict.js';
 import { sha256OfFile, writeJsonFileAtomic, readJsonFile } from '../io/atomic.js';
 import { CheckpointError } from '../util/errors.js';
 

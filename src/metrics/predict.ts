@@ -7,7 +7,7 @@ import { tidy } from '../tensor/scope.js';
 import type { Module } from '../nn/module.js';
 import { DataLoader } from '../data/loader.js';
 import type { ImageDataset } from '../data/dataset.js';
-import { batchToTensors } from '../train/batches.js';
+import { batchToTensors } from '../data/batches.js';
 
 export interface PredictOptions {
   batchSize?: number;

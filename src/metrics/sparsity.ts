@@ -10,13 +10,15 @@
  *   included, buffers not), and over the prunable weights only.
  *
  * @example
- * const s = modelSparsity(model);
+ * const s = modelSparsity(model, prunableParameters(model));
  * s.global;             // 0.9
  * s.nonzeroParameters;  // 27 381 of s.totalParameters = 272 474
  */
 import type { Module } from '../nn/module.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { prunableParameters, type NamedTensor, type PrunableOptions } from '../prune/prunable.js';
+
+/** A parameter with its state-dict name. */
+type NamedTensor = [string, Tensor];
 
 export interface LayerZeros {
   name: string;
@@ -53,8 +55,8 @@ function countZeros(name: string, t: Tensor): LayerZeros {
  * parameter list or the options that select it (default: every Conv2d and
  * Linear weight), and its non-zero parameter count.
  */
-export function modelSparsity(model: Module, prunable: NamedTensor[] | PrunableOptions = {}): ModelSparsity {
-  const params = Array.isArray(prunable) ? prunable : prunableParameters(model, prunable);
+export function modelSparsity(model: Module, prunable: NamedTensor[]): ModelSparsity {
+  const params = prunable;
   const perLayer = params.map(([name, t]) => countZeros(name, t));
   const prunableTotal = perLayer.reduce((n, l) => n + l.total, 0);
   const prunableZeros = perLayer.reduce((n, l) => n + l.zeros, 0);

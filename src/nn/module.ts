@@ -15,8 +15,9 @@ import { Tensor, isFloatingDType } from '../tensor/tensor.js';
 import { keep, tidy } from '../tensor/scope.js';
 import { noGrad } from '../tensor/create.js';
 import { CheckpointError } from '../util/errors.js';
+import type { StateDict } from '../checkpoints/state-dict.js';
 
-export type StateDict = Map<string, Tensor>;
+export type { StateDict };
 
 export abstract class Module {
   training = true;

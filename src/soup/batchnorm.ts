@@ -14,7 +14,7 @@ import { tidy } from '../tensor/scope.js';
 import type { Module } from '../nn/module.js';
 import { BatchNorm } from '../nn/layers.js';
 import type { DataLoader } from '../data/loader.js';
-import { batchToTensors } from '../train/batches.js';
+import { batchToTensors } from '../data/batches.js';
 
 export interface RecalibrationOptions {
   /** Fraction of the loader's batches to forward (default 0.2, at least one batch). */

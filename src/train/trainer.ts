@@ -19,7 +19,7 @@ import type { Module } from '../nn/module.js';
 import { crossEntropy } from '../nn/functional.js';
 import { SGD } from '../optim/sgd.js';
 import type { DataLoader } from '../data/loader.js';
-import { batchToTensors } from './batches.js';
+import { batchToTensors } from '../data/batches.js';
 
 export interface TrainProgress {
   epoch: number;

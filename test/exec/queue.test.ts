@@ -44,7 +44,7 @@ const config = parseSmsConfig({
   baselines: { imp: false, impLonger: false, ensemble: true },
 });
 
-const WORKER_MAIN = new URL('../../src/exec/queue/worker-main.ts', import.meta.url).pathname;
+const WORKER_MAIN = new URL('../../src/exec/queue/worker-main.js', import.meta.url).pathname;
 const SRC = (path: string): string => new URL(`../../src/${path}`, import.meta.url).href;
 /** One libtorch and one BLAS thread everywhere, so every process computes the same bits. */
 const ONE_THREAD_ENV: NodeJS.ProcessEnv = { OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1', MKL_NUM_THREADS: '1' };

@@ -34,7 +34,7 @@ function handNet(): Sequential {
 
 test('global and per-layer sparsity count exact zeros of the prunable weights', () => {
   const net = handNet();
-  const s = modelSparsity(net);
+  const s = modelSparsity(net, prunableParameters(net));
   assert.equal(s.prunableTotal, 72);
   assert.equal(s.prunableZeros, 54);
   assert.equal(s.prunableNonzero, 18);
@@ -52,7 +52,7 @@ test('global and per-layer sparsity count exact zeros of the prunable weights', 
 
 test('the prunable set can be given as options or as a list', () => {
   const net = handNet();
-  const s = modelSparsity(net, { includeFirst: false });
+  const s = modelSparsity(net, prunableParameters(net, { includeFirst: false }));
   assert.deepEqual(
     s.perLayer.map((l) => l.name),
     ['4.weight'],

@@ -5,7 +5,7 @@
  */
 import { tensor } from '../tensor/create.js';
 import type { Tensor } from '../tensor/tensor.js';
-import type { Batch } from '../data/loader.js';
+import type { Batch } from './loader.js';
 
 export interface TensorBatch {
   images: Tensor;
