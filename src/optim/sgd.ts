@@ -8,15 +8,14 @@
  *
  * With masks set (pruning), every step ends with p ← p⊙m and b ← b⊙m, so
  * pruned weights and their momentum stay exactly zero. The update runs in
- * one native call for all parameters.
+ * one native call for all parameters (tensor/sgd-step).
  *
  * @example
  * const opt = new SGD(model.parameters(), { lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 5e-4 });
  * loss.backward(); opt.step(); opt.zeroGrad();
  */
-import { native } from '../tensor/native.js';
-import { Tensor } from '../tensor/tensor.js';
-import { keep } from '../tensor/scope.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { sgdStep } from '../tensor/sgd-step.js';
 
 export interface SgdOptions {
   lr: number;
@@ -77,19 +76,8 @@ export class SGD {
   }
 
   step(): void {
-    const out = native.sgdStep(
-      this.params.map((p) => p.handle),
-      this.buffers.map((b) => b?.handle ?? null),
-      this.lr,
-      this.momentum,
-      this.dampening,
-      this.weightDecay,
-      this.nesterov,
-      this.masks === null ? null : this.masks.map((m) => m?.handle ?? null),
-    );
-    out.forEach((h, i) => {
-      if (h !== null && this.buffers[i]?.handle !== h) this.buffers[i] = keep(new Tensor(h));
-    });
+    const { lr, momentum, dampening, weightDecay, nesterov } = this;
+    this.buffers = sgdStep(this.params, this.buffers, { lr, momentum, dampening, weightDecay, nesterov }, this.masks);
   }
 
   zeroGrad(): void {

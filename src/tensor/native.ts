@@ -171,6 +171,38 @@ export interface NativeAddon {
   ): (T | null)[];
 }
 
+/**
+ * Every name the addon exports (NativeTensor is its class, the rest are
+ * functions), as a value: the interface vanishes at runtime, this list does
+ * not. test/tensor/addon-surface pins it to the loaded addon and to the
+ * registrations in native/src/*.cc.
+ */
+// prettier-ignore
+export const NATIVE_EXPORTS = [
+  // native/src/addon.cc
+  'NativeTensor', 'setErrorClass',
+  // native/src/ops_create.cc
+  'fromBuffer', 'toBuffer', 'item', 'zeros', 'ones', 'empty', 'full', 'arange', 'zerosLike', 'onesLike', 'createGenerator', 'manualSeed',
+  'randn', 'rand', 'randint', 'randperm', 'uniform_', 'normal_', 'bernoulli', 'shape', 'dtype', 'device', 'numel', 'isContiguous', 'to',
+  'setData', 'clone', 'detach', 'contiguous', 'requiresGrad', 'setRequiresGrad', 'backward', 'grad', 'clearGrad', 'setGradEnabled',
+  'isGradEnabled', 'setNumThreads', 'blasNumThreads', 'getNumThreads', 'cudaAvailable', 'cudaDeviceCount', 'cudaSynchronize', 'liveTensors',
+  'reportedExternalBytes', 'setDeferExternalReport', 'version',
+  // native/src/ops_math.cc
+  'reshape', 'view', 'permute', 'expand', 'transpose', 'flatten', 'squeeze', 'unsqueeze', 'slice', 'select', 'indexSelect', 'gather', 'cat',
+  'stack', 'maskedSelect', 'neg', 'exp', 'log', 'sqrt', 'rsqrt', 'abs', 'sign', 'relu', 'sigmoid', 'tanh', 'square', 'reciprocal', 'floor',
+  'round', 'logicalNot', 'isnan', 'isfinite', 'add', 'sub', 'mul', 'div', 'pow', 'remainder', 'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'maximum',
+  'minimum', 'logicalAnd', 'logicalOr', 'where', 'clamp', 'sum', 'mean', 'max', 'min', 'argmax', 'norm', 'topk', 'kthvalue', 'sort',
+  'countNonzero', 'equal', 'allclose', 'matmul', 'add_', 'mul_', 'div_', 'copy_', 'zero_', 'fill_', 'maskedFill_', 'clamp_',
+  // native/src/ops_nn.cc
+  'linear', 'conv2d', 'batchNorm', 'maxPool2d', 'avgPool2d', 'adaptiveAvgPool2d', 'logSoftmax', 'softmax', 'crossEntropy', 'nllLoss',
+  'mseLoss', 'dropout', 'sgdStep',
+] as const;
+
+type Equals<A, B> = (<X>() => X extends A ? 1 : 2) extends <X>() => X extends B ? 1 : 2 ? true : false;
+type Assert<T extends true> = T;
+// Fails to compile when a member of NativeAddon is not listed, or a listed name is not a member.
+type _NativeExportsMatchInterface = Assert<Equals<(typeof NATIVE_EXPORTS)[number], keyof NativeAddon>>;
+
 function findPackageRoot(start: string): string {
   let dir = start;
   for (;;) {

@@ -131,6 +131,26 @@ test('a masked step matches hand computation for the kept weights', () => {
   assert.ok(Math.abs(opt.momentumBuffer(0)!.toNumbers()[0] - 2.71) < 1e-12);
 });
 
+test('momentum buffers outlive a tidy around the step, and later steps update the same buffer', () => {
+  const p = param([1, -2]);
+  const opt = new SGD([p], { lr: 0.1, momentum: 0.9 });
+  tidy(() => {
+    halfSquaredNorm(p);
+    opt.step();
+    opt.zeroGrad();
+  });
+  const buffer = opt.momentumBuffer(0)!;
+  assert.equal(buffer.isDisposed, false, 'the first step creates the buffer inside the scope, which must not free it');
+  tidy(() => {
+    halfSquaredNorm(p);
+    opt.step();
+  });
+  assert.equal(opt.momentumBuffer(0), buffer);
+  assertSteps(p.toNumbers(), [0.72, -1.44]);
+  opt.dispose();
+  assert.equal(buffer.isDisposed, true);
+});
+
 test('parameters without a gradient are left alone; zeroGrad clears; options are validated', () => {
   const used = param([1]);
   const unused = param([7]);
