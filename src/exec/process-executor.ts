@@ -28,7 +28,7 @@ import { fileURLToPath } from 'node:url';
 import type { RetrainExecutor } from '../sms/executor.js';
 import { mergePhaseOnce, type MergeOutcome } from '../sms/merge.js';
 import type { PhaseMergeSpec, PhaseResults } from '../sms/plan.js';
-import type { RetrainJob, RetrainProgress, RetrainResult } from '../sms/retrain.js';
+import { describeRetrainJob, type RetrainJob, type RetrainProgress, type RetrainResult } from '../sms/retrain.js';
 import { RetrainJobError, SparseSoupsError, WorkerExitError } from '../util/errors.js';
 import type { ChildMessage, ParentMessage } from './child-worker.js';
 export { RetrainJobError, WorkerExitError };
@@ -42,10 +42,6 @@ export interface ProcessExecutorOptions {
   onJobStart?: (job: RetrainJob, pid: number) => void;
 }
 
-/** "phase 2, imp candidate 1": the job an error is about. */
-export function describeJob(job: RetrainJob): string {
-  return `phase ${job.phase}, ${job.kind} candidate ${job.spec.index}`;
-}
 
 /** The child entry beside this module: `.ts` when running from sources (tsx), `.js` from dist/. */
 export function childWorkerPath(moduleUrl: string = import.meta.url): string {
@@ -139,7 +135,7 @@ class Worker {
           const active = this.active;
           this.active = null;
           const tail = this.stopping ? `${this.stderrTail}\n(stopped by the executor: another job failed, or close())` : this.stderrTail;
-          active?.reject(new WorkerExitError(describeJob(active.job), this.child.pid, code, signal, tail));
+          active?.reject(new WorkerExitError(describeRetrainJob(active.job), this.child.pid, code, signal, tail));
           resolve();
         };
         // Not the 'close' event (it never comes after disconnect()), but the end of stderr, so the tail holds a crash's last words.
@@ -159,7 +155,7 @@ class Worker {
         liveChildren.delete(this.child);
         const active = this.active;
         this.active = null;
-        active?.reject(new WorkerExitError(describeJob(active.job), undefined, null, null, e.message));
+        active?.reject(new WorkerExitError(describeRetrainJob(active.job), undefined, null, null, e.message));
       }
     });
     this.idle();
@@ -191,7 +187,7 @@ class Worker {
 
   private exitError(job: RetrainJob, note?: string): WorkerExitError {
     const tail = note ? `${this.stderrTail}\n(${note})` : this.stderrTail;
-    return new WorkerExitError(describeJob(job), this.pid, this.child.exitCode, this.child.signalCode, tail);
+    return new WorkerExitError(describeRetrainJob(job), this.pid, this.child.exitCode, this.child.signalCode, tail);
   }
 
   private onMessage(m: ChildMessage): void {
@@ -211,7 +207,7 @@ class Worker {
     this.active = null;
     this.idle();
     if (m.type === 'result') active.resolve(m.result);
-    else active.reject(new RetrainJobError(describeJob(active.job), m.error));
+    else active.reject(new RetrainJobError(describeRetrainJob(active.job), m.error));
   }
 
   /** An idle child does not keep the parent alive: if the parent ends without close(), the child sees the disconnect and exits. */

@@ -49,7 +49,8 @@ export class Flatten extends Module {
   }
 }
 
-export class MaxPool2d extends Module {
+/** The window of a 2-d pooling layer (stride defaults to the kernel size, as in PyTorch). */
+abstract class Pool2d extends Module {
   constructor(
     readonly kernelSize: number,
     readonly stride = kernelSize,
@@ -57,19 +58,15 @@ export class MaxPool2d extends Module {
   ) {
     super();
   }
+}
+
+export class MaxPool2d extends Pool2d {
   forward(x: Tensor): Tensor {
     return F.maxPool2d(x, this.kernelSize, this.stride, this.padding);
   }
 }
 
-export class AvgPool2d extends Module {
-  constructor(
-    readonly kernelSize: number,
-    readonly stride = kernelSize,
-    readonly padding = 0,
-  ) {
-    super();
-  }
+export class AvgPool2d extends Pool2d {
   forward(x: Tensor): Tensor {
     return F.avgPool2d(x, this.kernelSize, this.stride, this.padding);
   }

@@ -60,6 +60,11 @@ export interface RetrainResult {
   reused?: boolean;
 }
 
+/** "phase 2, imp candidate 1": the job an error or log line is about. */
+export function describeRetrainJob(job: Pick<RetrainJob, 'phase' | 'kind' | 'spec'>): string {
+  return `phase ${job.phase}, ${job.kind} candidate ${job.spec.index}`;
+}
+
 export type RetrainProgress = TrainProgress & { phase: number; candidate: number; kind: RetrainJob['kind'] | 'dense' };
 
 /** The slice of one global dense-style schedule that a GMP-variant phase covers. */

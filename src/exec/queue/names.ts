@@ -45,10 +45,6 @@ export function mergeJobId(merge: PhaseMergeSpec): string {
   return `${runKey(merge.config, merge.runDir)}.p${merge.phase}.merge`;
 }
 
-/** "phase 2, imp candidate 1": the job an error or log line is about. */
-export function describeRetrainJob(job: RetrainJob): string {
-  return `phase ${job.phase}, ${job.kind} candidate ${job.spec.index}`;
-}
 
 /**
  * ioredis options from a `redis://[user:password@]host:port[/db]` URL, with

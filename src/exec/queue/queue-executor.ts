@@ -37,13 +37,13 @@
  */
 import { Queue, QueueEvents, type Job, type JobsOptions } from 'bullmq';
 import type { RetrainExecutor } from '../../sms/executor.js';
-import type { RetrainJob, RetrainProgress, RetrainResult } from '../../sms/retrain.js';
+import { describeRetrainJob, type RetrainJob, type RetrainProgress, type RetrainResult } from '../../sms/retrain.js';
 import type { MergeOutcome } from '../../sms/merge.js';
 import type { PhaseMergeSpec, PhaseResults } from '../../sms/plan.js';
 import { verifiedCheckpoint, type CheckpointRef } from '../../checkpoints/store.js';
 import { ArtifactError, QueueJobFailedError, SparseSoupsError } from '../../util/errors.js';
 import { SharedDirectoryStore, type ArtifactStore } from './artifact-store.js';
-import { MERGE_QUEUE, RETRAIN_QUEUE, describeRetrainJob, mergeJobId, redisConnection, retrainJobId, withoutRepeats } from './names.js';
+import { MERGE_QUEUE, RETRAIN_QUEUE, mergeJobId, redisConnection, retrainJobId, withoutRepeats } from './names.js';
 import type { MergeJobData, RetrainJobData } from './worker.js';
 
 export interface QueueExecutorOptions {

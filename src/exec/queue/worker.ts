@@ -21,14 +21,14 @@ import { cpus, hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker, type Job } from 'bullmq';
 import { getNumThreads, setNumThreads } from '../../tensor/create.js';
-import { retrainCandidateOnce, type RetrainJob, type RetrainProgress, type RetrainResult } from '../../sms/retrain.js';
+import { describeRetrainJob, retrainCandidateOnce, type RetrainJob, type RetrainProgress, type RetrainResult } from '../../sms/retrain.js';
 import { mergePhaseOnce, type MergeOutcome } from '../../sms/merge.js';
 import type { PhaseMergeSpec, PhaseResults } from '../../sms/plan.js';
 import type { SmsConfig } from '../../sms/config.js';
 import { ArtifactError, SparseSoupsError } from '../../util/errors.js';
 import { childExecArgv } from '../process-executor.js';
 import { SharedDirectoryStore, type ArtifactStore } from './artifact-store.js';
-import { MERGE_QUEUE, RETRAIN_QUEUE, describeRetrainJob, redisConnection, withoutRepeats } from './names.js';
+import { MERGE_QUEUE, RETRAIN_QUEUE, redisConnection, withoutRepeats } from './names.js';
 
 /** Data of a retrain job. */
 export interface RetrainJobData {
