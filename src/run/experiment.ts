@@ -13,6 +13,7 @@ import type { RetrainExecutor } from '../sms/executor.js';
 import { summaryCsv } from './summary.js';
 import type { RunDir } from './rundir.js';
 import { runLayout } from '../sms/layout.js';
+import { acquireRunLock } from './lock.js';
 
 export interface ExperimentOptions {
   executor?: RetrainExecutor;
@@ -21,7 +22,22 @@ export interface ExperimentOptions {
   threads?: number;
 }
 
+/**
+ * Runs (or resumes) the experiment of `run` under its lock: a second process
+ * on the same run directory fails at once with RunLockedError naming the
+ * holder; a lock left by a killed process is taken over.
+ */
 export async function runExperiment(run: RunDir, opts: ExperimentOptions = {}): Promise<SmsResults> {
+  const lock = acquireRunLock(run.path);
+  try {
+    if (lock.tookOver) await run.appendEvent({ type: 'lock-taken-over', from: lock.tookOver });
+    return await runLocked(run, opts);
+  } finally {
+    lock.release();
+  }
+}
+
+async function runLocked(run: RunDir, opts: ExperimentOptions): Promise<SmsResults> {
   const threads = opts.threads ?? (run.config.threads > 0 ? run.config.threads : cpus().length);
   setNumThreads(threads);
   await run.appendEvent({ type: 'run-start', threads, executor: opts.executor?.name ?? 'inline' });

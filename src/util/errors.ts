@@ -99,3 +99,13 @@ export class WorkerExitError extends SparseSoupsError {
     super(`${job}: worker process ${pid ?? '(not started)'} ${how} while running the job${tail}`);
   }
 }
+
+/** A run directory is in use by another process (`file` is its lock file). */
+export class RunLockedError extends SparseSoupsError {
+  constructor(
+    readonly file: string,
+    problem: string,
+  ) {
+    super(`run directory ${file.replace(/\/run\.lock$/, '')} is locked: ${problem}`);
+  }
+}
