@@ -1,6 +1,7 @@
 /** `sparse-soups export <checkpoint>`: a dense or compact sparse safetensors file of a checkpoint. */
 import type { Command } from 'commander';
-import { exportModel, type ExportFormat } from '../run/export.js';
+import { exportModel } from '../run/export.js';
+import type { ExportFormat } from '../checkpoints/model-description.js';
 import type { ModelOptions } from '../models/registry.js';
 import { SparseSoupsError } from '../util/errors.js';
 import { parseJsonOption } from './options.js';
