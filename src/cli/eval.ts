@@ -1,6 +1,6 @@
 /** `sparse-soups eval <checkpoint>`: test and OOD metrics of one checkpoint. */
 import type { Command } from 'commander';
-import { evaluateCheckpoint } from '../sms/evaluate-checkpoint.js';
+import { evaluateCheckpoint } from '../run/evaluate-checkpoint.js';
 import type { ModelOptions } from '../models/registry.js';
 import { list, parseJsonOption } from './options.js';
 

@@ -28,7 +28,7 @@ import { toSafeTensor } from '../../src/checkpoints/state-dict.js';
 import { ConfigError } from '../../src/util/errors.js';
 import { exportStateDict } from '../../src/checkpoints/model-description.js';
 import { exportModel } from '../../src/run/export.js';
-import { evaluateCheckpoint } from '../../src/sms/evaluate-checkpoint.js';
+import { evaluateCheckpoint } from '../../src/run/evaluate-checkpoint.js';
 
 setNumThreads(2);
 

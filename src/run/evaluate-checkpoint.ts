@@ -16,13 +16,13 @@
  */
 import { loadDatasetSplit, type ImageDataset } from '../data/index.js';
 import { validateOodSet } from '../data/corruptions/ood-set.js';
-import { parseSmsConfig } from './config.js';
-import { firstN, lazyOodSets, type ExperimentData, type OodSettings } from './context.js';
-import { evaluateModel, type ModelMetrics } from './evaluate.js';
+import { parseSmsConfig } from '../sms/config.js';
+import { firstN, lazyOodSets, type ExperimentData, type OodSettings } from '../sms/context.js';
+import { evaluateModel, type ModelMetrics } from '../sms/evaluate.js';
 import { describeModel, type ExportFormat, type ModelDescription } from '../checkpoints/model-description.js';
 import { loadModel, type ZooModelDescription } from '../models/load.js';
 import { ConfigError } from '../util/errors.js';
-import { checkpointLoadHints, type CheckpointHints } from '../run/checkpoint-origin.js';
+import { checkpointLoadHints, type CheckpointHints } from './checkpoint-origin.js';
 
 export interface OodOptions {
   /** CIFAR-10-C corruption names, e.g. ['gaussian_noise', 'fog']. */
