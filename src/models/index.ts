@@ -1,4 +1,4 @@
-/** The model zoo: MLP, ConvNet, CIFAR ResNets, WideResNets, VGG-16-BN, and the registry by name. */
+/** The model zoo: MLP, ConvNet, CIFAR ResNets, WideResNets, VGG-16-BN, the registry by name, and loading a model from a file. */
 export { createModel, listModels, findModel, registerModel } from './registry.js';
 export type { ModelConfig, ModelOptions, CreateModelOptions, ModelEntry, ModelInfo, ModelOptionName } from './registry.js';
 export { Mlp } from './mlp.js';
@@ -10,3 +10,5 @@ export { WideResNet, WideBasicBlock } from './wide-resnet.js';
 export type { WideResNetOptions } from './wide-resnet.js';
 export { Vgg16, VGG16_CONFIG } from './vgg.js';
 export type { VggOptions, VggClassifier } from './vgg.js';
+export { loadModel, createDescribedModel } from './load.js';
+export type { LoadModelHints, LoadedModel, ZooModelDescription } from './load.js';

@@ -31,11 +31,12 @@ import { tensor, zeros, ones, cat, noGrad } from '../tensor/create.js';
 import { keep, tidy } from '../tensor/scope.js';
 import type { Module } from '../nn/module.js';
 import { loadSafetensors, saveSafetensors, type SafeMetadata, type SafeTensor } from '../io/safetensors.js';
+import { MASK_FILE_FORMAT } from '../checkpoints/model-description.js';
 import { CheckpointError, MergeError, TensorError } from '../util/errors.js';
 import { prunableParameters, type NamedTensor, type PrunableOptions } from './prunable.js';
 
-/** Value of the `format` metadata key in mask files. */
-export const MASK_FILE_FORMAT = 'sparse-soups-mask';
+/** Value of the `format` metadata key in mask files (defined beside the model files, whose readers refuse masks). */
+export { MASK_FILE_FORMAT };
 const MASK_FILE_VERSION = '1';
 const HASH_PREFIX = 'sparse-soups-mask-v1\n';
 const BIT_WEIGHTS = [128, 64, 32, 16, 8, 4, 2, 1];

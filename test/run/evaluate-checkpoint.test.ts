@@ -26,8 +26,9 @@ import { saveCheckpoint } from '../../src/checkpoints/store.js';
 import { saveSafetensors } from '../../src/io/safetensors.js';
 import { toSafeTensor } from '../../src/checkpoints/state-dict.js';
 import { ConfigError } from '../../src/util/errors.js';
-import { exportModel, exportStateDict } from '../../src/run/export.js';
-import { evaluateCheckpoint } from '../../src/sms/evaluate-checkpoint.js';
+import { exportStateDict } from '../../src/checkpoints/model-description.js';
+import { exportModel } from '../../src/run/export.js';
+import { evaluateCheckpoint } from '../../src/run/evaluate-checkpoint.js';
 
 setNumThreads(2);
 

@@ -1,7 +1,9 @@
 /**
- * What `sparse-soups data ...` does: list the datasets and corruptions, and
- * write a preview grid of a dataset with one row per corruption.
+ * `sparse-soups data list` and `sparse-soups data preview <dataset>`: list the
+ * datasets and corruptions, and write a preview grid of a dataset with one
+ * row per corruption.
  */
+import type { Command } from 'commander';
 import { listDatasets } from '../data/index.js';
 import { previewDataset, type PreviewResult } from '../data/preview.js';
 import { CORRUPTIONS, CORRUPTION_NAMES, validateOodSet, imageRng } from '../data/corruptions/index.js';
@@ -44,4 +46,28 @@ export function previewCommand(dataset: string, o: PreviewCommandOptions): Previ
       };
     }),
   );
+}
+
+export function registerDataCommand(program: Command): void {
+  const data = program.command('data').description('datasets and corruptions');
+  data
+    .command('list')
+    .description('list the datasets and corruption types')
+    .action(() => {
+      process.stdout.write(`${datasetListing()}\n`);
+    });
+  data
+    .command('preview')
+    .description('write a PNG grid of sample images, one row per corruption')
+    .argument('<dataset>', 'dataset name (see `data list`)')
+    .requiredOption('--out <png>', 'output PNG file')
+    .option('--dir <dir>', "directory of the dataset's files")
+    .option('--corruptions <list>', 'comma-separated corruption names (default: all)', (v: string) => v.split(',').map((s) => s.trim()))
+    .option('--severity <n>', 'severity 1-5', (v) => Number.parseInt(v, 10), 3)
+    .option('--count <n>', 'images per row', (v) => Number.parseInt(v, 10), 8)
+    .option('--seed <n>', 'sample and corruption seed', (v) => Number.parseInt(v, 10), 0)
+    .action((dataset: string, o: { out: string; dir?: string; corruptions?: string[]; severity: number; count: number; seed: number }) => {
+      const r = previewCommand(dataset, o);
+      process.stdout.write(`wrote ${r.path} (${r.width}x${r.height}, rows: ${r.rowLabels.join(', ')})\n`);
+    });
 }

@@ -16,11 +16,13 @@
  */
 import { loadDatasetSplit, type ImageDataset } from '../data/index.js';
 import { validateOodSet } from '../data/corruptions/ood-set.js';
-import { parseSmsConfig } from './config.js';
-import { firstN, lazyOodSets, type ExperimentData, type OodSettings } from './context.js';
-import { evaluateModel, type ModelMetrics } from './evaluate.js';
+import { parseSmsConfig } from '../sms/config.js';
+import { firstN, lazyOodSets, type ExperimentData, type OodSettings } from '../sms/context.js';
+import { evaluateModel, type ModelMetrics } from '../sms/evaluate.js';
+import { describeModel, type ExportFormat, type ModelDescription } from '../checkpoints/model-description.js';
+import { loadModel, type ZooModelDescription } from '../models/load.js';
 import { ConfigError } from '../util/errors.js';
-import { describeModel, loadModelFile, type ExportFormat, type ModelDescription, type ModelHints } from '../run/export.js';
+import { checkpointLoadHints, type CheckpointHints } from './checkpoint-origin.js';
 
 export interface OodOptions {
   /** CIFAR-10-C corruption names, e.g. ['gaussian_noise', 'fog']. */
@@ -43,7 +45,7 @@ export interface EvaluateCheckpointOptions {
   /** Model name, for files that do not record it (overrides the file's). */
   model?: string;
   /** Model options, for files that do not record them. */
-  modelOptions?: ModelHints['modelOptions'];
+  modelOptions?: CheckpointHints['modelOptions'];
   /** Corrupted test sets to score (default: none). */
   ood?: OodOptions;
   /** Evaluate on the first n test images only. */
@@ -54,7 +56,7 @@ export interface EvaluateCheckpointOptions {
 export interface CheckpointEvaluation {
   checkpoint: string;
   format: ExportFormat;
-  model: ModelDescription;
+  model: ZooModelDescription;
   dataset: string;
   testImages: number;
   /** Images per corrupted set (0 without OOD). */
@@ -65,18 +67,16 @@ export interface CheckpointEvaluation {
 }
 
 /**
- * Loads `checkpoint` into its model (see loadModelFile for how the model is
- * found) and scores it on `dataset`. Throws ConfigError when the model and
+ * Loads `checkpoint` into its model (see run/checkpoint-origin.ts for how
+ * the model is found) and scores it on `dataset`. Throws ConfigError when the model and
  * the dataset do not fit each other (channels, image size, classes).
  */
 export async function evaluateCheckpoint(opts: EvaluateCheckpointOptions): Promise<CheckpointEvaluation> {
   const ood = opts.ood === undefined ? undefined : { ...opts.ood, ...validateOodSet(opts.ood, '--ood') };
-  const { model, description, format } = await loadModelFile(opts.checkpoint, {
-    model: opts.model,
-    modelOptions: opts.modelOptions,
-    dataset: opts.dataset,
-    dir: opts.dir,
-  });
+  const { model, description, format } = await loadModel(
+    opts.checkpoint,
+    checkpointLoadHints({ model: opts.model, modelOptions: opts.modelOptions, dataset: opts.dataset, dir: opts.dir }),
+  );
   try {
     const config = parseSmsConfig(
       {

@@ -1,0 +1,74 @@
+/**
+ * What several commands share: the executor flags of `run` and `resume`,
+ * reading a YAML config file, the list and JSON option parsers, and the
+ * progress reporter for the terminal or a log.
+ */
+import { readFileSync, existsSync } from 'node:fs';
+import type { Command } from 'commander';
+import { parse as parseYaml } from 'yaml';
+import { plainProgressReporter } from '../run/progress.js';
+import { ttyProgressReporter } from '../run/tty-progress.js';
+import type { RetrainExecutor } from '../sms/executor.js';
+import { ProcessExecutor } from '../exec/process-executor.js';
+import { createQueueExecutor } from '../exec/queue/queue-executor.js';
+import type { ModelOptions } from '../models/registry.js';
+import { SparseSoupsError } from '../util/errors.js';
+
+export interface ExecutorFlags {
+  executor: string;
+  workers?: number;
+  threads?: number;
+  redis?: string;
+}
+
+/** The executor the flags ask for (undefined: inline in this process). */
+export async function makeExecutor(o: ExecutorFlags): Promise<RetrainExecutor | undefined> {
+  if (o.executor === 'inline') return undefined;
+  if (o.executor === 'processes') return new ProcessExecutor({ concurrency: o.workers, threadsPerWorker: o.threads });
+  if (o.executor === 'queue') {
+    if (!o.redis) throw new SparseSoupsError('--executor queue needs --redis redis://host:port');
+    return createQueueExecutor({ redis: o.redis, log: (line) => process.stderr.write(`queue: ${line}\n`) });
+  }
+  throw new SparseSoupsError(`--executor: expected 'inline', 'processes' or 'queue', got '${o.executor}'`);
+}
+
+/** Adds --executor, --redis and --workers to `cmd`. */
+export function executorOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      '--executor <kind>',
+      "where candidates retrain: 'inline' (this process), 'processes' (parallel child processes) or 'queue' (BullMQ workers, see docs/distributed.md)",
+      'inline',
+    )
+    .option('--redis <url>', 'queue: the Redis of the BullMQ queues, redis://host:port')
+    .option('--workers <n>', 'processes: child processes at once (default: min(candidates, cores))', (v) => Number.parseInt(v, 10));
+}
+
+/** The parsed YAML of a config file; SparseSoupsError when it is missing or not YAML. */
+export function loadConfigFile(path: string): unknown {
+  if (!existsSync(path)) throw new SparseSoupsError(`config file ${path} not found`);
+  try {
+    return parseYaml(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new SparseSoupsError(`${path}: not valid YAML: ${(e as Error).message.split('\n')[0]}`);
+  }
+}
+
+/** Parses --model-options. */
+export const parseJsonOption = (v: string): ModelOptions => {
+  try {
+    return JSON.parse(v) as ModelOptions;
+  } catch {
+    throw new SparseSoupsError(`--model-options: not valid JSON: ${v}`);
+  }
+};
+
+/** Parses a comma-separated list, dropping empty items. */
+export const list = (v: string): string[] =>
+  v
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x !== '');
+
+/** Live lines on a terminal, plain periodic lines otherwise (CI, logs). */
+export const reporter = () => (process.stderr.isTTY ? ttyProgressReporter() : plainProgressReporter());

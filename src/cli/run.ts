@@ -1,0 +1,27 @@
+/** `sparse-soups run <config>`: an SMS experiment from a YAML config, then its report. */
+import type { Command } from 'commander';
+import { parseSmsConfig } from '../sms/config.js';
+import { createRunDir } from '../run/rundir.js';
+import { runExperiment } from '../run/experiment.js';
+import { summaryMarkdown } from '../run/summary.js';
+import { writeReport } from '../report/report.js';
+import { executorOptions, loadConfigFile, makeExecutor, reporter, type ExecutorFlags } from './options.js';
+
+export function registerRunCommand(program: Command): void {
+  executorOptions(program.command('run'))
+    .description('run an SMS experiment from a YAML config (re-running the same config resumes it)')
+    .argument('<config>', 'YAML config file (see configs/ and docs/config.md)')
+    .option('--out <dir>', 'parent directory of run directories', 'runs')
+    .option('--threads <n>', 'libtorch threads per process (default: config, else all cores / workers)', (v) => Number.parseInt(v, 10))
+    .action(async (configPath: string, o: ExecutorFlags & { out: string }) => {
+      const config = parseSmsConfig(loadConfigFile(configPath), configPath);
+      const run = await createRunDir(config, o.out);
+      process.stderr.write(`run directory: ${run.path}\n`);
+      const executor = await makeExecutor(o);
+      const results = await runExperiment(run, { onEvent: reporter(), threads: o.threads, executor }).finally(() => executor?.close());
+      const report = await writeReport(run.path);
+      process.stdout.write(
+        `\n${summaryMarkdown(results)}\n\nresults: ${run.path}/results.json, ${run.path}/results.csv\nreport: ${report}\n`,
+      );
+    });
+}

@@ -1,0 +1,136 @@
+/**
+ * Loading a model from a file: a pipeline checkpoint or an export, dense or
+ * sparse. The file's description (checkpoints/model-description.ts) names
+ * the zoo model and its input shape; the model is built from it and the
+ * weights are loaded, refused with a CheckpointError when they do not fit.
+ *
+ * A file that does not record its input shape (a pipeline checkpoint, a bare
+ * state dict) needs `hints.describe`; run/checkpoint-origin.ts makes one
+ * from the run's config.json or a dataset.
+ *
+ * @example
+ * const { model, description } = await loadModel('soup.sparse.safetensors'); // a ready Module
+ * description; // { name: 'convnet', options: {}, inChannels: 1, numClasses: 10, imageSize: 28, dataset: 'fashion-mnist' }
+ * model.dispose();
+ */
+import type { SafeMetadata, SafeTensor } from '../io/safetensors.js';
+import type { Module } from '../nn/module.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { Generator } from '../tensor/tensor.js';
+import { fromSafeTensor } from '../checkpoints/state-dict.js';
+import {
+  DESCRIPTION_KEYS,
+  SHAPE_KEYS,
+  describeModel,
+  readModelDescription,
+  readModelFile,
+  type ExportFormat,
+  type ModelDescription,
+} from '../checkpoints/model-description.js';
+import { CheckpointError } from '../util/errors.js';
+import { createModel, type ModelOptions } from './registry.js';
+
+/** A description of a zoo model. */
+export type ZooModelDescription = ModelDescription<ModelOptions>;
+
+/** What the file alone may not say (the CLI's --model and --model-options). */
+export interface LoadModelHints {
+  /** Model registry name; overrides the file's `model` (and then its options, unless `modelOptions` is given). */
+  model?: string;
+  /** Model options; override the file's. */
+  modelOptions?: ModelOptions;
+  /**
+   * The description of a file that does not record its input shape, asked
+   * only for such a file. `name` is `model` above or the file's `model` key,
+   * when either says.
+   */
+  describe?: (file: string, name: string | undefined) => ZooModelDescription;
+}
+
+export interface LoadedModel {
+  model: Module;
+  description: ZooModelDescription;
+  format: ExportFormat;
+  metadata: SafeMetadata;
+}
+
+/**
+ * Builds the model a dense or sparse file describes and loads its weights.
+ * A state dict that does not fit (another model, other options) is a
+ * CheckpointError naming the keys. The caller disposes the model.
+ */
+export async function loadModel(path: string, hints: LoadModelHints = {}): Promise<LoadedModel> {
+  const { format, state, metadata } = await readModelFile(path);
+  const description = resolveDescription(path, metadata, hints);
+  const model = createDescribedModel(description);
+  const tensors = new Map<string, Tensor>();
+  try {
+    assertStateFits(state, model, path, description);
+    for (const [name, s] of state) tensors.set(name, fromSafeTensor(name, s, path));
+    model.loadStateDict(tensors, { origin: path });
+  } catch (e) {
+    model.dispose();
+    throw e;
+  } finally {
+    for (const t of tensors.values()) t.dispose();
+  }
+  return { model, description, format, metadata };
+}
+
+/** A fresh model of the description (weights from `seed`; they are about to be overwritten). */
+export function createDescribedModel(d: ZooModelDescription, seed = 0): Module {
+  return createModel(d.name, {
+    ...d.options,
+    inChannels: d.inChannels,
+    numClasses: d.numClasses,
+    imageSize: d.imageSize,
+    generator: new Generator(seed),
+  });
+}
+
+/** The file's own description (hints may override name and options), else `hints.describe`'s. */
+function resolveDescription(file: string, metadata: SafeMetadata, hints: LoadModelHints): ZooModelDescription {
+  const own = readModelDescription(metadata, file);
+  if (own !== null) {
+    const overridden = hints.model !== undefined && hints.model !== own.name;
+    return { ...own, name: hints.model ?? own.name, options: hints.modelOptions ?? (overridden ? {} : (own.options as ModelOptions)) };
+  }
+  const name = hints.model ?? metadata[DESCRIPTION_KEYS.name];
+  if (hints.describe === undefined) {
+    throw new CheckpointError(
+      `${file} does not record ${name === undefined ? 'which model it holds and ' : ''}its input shape and classes ` +
+        `(metadata ${SHAPE_KEYS.join(', ')}): pass hints.describe, or load an export (exportStateDict writes them)`,
+    );
+  }
+  return hints.describe(file, name);
+}
+
+/**
+ * Throws CheckpointError unless the file has exactly the model's names and
+ * shapes, listing the missing, unexpected and misshapen keys by group (a
+ * checkpoint of another model typically has all three).
+ */
+function assertStateFits(state: ReadonlyMap<string, SafeTensor>, model: Module, file: string, d: ModelDescription): void {
+  const own = model.stateDict();
+  const missing = [...own.keys()].filter((name) => !state.has(name));
+  const unexpected = [...state.keys()].filter((name) => !own.has(name));
+  const misshapen: string[] = [];
+  for (const [name, t] of own) {
+    const s = state.get(name);
+    if (s !== undefined && (s.shape.length !== t.shape.length || s.shape.some((n, i) => n !== t.shape[i]))) {
+      misshapen.push(`'${name}' is [${s.shape.join(', ')}] in the file, [${t.shape.join(', ')}] in the model`);
+    }
+  }
+  if (missing.length + unexpected.length + misshapen.length === 0) return;
+  const list = (items: string[], separator: string): string =>
+    items.slice(0, 5).join(separator) + (items.length > 5 ? ` and ${items.length - 5} more` : '');
+  const quoted = (names: string[]): string[] => names.map((n) => `'${n}'`);
+  const groups = [
+    missing.length > 0 && `${missing.length} missing: ${list(quoted(missing), ', ')}`,
+    unexpected.length > 0 && `${unexpected.length} unexpected: ${list(quoted(unexpected), ', ')}`,
+    misshapen.length > 0 && `${misshapen.length} of another shape: ${list(misshapen, '; ')}`,
+  ].filter(Boolean);
+  throw new CheckpointError(
+    `${file} does not fit ${describeModel(d)}. Keys ${groups.join('. Keys ')}. Is it a checkpoint of another model? Pass the model and options it was trained with (--model, --model-options).`,
+  );
+}

@@ -1,0 +1,47 @@
+// The command line, run as a child process: --help of every command, data list and data preview.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FASHION_MNIST_DEFAULT_DIR } from '../../src/data/index.js';
+
+const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
+const cli = (...args: string[]) => spawnSync(process.execPath, [...CLI, ...args], { encoding: 'utf8' });
+
+test('every command has --help', () => {
+  for (const cmd of [[], ['run'], ['resume'], ['status'], ['report'], ['worker'], ['eval'], ['export'], ['data'], ['data', 'preview']]) {
+    const r = cli(...cmd, '--help');
+    assert.equal(r.status, 0, `${cmd.join(' ')} --help`);
+    assert.match(r.stdout, /Usage: sparse-soups/);
+    if (cmd.length === 0) {
+      const listed = [...r.stdout.matchAll(/^ {2}(\w+) /gm)].map((m) => m[1]);
+      assert.deepEqual(
+        listed,
+        ['run', 'resume', 'report', 'eval', 'export', 'worker', 'data', 'status', 'help'],
+        'commands in their usual order',
+      );
+    }
+  }
+});
+
+test('data list and data preview', { skip: !existsSync(FASHION_MNIST_DEFAULT_DIR) && 'dataset-fashion-mnist not installed' }, () => {
+  const list = cli('data', 'list');
+  assert.equal(list.status, 0);
+  assert.match(list.stdout, /fashion-mnist/);
+  assert.match(list.stdout, /jpeg_compression/);
+  const dir = mkdtempSync(join(tmpdir(), 'preview-'));
+  try {
+    const out = join(dir, 'grid.png');
+    const r = cli('data', 'preview', 'fashion-mnist', '--out', out, '--corruptions', 'fog,contrast', '--count', '4');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /rows: clean, fog 3, contrast 3/);
+    assert.deepEqual([...readFileSync(out).subarray(1, 4)], [0x50, 0x4e, 0x47]); // "PNG"
+    const bad = cli('data', 'preview', 'fashion-mnist', '--out', out, '--corruptions', 'fogg');
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.stderr, /fogg/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
