@@ -43,6 +43,18 @@ export class CheckpointError extends SparseSoupsError {}
  */
 export class ModelDefinitionError extends SparseSoupsError {}
 
+/** Training produced a non-finite loss; `epoch` and `step` say where, `lr` is the learning rate of that step. */
+export class TrainingDivergedError extends SparseSoupsError {
+  constructor(
+    readonly loss: number,
+    readonly epoch: number,
+    readonly step: number,
+    readonly lr: number,
+  ) {
+    super(`training diverged: loss is ${loss} at epoch ${epoch}, step ${step} (lr ${lr}); lower the learning rate`);
+  }
+}
+
 /** Candidates that cannot be merged (different masks, architectures). */
 export class MergeError extends SparseSoupsError {}
 
