@@ -21,7 +21,7 @@
  */
 import { existsSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
-import { DataFormatError } from '../util/errors.js';
+import { DataFormatError, TensorError } from '../util/errors.js';
 import { asPlainBytes, readExistingFile } from './dataset.js';
 
 /** Element types an IDX file can hold, by their type byte. */
@@ -156,7 +156,7 @@ export function findIdxFile(dir: string, baseName: string): string | null {
 export function encodeIdx(array: IdxArray): Uint8Array {
   const count = array.shape.reduce((a, b) => a * b, 1);
   if (array.data.length !== count) {
-    throw new RangeError(`encodeIdx: data has ${array.data.length} elements, shape [${array.shape.join(', ')}] needs ${count}`);
+    throw new TensorError(`encodeIdx: data has ${array.data.length} elements, shape [${array.shape.join(', ')}] needs ${count}`);
   }
   const itemSize = ITEM_SIZE[array.type];
   const headerBytes = 4 + 4 * array.shape.length;

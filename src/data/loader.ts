@@ -150,7 +150,10 @@ export class DataLoader {
   /** Batch `batchIndex` of epoch `epoch` (0-based), computed directly. */
   batch(epoch: number, batchIndex: number): Batch {
     if (!Number.isInteger(batchIndex) || batchIndex < 0 || batchIndex >= this.batchesPerEpoch) {
-      throw new RangeError(`DataLoader.batch: batch ${batchIndex} out of range 0..${this.batchesPerEpoch - 1}`);
+      throw new ConfigError(
+        'DataLoader.batch(batchIndex)',
+        `batch ${batchIndex} out of range 0..${this.batchesPerEpoch - 1} (${this.size} examples in batches of ${this.batchSize})`,
+      );
     }
     const order = this.order(epoch);
     const start = batchIndex * this.batchSize;
@@ -204,5 +207,7 @@ export class DataLoader {
 }
 
 function checkEpoch(epoch: number): void {
-  if (!Number.isInteger(epoch) || epoch < 0) throw new RangeError(`DataLoader: epoch must be a non-negative integer, got ${epoch}`);
+  if (!Number.isInteger(epoch) || epoch < 0) {
+    throw new ConfigError('DataLoader(epoch)', `must be a non-negative integer (epochs count from 0), got ${epoch}`);
+  }
 }

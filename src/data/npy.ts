@@ -22,7 +22,7 @@
  */
 import { closeSync, openSync, readSync, writeFileSync } from 'node:fs';
 import { endianness } from 'node:os';
-import { DataFormatError } from '../util/errors.js';
+import { DataFormatError, TensorError } from '../util/errors.js';
 import { readExistingFile } from './dataset.js';
 
 /** The dtypes this reader understands, as NumPy spells them. */
@@ -249,7 +249,7 @@ export function npyToInt32(array: NpyArray, file: string, limit?: number): Int32
 export function encodeNpy(array: NpyArray): Uint8Array {
   const count = shapeSize(array.shape);
   if (array.data.length !== count) {
-    throw new RangeError(`encodeNpy: data has ${array.data.length} elements, shape (${array.shape.join(', ')}) needs ${count}`);
+    throw new TensorError(`encodeNpy: data has ${array.data.length} elements, shape (${array.shape.join(', ')}) needs ${count}`);
   }
   const shapeText = array.shape.length === 1 ? `(${array.shape[0]},)` : `(${array.shape.join(', ')})`;
   const dict = `{'descr': '${array.dtype}', 'fortran_order': False, 'shape': ${shapeText}, }`;

@@ -19,6 +19,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { deflateSync } from 'node:zlib';
+import { TensorError } from '../util/errors.js';
 
 /** An 8-bit image, rows top to bottom, channels interleaved (HWC). */
 export interface RasterImage {
@@ -60,12 +61,12 @@ export function crc32(bytes: Uint8Array, crc = 0): number {
 export function encodePng(image: RasterImage, text: Record<string, string> = {}): Uint8Array {
   const { width, height, channels, pixels } = image;
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
-    throw new RangeError(`encodePng: width and height must be positive integers, got ${width}x${height}`);
+    throw new TensorError(`encodePng: width and height must be positive integers, got ${width}x${height}`);
   }
-  if (channels !== 1 && channels !== 3) throw new RangeError(`encodePng: channels must be 1 or 3, got ${channels}`);
+  if (channels !== 1 && channels !== 3) throw new TensorError(`encodePng: channels must be 1 (grayscale) or 3 (RGB), got ${channels}`);
   const rowBytes = width * channels;
   if (pixels.length !== rowBytes * height) {
-    throw new RangeError(`encodePng: ${width}x${height}x${channels} needs ${rowBytes * height} bytes, got ${pixels.length}`);
+    throw new TensorError(`encodePng: ${width}x${height}x${channels} needs ${rowBytes * height} bytes, got ${pixels.length}`);
   }
   const header = new Uint8Array(13);
   const headerView = new DataView(header.buffer);

@@ -74,7 +74,12 @@ export function subsetDataset(dataset: ImageDataset, indices: ArrayLike<number>,
   const labels = new Int32Array(indices.length);
   for (let k = 0; k < indices.length; k++) {
     const i = indices[k];
-    if (!(i >= 0 && i < count) || !Number.isInteger(i)) throw new RangeError(`subsetDataset: index ${i} out of range 0..${count - 1}`);
+    if (!(i >= 0 && i < count) || !Number.isInteger(i)) {
+      throw new ConfigError(
+        `subsetDataset(indices[${k}])`,
+        `index ${i} out of range 0..${count - 1} (dataset ${dataset.name} has ${count} images)`,
+      );
+    }
     images.set(dataset.images.subarray(i * perImage, (i + 1) * perImage), k * perImage);
     labels[k] = dataset.labels[i];
   }

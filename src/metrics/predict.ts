@@ -8,6 +8,7 @@ import type { Module } from '../nn/module.js';
 import { DataLoader } from '../data/loader.js';
 import type { ImageDataset } from '../data/dataset.js';
 import { batchToTensors } from '../data/batches.js';
+import { TensorError } from '../util/errors.js';
 
 export interface PredictOptions {
   batchSize?: number;
@@ -26,7 +27,10 @@ export async function predictLogits(model: Module, dataset: ImageDataset, opts: 
     for (const batch of loader.epoch(0)) {
       const logits = noGrad(() => tidy(() => model.forward(batchToTensors(batch, opts.device).images).toArray<'float32'>()));
       if (logits.length !== batch.labels.length * c) {
-        throw new Error(`model output has ${logits.length / batch.labels.length} classes per image, dataset ${dataset.name} has ${c}`);
+        throw new TensorError(
+          `model output has ${logits.length / batch.labels.length} classes per image, dataset ${dataset.name} has ${c}; ` +
+            `build the model with numClasses ${c} (model.numClasses)`,
+        );
       }
       out.set(logits, offset);
       offset += logits.length;

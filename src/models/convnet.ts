@@ -14,7 +14,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import { Module } from '../nn/module.js';
 import { BatchNorm2d, Conv2d, Linear } from '../nn/layers.js';
 import * as F from '../nn/functional.js';
-import { ConfigError } from '../util/errors.js';
+import { ConfigError, TensorError } from '../util/errors.js';
 import type { ModelConfig } from './registry.js';
 
 export class ConvNet extends Module {
@@ -42,7 +42,9 @@ export class ConvNet extends Module {
   forward(x: Tensor): Tensor {
     const { inChannels, imageSize } = this.config;
     if (x.rank !== 4 || x.size(1) !== inChannels || x.size(2) !== imageSize || x.size(3) !== imageSize) {
-      throw new TypeError(`ConvNet: expected images [N, ${inChannels}, ${imageSize}, ${imageSize}], got [${x.shape.join(', ')}]`);
+      throw new TensorError(
+        `ConvNet: expected images [N, ${inChannels}, ${imageSize}, ${imageSize}], got [${x.shape.join(', ')}]; build the model for the dataset's image shape (model.inChannels, model.imageSize)`,
+      );
     }
     let y = F.maxPool2d(this.bn1.forward(this.conv1.forward(x)).relu(), 2);
     y = F.maxPool2d(this.bn2.forward(this.conv2.forward(y)).relu(), 2);

@@ -9,7 +9,7 @@
 import type { Tensor } from '../tensor/tensor.js';
 import { Module } from '../nn/module.js';
 import { Linear } from '../nn/layers.js';
-import { ConfigError } from '../util/errors.js';
+import { ConfigError, TensorError } from '../util/errors.js';
 import type { ModelConfig } from './registry.js';
 
 export interface MlpOptions extends ModelConfig {
@@ -39,8 +39,8 @@ export class Mlp extends Module {
   forward(x: Tensor): Tensor {
     const flat = x.rank === 4 ? x.flatten(1) : x;
     if (flat.rank !== 2 || flat.size(1) !== this.inFeatures) {
-      throw new TypeError(
-        `Mlp: expected [N, ${this.config.inChannels}, ${this.config.imageSize}, ${this.config.imageSize}] or [N, ${this.inFeatures}], got [${x.shape.join(', ')}]`,
+      throw new TensorError(
+        `Mlp: expected [N, ${this.config.inChannels}, ${this.config.imageSize}, ${this.config.imageSize}] or [N, ${this.inFeatures}], got [${x.shape.join(', ')}]; build the model for the dataset's image shape (model.inChannels, model.imageSize)`,
       );
     }
     let y = flat;

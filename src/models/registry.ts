@@ -77,7 +77,12 @@ const entries: ModelEntry[] = [];
 
 /** Adds a model to the registry; later entries may not reuse a listed name. */
 export function registerModel(entry: ModelEntry): void {
-  if (entries.some((e) => e.name === entry.name)) throw new TypeError(`registerModel: a model named '${entry.name}' is already registered`);
+  if (entries.some((e) => e.name === entry.name)) {
+    throw new ConfigError(
+      'model.name',
+      `registerModel: a model named '${entry.name}' is already registered; register it under another name`,
+    );
+  }
   entries.push(entry);
 }
 

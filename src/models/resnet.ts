@@ -23,7 +23,7 @@ import { cat, zeros } from '../tensor/create.js';
 import { Module } from '../nn/module.js';
 import { BatchNorm2d, Conv2d, Linear, type InitOptions } from '../nn/layers.js';
 import { Identity, Sequential } from '../nn/containers.js';
-import { ConfigError } from '../util/errors.js';
+import { ConfigError, TensorError } from '../util/errors.js';
 import type { ModelConfig } from './registry.js';
 
 export type ShortcutOption = 'A' | 'B';
@@ -125,7 +125,11 @@ export class CifarResNet extends Module {
   /** Images [N, C, H, W] → logits [N, classes]. */
   forward(x: Tensor): Tensor {
     const c = this.config.inChannels;
-    if (x.rank !== 4 || x.size(1) !== c) throw new TypeError(`CifarResNet: expected images [N, ${c}, H, W], got [${x.shape.join(', ')}]`);
+    if (x.rank !== 4 || x.size(1) !== c) {
+      throw new TensorError(
+        `CifarResNet: expected images [N, ${c}, H, W], got [${x.shape.join(', ')}]; build the model for the dataset's channels (model.inChannels)`,
+      );
+    }
     let y = this.bn1.forward(this.conv1.forward(x)).relu();
     y = this.layer3.forward(this.layer2.forward(this.layer1.forward(y)));
     return this.fc.forward(y.mean([2, 3]));

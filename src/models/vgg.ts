@@ -23,7 +23,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import { Module } from '../nn/module.js';
 import { BatchNorm2d, Conv2d, Linear } from '../nn/layers.js';
 import { MaxPool2d, ReLU, Sequential } from '../nn/containers.js';
-import { ConfigError } from '../util/errors.js';
+import { ConfigError, TensorError } from '../util/errors.js';
 import type { ModelConfig } from './registry.js';
 
 /** Conv widths, 'M' for a 2×2 max pool. */
@@ -100,7 +100,9 @@ export class Vgg16 extends Module {
   forward(x: Tensor): Tensor {
     const { inChannels: c, imageSize: s } = this.config;
     if (x.rank !== 4 || x.size(1) !== c || x.size(2) !== s || x.size(3) !== s) {
-      throw new TypeError(`Vgg16: expected images [N, ${c}, ${s}, ${s}], got [${x.shape.join(', ')}]`);
+      throw new TensorError(
+        `Vgg16: expected images [N, ${c}, ${s}, ${s}], got [${x.shape.join(', ')}]; build the model for the dataset's image shape (model.inChannels, model.imageSize)`,
+      );
     }
     return this.classifier.forward(this.features.forward(x).flatten(1));
   }

@@ -19,7 +19,7 @@ import { Module } from '../nn/module.js';
 import { BatchNorm2d, Conv2d, Linear, type InitOptions } from '../nn/layers.js';
 import { Sequential } from '../nn/containers.js';
 import * as F from '../nn/functional.js';
-import { ConfigError } from '../util/errors.js';
+import { ConfigError, TensorError } from '../util/errors.js';
 import type { ModelConfig } from './registry.js';
 
 export interface WideResNetOptions extends ModelConfig {
@@ -105,7 +105,11 @@ export class WideResNet extends Module {
   /** Images [N, C, H, W] → logits [N, classes]. */
   forward(x: Tensor): Tensor {
     const c = this.config.inChannels;
-    if (x.rank !== 4 || x.size(1) !== c) throw new TypeError(`WideResNet: expected images [N, ${c}, H, W], got [${x.shape.join(', ')}]`);
+    if (x.rank !== 4 || x.size(1) !== c) {
+      throw new TensorError(
+        `WideResNet: expected images [N, ${c}, H, W], got [${x.shape.join(', ')}]; build the model for the dataset's channels (model.inChannels)`,
+      );
+    }
     let y = this.conv1.forward(x);
     y = this.layer3.forward(this.layer2.forward(this.layer1.forward(y)));
     y = this.bn.forward(y).relu();

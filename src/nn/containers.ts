@@ -2,6 +2,7 @@
 import { Tensor } from '../tensor/tensor.js';
 import { Module } from './module.js';
 import * as F from './functional.js';
+import { ModelDefinitionError } from '../util/errors.js';
 
 /** Applies its children in order; children are named '0', '1', ... like torch.nn.Sequential. */
 export class Sequential extends Module {
@@ -15,7 +16,7 @@ export class Sequential extends Module {
   }
   at(i: number): Module {
     const m = this.layers[i];
-    if (m === undefined) throw new RangeError(`Sequential has ${this.layers.length} layers, no index ${i}`);
+    if (m === undefined) throw new ModelDefinitionError(`Sequential has ${this.layers.length} layers, no index ${i}`);
     return m;
   }
   forward(x: Tensor): Tensor {
@@ -84,7 +85,7 @@ export class AdaptiveAvgPool2d extends Module {
 export class Dropout extends Module {
   constructor(readonly p = 0.5) {
     super();
-    if (p < 0 || p > 1) throw new RangeError(`Dropout: p must be in [0, 1], got ${p}`);
+    if (!(p >= 0 && p <= 1)) throw new ModelDefinitionError(`Dropout: p must be in [0, 1], got ${p}`);
   }
   forward(x: Tensor): Tensor {
     return F.dropout(x, this.p, this.training);

@@ -8,6 +8,7 @@ import { Tensor, type Generator } from '../tensor/tensor.js';
 import { empty, ones, zeros, full } from '../tensor/create.js';
 import { Module } from './module.js';
 import * as F from './functional.js';
+import { ModelDefinitionError, TensorError } from '../util/errors.js';
 
 export interface InitOptions {
   /** Seeded generator for the initial weights (default: libtorch's global one). */
@@ -65,7 +66,9 @@ export class Conv2d extends Module {
     this.dilation = opts.dilation ?? 1;
     this.groups = opts.groups ?? 1;
     if (inChannels % this.groups !== 0 || outChannels % this.groups !== 0) {
-      throw new TypeError(`Conv2d: channels (${inChannels} in, ${outChannels} out) must be divisible by groups=${this.groups}`);
+      throw new ModelDefinitionError(
+        `Conv2d: channels (${inChannels} in, ${outChannels} out) must be divisible by groups=${this.groups}; pick groups that divides both`,
+      );
     }
     const fanIn = (inChannels / this.groups) * kernelSize * kernelSize;
     this.weight = this.registerParameter(
@@ -127,7 +130,7 @@ export class BatchNorm extends Module {
 
   forward(x: Tensor): Tensor {
     if (x.rank !== this.expectedRank && !(this.expectedRank === 2 && x.rank === 3)) {
-      throw new TypeError(`${this.constructor.name}: expected a ${this.expectedRank}-D input, got shape [${x.shape.join(', ')}]`);
+      throw new TensorError(`${this.constructor.name}: expected a ${this.expectedRank}-D input, got shape [${x.shape.join(', ')}]`);
     }
     let momentum = this.momentum ?? 0;
     if (this.training && this.momentum === null) momentum = 1 / (this.numBatchesTracked.item() + 1);

@@ -14,7 +14,7 @@
 import { Tensor, isFloatingDType } from '../tensor/tensor.js';
 import { keep, tidy } from '../tensor/scope.js';
 import { noGrad } from '../tensor/create.js';
-import { CheckpointError } from '../util/errors.js';
+import { CheckpointError, ModelDefinitionError } from '../util/errors.js';
 import type { StateDict } from '../checkpoints/state-dict.js';
 
 export type { StateDict };
@@ -51,9 +51,15 @@ export abstract class Module {
   }
 
   private checkName(name: string): void {
-    if (name === '' || name.includes('.')) throw new TypeError(`invalid member name '${name}': must be non-empty without '.'`);
+    if (name === '' || name.includes('.')) {
+      throw new ModelDefinitionError(
+        `${this.constructor.name}: invalid member name '${name}': must be non-empty without '.' (dots separate the levels of state-dict names)`,
+      );
+    }
     if (this.ownParams.has(name) || this.ownBuffers.has(name) || this.children.has(name)) {
-      throw new TypeError(`${this.constructor.name} already has a member named '${name}'`);
+      throw new ModelDefinitionError(
+        `${this.constructor.name} already has a member named '${name}'; register each parameter, buffer and child under its own name`,
+      );
     }
   }
 

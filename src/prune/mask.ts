@@ -388,7 +388,9 @@ function checkFits(shapes: [string, number[]][], target: Module | Map<string, Te
  * candidates (by label) have which mask hash.
  */
 export function assertSameMask(masks: PruningMask[], labels: string[]): void {
-  if (masks.length !== labels.length) throw new TypeError(`assertSameMask: ${masks.length} masks but ${labels.length} labels`);
+  if (masks.length !== labels.length) {
+    throw new MergeError(`assertSameMask: ${masks.length} masks but ${labels.length} labels; pass one label per candidate mask`);
+  }
   const groups = new Map<string, string[]>();
   masks.forEach((m, i) => {
     const h = m.hash();

@@ -41,7 +41,8 @@ export async function renderSvg(spec: TopLevelSpec, id: string, label: string): 
   const warnings: string[] = [];
   // Collected, not printed: the CLI's output stays clean, and tests can require none.
   const logger = vega.logger(vega.Warn, undefined, (method, _level, args) => {
-    if (method === 'error') throw new Error(args.map(String).join(' '));
+    // Caught below and reported with the plot's id.
+    if (method === 'error') throw new ReportRenderError(args.map(String).join(' '));
     warnings.push(args.map(String).join(' '));
   });
   let view: vega.View | undefined;

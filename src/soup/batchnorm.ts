@@ -15,6 +15,7 @@ import type { Module } from '../nn/module.js';
 import { BatchNorm } from '../nn/layers.js';
 import type { DataLoader } from '../data/loader.js';
 import { batchToTensors } from '../data/batches.js';
+import { ConfigError } from '../util/errors.js';
 
 export interface RecalibrationOptions {
   /** Fraction of the loader's batches to forward (default 0.2, at least one batch). */
@@ -27,7 +28,12 @@ export interface RecalibrationOptions {
 /** Returns the number of batches forwarded (0 when the model has no BN layer). */
 export async function recalibrateBatchNorm(model: Module, loader: DataLoader, opts: RecalibrationOptions = {}): Promise<number> {
   const fraction = opts.fraction ?? 0.2;
-  if (!(fraction > 0 && fraction <= 1)) throw new RangeError(`BN recalibration fraction must be in (0, 1], got ${fraction}`);
+  if (!(fraction > 0 && fraction <= 1)) {
+    throw new ConfigError(
+      'recalibrateBatchNorm(fraction)',
+      `BN recalibration fraction must be in (0, 1], got ${fraction} (in a run config: merge.bnRecalibrationFraction)`,
+    );
+  }
   const layers = model.namedModules().map(([, m]) => m).filter((m): m is BatchNorm => m instanceof BatchNorm);
   if (layers.length === 0) return 0;
   const momenta = layers.map((l) => l.momentum);

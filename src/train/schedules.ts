@@ -5,8 +5,9 @@
  * `ALLR`), each built by name from a registry.
  *
  * A schedule is defined for t = 0..T-1, t counting optimizer steps within
- * its phase; `lr(t)` throws a RangeError outside that range (a step count
- * that disagrees with the loader is a bug worth hearing about).
+ * its phase; `lr(t)` throws a ConfigError at `<configPath>.totalSteps`
+ * outside that range (a step count that disagrees with the loader is a bug
+ * worth hearing about).
  *
  * Warm-up and decay convention (the same for every schedule that has them),
  * with W warm-up steps and P = max(W, 1):
@@ -115,9 +116,13 @@ export function warmupStepsFor(fraction: number, totalSteps: number): number {
   return Math.abs(exact - nearest) <= 1e-9 * Math.max(1, Math.abs(exact)) ? nearest : Math.ceil(exact);
 }
 
-function checkStep(name: string, t: number, totalSteps: number): void {
+function checkStep(name: string, path: string, t: number, totalSteps: number): void {
   if (!Number.isInteger(t) || t < 0 || t >= totalSteps) {
-    throw new RangeError(`${name} schedule: step must be an integer in 0..${totalSteps - 1}, got ${t}`);
+    throw new ConfigError(
+      `${path}.totalSteps`,
+      `${name} schedule: step must be an integer in 0..${totalSteps - 1}, got ${t}; ` +
+        `totalSteps (${totalSteps}) must count every optimizer step of the phase (epochs × batches per epoch)`,
+    );
   }
 }
 
@@ -149,9 +154,9 @@ function cosineShape(peak: number, minLr: number, totalSteps: number, warmupStep
   };
 }
 
-function withStepCheck(name: string, totalSteps: number, shape: (t: number) => number): (t: number) => number {
+function withStepCheck(name: string, path: string, totalSteps: number, shape: (t: number) => number): (t: number) => number {
   return (t) => {
-    checkStep(name, t, totalSteps);
+    checkStep(name, path, t, totalSteps);
     return shape(t);
   };
 }
@@ -278,7 +283,7 @@ export function makeDenseSchedule(name: string, opts: DenseScheduleOptions): Den
     maxLr: opts.maxLr,
     peakLr: opts.maxLr,
     warmupSteps,
-    lr: withStepCheck(entry.name, opts.totalSteps, lr),
+    lr: withStepCheck(entry.name, path, opts.totalSteps, lr),
     params,
   };
 }
@@ -420,7 +425,7 @@ export function makeRetrainSchedule(name: string, ctx: RetrainScheduleContext): 
     totalSteps: ctx.totalSteps,
     peakLr: parts.peakLr,
     warmupSteps,
-    lr: withStepCheck(entry.name, ctx.totalSteps, parts.lr),
+    lr: withStepCheck(entry.name, path, ctx.totalSteps, parts.lr),
     params: parts.params,
   };
 }
@@ -451,8 +456,12 @@ export function describeSchedule(schedule: LrSchedule): string {
  * sampleSchedule(schedule.lr, 100, 5); // t = 0, 25, 50, 74, 99
  */
 export function sampleSchedule(fn: ((t: number) => number) | LrSchedule, totalSteps: number, points: number): { t: number; lr: number }[] {
-  if (!Number.isInteger(totalSteps) || totalSteps < 1) throw new RangeError(`sampleSchedule: totalSteps must be a positive integer, got ${totalSteps}`);
-  if (!Number.isInteger(points) || points < 1) throw new RangeError(`sampleSchedule: points must be a positive integer, got ${points}`);
+  if (!Number.isInteger(totalSteps) || totalSteps < 1) {
+    throw new ConfigError('sampleSchedule(totalSteps)', `must be a positive integer, got ${totalSteps}`);
+  }
+  if (!Number.isInteger(points) || points < 1) {
+    throw new ConfigError('sampleSchedule(points)', `must be a positive integer number of samples, got ${points}`);
+  }
   const lr = typeof fn === 'function' ? fn : fn.lr;
   const samples: { t: number; lr: number }[] = [];
   for (let i = 0; i < points; i++) {

@@ -20,6 +20,7 @@ import { crossEntropy } from '../nn/functional.js';
 import { SGD } from '../optim/sgd.js';
 import type { DataLoader } from '../data/loader.js';
 import { batchToTensors } from '../data/batches.js';
+import { TrainingDivergedError } from '../util/errors.js';
 
 export interface TrainProgress {
   epoch: number;
@@ -103,7 +104,7 @@ export async function trainModel(model: Module, loader: DataLoader, opts: TrainO
           return l.item();
         });
         if (!Number.isFinite(loss)) {
-          throw new Error(`training diverged: loss is ${loss} at epoch ${epoch}, step ${step} (lr ${optimizer.lr}); lower the learning rate`);
+          throw new TrainingDivergedError(loss, epoch, step, optimizer.lr);
         }
         optimizer.step();
         optimizer.zeroGrad();

@@ -35,6 +35,26 @@ export class TensorError extends SparseSoupsError {}
 /** A checkpoint or state dict that does not match the model or is corrupted. */
 export class CheckpointError extends SparseSoupsError {}
 
+/**
+ * A model's definition does not hold together: a member name that is empty,
+ * contains '.' or is already taken; layer hyperparameters that do not fit
+ * each other (channels not divisible by groups, dropout p outside [0, 1]);
+ * a layer index the model does not have.
+ */
+export class ModelDefinitionError extends SparseSoupsError {}
+
+/** Training produced a non-finite loss; `epoch` and `step` say where, `lr` is the learning rate of that step. */
+export class TrainingDivergedError extends SparseSoupsError {
+  constructor(
+    readonly loss: number,
+    readonly epoch: number,
+    readonly step: number,
+    readonly lr: number,
+  ) {
+    super(`training diverged: loss is ${loss} at epoch ${epoch}, step ${step} (lr ${lr}); lower the learning rate`);
+  }
+}
+
 /** Candidates that cannot be merged (different masks, architectures). */
 export class MergeError extends SparseSoupsError {}
 

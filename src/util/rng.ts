@@ -1,3 +1,5 @@
+import { ConfigError } from './errors.js';
+
 /**
  * A seeded pseudo-random generator that gives the same stream on every
  * machine and Node version (pure 32-bit integer arithmetic, no Math.random).
@@ -22,7 +24,7 @@ export class Rng {
   private spareNormal: number | null = null;
 
   constructor(seed: number) {
-    if (!Number.isFinite(seed)) throw new RangeError(`Rng: seed must be a finite number, got ${seed}`);
+    if (!Number.isFinite(seed)) throw new ConfigError('Rng(seed)', `must be a finite number, got ${seed}`);
     let x = (Math.trunc(seed) ^ Math.trunc(seed / 0x100000000)) >>> 0;
     const next = (): number => {
       x = (x + 0x9e3779b9) >>> 0;
@@ -63,7 +65,8 @@ export class Rng {
 
   /** Uniform integer in [0, n), without modulo bias. */
   int(n: number): number {
-    if (!(n > 0) || !Number.isInteger(n)) throw new RangeError(`Rng.int: n must be a positive integer, got ${n}`);
+    // Internal invariant: callers pass counts they have validated (shuffle lengths, crop shifts, blur offsets).
+    if (!(n > 0) || !Number.isInteger(n)) throw new Error(`Rng.int: n must be a positive integer, got ${n}`);
     if (n <= 1) return 0;
     const limit = 4294967296 - (4294967296 % n);
     let r = this.nextUint32();
@@ -88,7 +91,8 @@ export class Rng {
 
   /** Poisson sample with rate lambda (Knuth for small lambda, normal approximation above 60). */
   poisson(lambda: number): number {
-    if (lambda < 0) throw new RangeError(`Rng.poisson: lambda must be >= 0, got ${lambda}`);
+    // Internal invariant: shot noise calls this only for lambda > 60.
+    if (lambda < 0) throw new Error(`Rng.poisson: lambda must be >= 0, got ${lambda}`);
     if (lambda === 0) return 0;
     if (lambda > 60) return Math.max(0, Math.round(this.normal(lambda, Math.sqrt(lambda))));
     const l = Math.exp(-lambda);

@@ -297,6 +297,17 @@ test('invalid input: wrong length, channels, severity', () => {
   assert.throws(() => corrupt('fog', img, RGB32, 0, new Rng(0)), ConfigError);
   assert.throws(() => corrupt('fog', img, RGB32, 2.5, new Rng(0)), ConfigError);
   assert.throws(() => corrupt('speckle', img, RGB32, 1, new Rng(0)), /unknown corruption 'speckle'; valid names: gaussian_noise/);
+  for (const [height, width] of [
+    [2, 2],
+    [1, 5],
+    [40, 2],
+  ]) {
+    assert.throws(
+      () => corrupt('elastic_transform', new Float32Array(height * width), { channels: 1, height, width }, 1, new Rng(0)),
+      (e: Error) => e instanceof TensorError && e.message.includes(`at least 3x3 pixels, got ${height}x${width}`),
+    );
+  }
+  assert.equal(corrupt('elastic_transform', new Float32Array(9).fill(0.5), { channels: 1, height: 3, width: 3 }, 5, new Rng(0)).length, 9);
 });
 
 function uint8Images(count: number, shape: ImageShape, seed: number): Uint8Array {

@@ -208,6 +208,12 @@ test('deriveSeed separates streams, epochs and batches; bad options are errors',
   assert.throws(() => new DataLoader(data, { batchSize: 0 }), ConfigError);
   assert.throws(() => new DataLoader(data, { batchSize: 2, seed: 0.5 }), ConfigError);
   assert.throws(() => new DataLoader(data, { batchSize: 2, augment: { cropPadding: -1 } }), ConfigError);
-  assert.throws(() => new DataLoader(data, { batchSize: 2 }).batch(0, 2), RangeError);
-  assert.throws(() => new DataLoader(data, { batchSize: 2 }).epochOrder(-1), RangeError);
+  assert.throws(
+    () => new DataLoader(data, { batchSize: 2 }).batch(0, 2),
+    (e: Error) => e instanceof ConfigError && e.path === 'DataLoader.batch(batchIndex)' && /batch 2 out of range 0\.\.1/.test(e.message),
+  );
+  assert.throws(
+    () => new DataLoader(data, { batchSize: 2 }).epochOrder(-1),
+    (e: Error) => e instanceof ConfigError && e.path === 'DataLoader(epoch)' && /got -1/.test(e.message),
+  );
 });

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { inflateSync } from 'node:zlib';
 import { crc32, encodePng, PNG_SIGNATURE, type RasterImage } from '../../src/data/index.js';
+import { TensorError } from '../../src/util/errors.js';
 
 /** Bit-by-bit CRC-32, independent of the table-driven one under test. */
 function slowCrc32(bytes: Uint8Array): number {
@@ -92,7 +93,11 @@ test('RGB PNG with a tEXt chunk decodes to the same pixels and text', () => {
 });
 
 test('encodePng rejects inconsistent images', () => {
-  assert.throws(() => encodePng({ width: 2, height: 2, channels: 1, pixels: new Uint8Array(3) }), RangeError);
-  assert.throws(() => encodePng({ width: 0, height: 2, channels: 1, pixels: new Uint8Array(0) }), RangeError);
-  assert.throws(() => encodePng({ width: 1, height: 1, channels: 4 as 3, pixels: new Uint8Array(4) }), RangeError);
+  const refused = (pattern: RegExp) => (e: Error) => e instanceof TensorError && pattern.test(e.message);
+  assert.throws(() => encodePng({ width: 2, height: 2, channels: 1, pixels: new Uint8Array(3) }), refused(/2x2x1 needs 4 bytes, got 3/));
+  assert.throws(() => encodePng({ width: 0, height: 2, channels: 1, pixels: new Uint8Array(0) }), refused(/positive integers, got 0x2/));
+  assert.throws(
+    () => encodePng({ width: 1, height: 1, channels: 4 as 3, pixels: new Uint8Array(4) }),
+    refused(/channels must be 1 .* or 3 .*, got 4/),
+  );
 });

@@ -72,7 +72,10 @@ test('randomSubset is seeded, sorted, and of the requested size', () => {
   assert.deepEqual(a.images, b.images);
   assert.notDeepEqual(a.images, c.images);
   assert.throws(() => randomSubset(data, 301, 0), ConfigError);
-  assert.throws(() => subsetDataset(data, [300]), RangeError);
+  assert.throws(
+    () => subsetDataset(data, [4, 300]),
+    (e: Error) => e instanceof ConfigError && e.path === 'subsetDataset(indices[1])' && /index 300 out of range 0\.\.299/.test(e.message),
+  );
   const picked = subsetDataset(data, [5, 2]);
   assert.deepEqual([...picked.labels], [2, 2]);
   assert.equal(picked.images[0], 5);

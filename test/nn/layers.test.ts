@@ -17,6 +17,7 @@ import {
   ReLU,
   Sequential,
 } from '../../src/nn/index.js';
+import { ModelDefinitionError, TensorError } from '../../src/util/errors.js';
 
 /** Samples lie in [-bound, bound], reach close to both ends, and fill 10 equal bins about evenly. */
 function assertUniform(t: Tensor, bound: number, name: string): void {
@@ -118,14 +119,20 @@ test('Linear and Conv2d forward: shapes and values equal to the functional form'
   const conv = new Conv2d(3, 4, 3, { stride: 2, padding: 1, generator: new Generator(6) });
   const r = randn([1, 3, 6, 6], { generator: new Generator(7) });
   assert.ok(conv.forward(r).equal(F.conv2d(r, conv.weight, conv.bias, { stride: 2, padding: 1 })));
-  assert.throws(() => new Conv2d(3, 4, 3, { groups: 2 }), /divisible by groups=2/);
+  assert.throws(
+    () => new Conv2d(3, 4, 3, { groups: 2 }),
+    (e: Error) => e instanceof ModelDefinitionError && /divisible by groups=2/.test(e.message),
+  );
 });
 
 test('BatchNorm1d accepts [N, C] and [N, C, L]; BatchNorm2d [N, C, H, W]', () => {
   assert.deepEqual(new BatchNorm1d(3).forward(randn([4, 3])).shape, [4, 3]);
   assert.deepEqual(new BatchNorm1d(3).forward(randn([4, 3, 5])).shape, [4, 3, 5]);
   assert.deepEqual(new BatchNorm2d(3).forward(randn([2, 3, 4, 4])).shape, [2, 3, 4, 4]);
-  assert.throws(() => new BatchNorm1d(3).forward(randn([2, 3, 4, 4])), /expected a 2-D input/);
+  assert.throws(
+    () => new BatchNorm1d(3).forward(randn([2, 3, 4, 4])),
+    (e: Error) => e instanceof TensorError && /expected a 2-D input/.test(e.message),
+  );
   // training output is standardized per channel
   const y = new BatchNorm2d(2).forward(randn([8, 2, 3, 3], { generator: new Generator(8) }));
   const perChannelMean = y.mean([0, 2, 3]).toNumbers();
@@ -145,11 +152,18 @@ test('parameter-free layers and containers: shapes and behaviour', () => {
   assert.equal(new Identity().forward(x), x);
   assert.deepEqual(new ReLU().forward(tensor([-1, 2])).toNumbers(), [0, 2]);
   assert.deepEqual(new Dropout(0.3).forward(x).shape, [2, 3, 8, 8]);
-  assert.throws(() => new Dropout(1.5), /p must be in \[0, 1\]/);
+  assert.throws(
+    () => new Dropout(1.5),
+    (e: Error) => e instanceof ModelDefinitionError && /p must be in \[0, 1\], got 1\.5/.test(e.message),
+  );
+  assert.throws(() => new Dropout(NaN), ModelDefinitionError);
   const seq = new Sequential(new Conv2d(3, 4, 3, { padding: 1 }), new ReLU(), new MaxPool2d(2), new Flatten(), new Linear(64, 10));
   assert.equal(seq.length, 5);
   assert.ok(seq.at(4) instanceof Linear);
-  assert.throws(() => seq.at(5), RangeError);
+  assert.throws(
+    () => seq.at(5),
+    (e: Error) => e instanceof ModelDefinitionError && /has 5 layers, no index 5/.test(e.message),
+  );
   assert.deepEqual(seq.forward(x).shape, [2, 10]);
   assert.deepEqual([...seq.stateDict().keys()], ['0.weight', '0.bias', '4.weight', '4.bias']);
   assert.ok(new Sequential().forward(x) === x);

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Generator, ones, tensor, tidy, type Tensor } from '../../src/tensor/index.js';
 import { BatchNorm1d, BatchNorm2d, Conv2d, Dropout, F, Linear, Module, ReLU, Sequential } from '../../src/nn/index.js';
-import { CheckpointError } from '../../src/util/errors.js';
+import { CheckpointError, ModelDefinitionError } from '../../src/util/errors.js';
 
 class Net extends Module {
   readonly conv1: Conv2d;
@@ -98,9 +98,10 @@ test('member names must be unique and free of dots', () => {
       return x;
     }
   }
-  assert.throws(() => new Bad('a.b'), /invalid member name 'a.b'/);
-  assert.throws(() => new Bad(''), /invalid member name/);
-  assert.throws(() => new Bad('x', true), /already has a member named 'x'/);
+  const refused = (pattern: RegExp) => (e: Error) => e instanceof ModelDefinitionError && pattern.test(e.message);
+  assert.throws(() => new Bad('a.b'), refused(/Bad: invalid member name 'a.b'/));
+  assert.throws(() => new Bad(''), refused(/invalid member name/));
+  assert.throws(() => new Bad('x', true), refused(/Bad already has a member named 'x'/));
 });
 
 test('stateDict is live; cloneStateDict copies; loadStateDict round-trips every tensor', () => {

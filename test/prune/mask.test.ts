@@ -298,7 +298,10 @@ test('assertSameMask passes for equal masks and names the odd candidates by labe
       e.message.includes(`seed-0, seed-1 have mask ${a.hash().slice(0, 16)}`) &&
       e.message.includes(`wd-5e-4 has mask ${c.hash().slice(0, 16)}`),
   );
-  assert.throws(() => assertSameMask([a], []), TypeError);
+  assert.throws(
+    () => assertSameMask([a], []),
+    (e: Error) => e instanceof MergeError && /1 masks but 0 labels/.test(e.message),
+  );
   for (const m of [a, b, c]) m.dispose();
 });
 

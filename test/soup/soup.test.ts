@@ -6,7 +6,7 @@ import type { StateDict } from '../../src/nn/index.js';
 import { averageStates, disposeState, greedySoup, recalibrateBatchNorm } from '../../src/soup/index.js';
 import { DataLoader } from '../../src/data/loader.js';
 import type { ImageDataset } from '../../src/data/dataset.js';
-import { MergeError } from '../../src/util/errors.js';
+import { ConfigError, MergeError } from '../../src/util/errors.js';
 
 const state = (w: number[], b: number[]): StateDict =>
   new Map([
@@ -83,5 +83,11 @@ test('BN recalibration sets running stats to the cumulative average over the for
   assert.equal(bn.numBatchesTracked.item(), 2);
   assert.equal(flat.training, false);
   assert.equal(bn.momentum, 0.1, 'momentum restored');
+  for (const fraction of [0, 1.5, NaN]) {
+    await assert.rejects(
+      recalibrateBatchNorm(flat, loader, { fraction }),
+      (e: Error) => e instanceof ConfigError && e.path === 'recalibrateBatchNorm(fraction)' && /must be in \(0, 1\]/.test(e.message),
+    );
+  }
   flat.dispose();
 });

@@ -115,12 +115,18 @@ test('dense schedules: names and validation', () => {
   expectConfigError(() => makeDenseSchedule('nope', { maxLr: 0.1, totalSteps: 10, configPath: 'train' }), 'train.schedule', /unknown/);
 });
 
-test('lr(t) outside 0..T-1 or not an integer is a RangeError', () => {
+test('lr(t) outside 0..T-1 or not an integer is a ConfigError at <configPath>.totalSteps', () => {
   const s = makeRetrainSchedule('LLR', { totalSteps: 100, dense: linearDense });
-  assert.throws(() => s.lr(100), RangeError);
-  assert.throws(() => s.lr(-1), RangeError);
+  expectConfigError(
+    () => s.lr(100),
+    'retrain.totalSteps',
+    /LLR schedule: step must be an integer in 0\.\.99, got 100; totalSteps \(100\) must count/,
+  );
+  expectConfigError(() => s.lr(-1), 'retrain.totalSteps', /got -1/);
   assert.throws(() => s.lr(1.5), /integer in 0\.\.99/);
-  assert.throws(() => linearDense.lr(1000), RangeError);
+  expectConfigError(() => linearDense.lr(1000), 'dense.totalSteps', /linear schedule: step must be an integer in 0\.\.999, got 1000/);
+  const phase = makeRetrainSchedule('CLR', { totalSteps: 10, dense: linearDense, configPath: 'phases[1].retrain' });
+  expectConfigError(() => phase.lr(10), 'phases[1].retrain.totalSteps', /CLR schedule/);
 });
 
 test('LLR: 10% warm-up to max LR, then linear to 0 one step past the end', () => {
@@ -296,5 +302,6 @@ test('sampleSchedule: evenly spaced steps including both ends, duplicates droppe
     ],
   );
   assert.deepEqual(sampleSchedule(s.lr, 100, 1), [{ t: 0, lr: s.lr(0) }]);
-  assert.throws(() => sampleSchedule(s, 100, 0), RangeError);
+  expectConfigError(() => sampleSchedule(s, 100, 0), 'sampleSchedule(points)', /positive integer number of samples, got 0/);
+  expectConfigError(() => sampleSchedule(s, 0, 5), 'sampleSchedule(totalSteps)', /positive integer, got 0/);
 });

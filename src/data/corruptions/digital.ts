@@ -8,6 +8,7 @@ import { imageSide } from './image-size.js';
 import { gaussianBlurPlane } from './filters.js';
 import { affineFromPoints, applySampler, bilinearSampler, boxResizePlane, warpAffineSampler } from './resample.js';
 import { jpegRoundTrip } from './jpeg.js';
+import { TensorError } from '../../util/errors.js';
 
 /** Contrast: `(x - μ_c)·factor + μ_c`, μ_c the mean of channel c over the image. */
 export const contrast = defineCorruption<{ readonly factor: number }>({
@@ -49,6 +50,12 @@ export const elasticTransform = defineCorruption<{ readonly alpha: number; reado
   usesRandomness: true,
   corrupt: (image, shape, { alpha, sigma, affine }, rng) => {
     const { height, width } = shape;
+    if (Math.min(height, width) < 3) {
+      // The affine warp moves the points centre ± floor(min(H, W) / 3): below 3 pixels they coincide.
+      throw new TensorError(
+        `elastic_transform: needs images of at least 3x3 pixels, got ${height}x${width}; leave it out of the corruptions for smaller images`,
+      );
+    }
     const side = imageSide(shape);
     const cx = Math.floor(width / 2);
     const cy = Math.floor(height / 2);

@@ -16,7 +16,8 @@ import type { Rng } from '../../util/rng.js';
  */
 export function plasmaFractal(size: number, wibbleDecay: number, rng: Rng): Float64Array {
   if (!Number.isInteger(size) || size < 2 || (size & (size - 1)) !== 0) {
-    throw new RangeError(`plasmaFractal: size must be a power of two >= 2, got ${size}`);
+    // Internal invariant: plasmaLayer, the one caller, rounds the size up to a power of two >= 2.
+    throw new Error(`plasmaFractal: size must be a power of two >= 2, got ${size}`);
   }
   const map = new Float64Array(size * size);
   const at = (i: number, j: number): number => map[(i & (size - 1)) * size + (j & (size - 1))];

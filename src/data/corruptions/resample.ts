@@ -149,7 +149,8 @@ export function affineFromPoints(
 ): AffineMatrix {
   const [[x0, y0], [x1, y1], [x2, y2]] = from;
   const det = x0 * (y1 - y2) - y0 * (x1 - x2) + (x1 * y2 - x2 * y1);
-  if (Math.abs(det) < 1e-12) throw new RangeError('affineFromPoints: the source points are collinear');
+  // Internal invariant: elastic_transform, the one caller, refuses images under 3x3, so its source points span a triangle.
+  if (Math.abs(det) < 1e-12) throw new Error(`affineFromPoints: the source points ${JSON.stringify(from)} are collinear`);
   // Cramer's rule on [x y 1]·[a b c]ᵀ = x' for each output coordinate.
   const solve = (v0: number, v1: number, v2: number): [number, number, number] => [
     (v0 * (y1 - y2) - y0 * (v1 - v2) + (v1 * y2 - v2 * y1)) / det,
@@ -165,7 +166,8 @@ export function affineFromPoints(
 export function invertAffine(m: AffineMatrix): AffineMatrix {
   const [a, b, c, d, e, f] = m;
   const det = a * e - b * d;
-  if (Math.abs(det) < 1e-12) throw new RangeError('invertAffine: the map is singular');
+  // Internal invariant: the maps come from affineFromPoints with randomly jittered targets, collinear with probability zero.
+  if (Math.abs(det) < 1e-12) throw new Error(`invertAffine: the map [${m.join(', ')}] is singular`);
   const ia = e / det;
   const ib = -b / det;
   const id = -d / det;

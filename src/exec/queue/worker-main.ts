@@ -2,7 +2,7 @@
  * A queue worker as a process of its own (for tests, benches and hosts
  * without the CLI):
  *
- *   node --import tsx src/run/queue/worker-main.ts --redis redis://host:port \
+ *   node --import tsx src/exec/queue/worker-main.ts --redis redis://host:port \
  *     [--threads T] [--concurrency N] [--lock-duration-ms MS] \
  *     [--stalled-interval-ms MS] [--max-stalled-count N] [--prefix P]
  *
@@ -15,20 +15,21 @@
  * stops when its parent goes away.
  */
 import type { RunWorkerOptions, WorkerEvent } from './worker.js';
+import { ConfigError } from '../../util/errors.js';
 
 function parseArgs(argv: string[]): RunWorkerOptions {
   const value = (flag: string): string | undefined => {
     const at = argv.indexOf(flag);
     if (at < 0) return undefined;
     const v = argv[at + 1];
-    if (v === undefined || v.startsWith('--')) throw new Error(`${flag} needs a value`);
+    if (v === undefined || v.startsWith('--')) throw new ConfigError(flag, `needs a value (${flag} <value>)`);
     return v;
   };
   const int = (flag: string): number | undefined => {
     const v = value(flag);
     if (v === undefined) return undefined;
     const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`${flag}: expected a positive integer, got '${v}'`);
+    if (!Number.isInteger(n) || n < 1) throw new ConfigError(flag, `expected a positive integer, got '${v}'`);
     return n;
   };
   const known = new Set([
@@ -41,9 +42,9 @@ function parseArgs(argv: string[]): RunWorkerOptions {
     '--prefix',
   ]);
   for (let i = 0; i < argv.length; i += 2)
-    if (!known.has(argv[i])) throw new Error(`unknown argument '${argv[i]}' (known: ${[...known].join(', ')})`);
+    if (!known.has(argv[i])) throw new ConfigError(argv[i], `unknown argument (known: ${[...known].join(', ')})`);
   const redis = value('--redis');
-  if (redis === undefined) throw new Error('--redis redis://host:port is required');
+  if (redis === undefined) throw new ConfigError('--redis', 'required (--redis redis://host:port)');
   return {
     redis,
     threads: int('--threads'),
