@@ -16,6 +16,7 @@
  */
 import type { Tensor } from '../tensor/tensor.js';
 import { sgdStep } from '../tensor/sgd-step.js';
+import { ConfigError, TensorError } from '../util/errors.js';
 
 export interface SgdOptions {
   lr: number;
@@ -44,10 +45,10 @@ export class SGD {
     this.weightDecay = opts.weightDecay ?? 0;
     this.nesterov = opts.nesterov ?? false;
     for (const [k, v] of Object.entries({ lr: this.lr, momentum: this.momentum, weightDecay: this.weightDecay })) {
-      if (!Number.isFinite(v) || v < 0) throw new RangeError(`SGD: ${k} must be a finite number >= 0, got ${v}`);
+      if (!Number.isFinite(v) || v < 0) throw new ConfigError(`SGD(${k})`, `must be a finite number >= 0, got ${v}`);
     }
     if (this.nesterov && (this.momentum <= 0 || this.dampening !== 0)) {
-      throw new RangeError('SGD: Nesterov momentum requires momentum > 0 and dampening = 0');
+      throw new ConfigError('SGD(nesterov)', 'Nesterov momentum requires momentum > 0 and dampening = 0');
     }
     this.buffers = params.map(() => null);
   }
@@ -58,12 +59,12 @@ export class SGD {
    */
   setMasks(masks: (Tensor | null)[] | null): void {
     if (masks !== null && masks.length !== this.params.length) {
-      throw new RangeError(`SGD.setMasks: got ${masks.length} masks for ${this.params.length} parameters`);
+      throw new TensorError(`SGD.setMasks: got ${masks.length} masks for ${this.params.length} parameters`);
     }
     masks?.forEach((m, i) => {
       const ps = this.params[i].shape;
       if (m !== null && (m.shape.length !== ps.length || m.shape.some((d, k) => d !== ps[k]))) {
-        throw new RangeError(`SGD.setMasks: mask ${i} has shape [${m.shape.join(', ')}], parameter ${i} has [${ps.join(', ')}]`);
+        throw new TensorError(`SGD.setMasks: mask ${i} has shape [${m.shape.join(', ')}], parameter ${i} has [${ps.join(', ')}]`);
       }
     });
     this.masks = masks;

@@ -90,6 +90,7 @@ export function tidy<R>(fn: () => R): R {
   popScope();
   if (result instanceof Promise) {
     for (const t of scope) t.dispose();
+    // A usage error in code, not in user data: TypeError, as JavaScript raises for a wrong kind of argument.
     throw new TypeError('tidy(fn): fn must be synchronous (it returned a Promise); use explicit dispose() in async code');
   }
   const returned = new Set<Disposable>();

@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tensor, tidy, type Tensor } from '../../src/tensor/index.js';
 import { SGD, type SgdOptions } from '../../src/optim/index.js';
+import { ConfigError } from '../../src/util/errors.js';
 
 const param = (values: number[]): Tensor => tensor(values, [values.length], { dtype: 'float64' }).requireGrad();
 const halfSquaredNorm = (p: Tensor): void => tidy(() => p.mul(p).sum().mul(0.5).backward());
@@ -163,8 +164,8 @@ test('parameters without a gradient are left alone; zeroGrad clears; options are
   assert.equal(opt.momentumBuffer(1), null);
   opt.zeroGrad();
   assert.equal(used.grad, null);
-  assert.throws(() => new SGD([used], { lr: -1 }), /lr must be a finite number >= 0/);
-  assert.throws(() => new SGD([used], { lr: NaN }), RangeError);
+  assert.throws(() => new SGD([used], { lr: -1 }), /SGD\(lr\): must be a finite number >= 0/);
+  assert.throws(() => new SGD([used], { lr: NaN }), ConfigError);
   assert.throws(() => new SGD([used], { lr: 0.1, momentum: -0.5 }), /momentum/);
   assert.throws(() => new SGD([used], { lr: 0.1, nesterov: true }), /Nesterov momentum requires momentum > 0/);
   assert.throws(() => new SGD([used], { lr: 0.1, momentum: 0.9, dampening: 0.1, nesterov: true }), /dampening = 0/);
