@@ -30,13 +30,13 @@ import { tinyRunConfig } from '../helpers/tiny-run.js';
 const skip = !haveRedis && 'redis-server not installed (/usr/bin/redis-server)';
 
 // 540 training images (the tiny dataset less its validation split), batch 16: 33 steps an epoch;
-// 4 retrain epochs give a progress event at step 50 of 132, mid-retrain.
+// 8 retrain epochs give a progress event at step 50 of 264, a few hundred ms before the retrain ends.
 const config = parseSmsConfig(
   tinyRunConfig({
     name: 'test-queue',
     seed: 7,
     data: { batchSize: 16 },
-    retrain: { epochs: 4 },
+    retrain: { epochs: 8 },
     candidates: { count: 3 },
     baselines: { imp: false, impLonger: false, ensemble: true },
   }),
