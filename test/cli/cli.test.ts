@@ -2,10 +2,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FASHION_MNIST_DEFAULT_DIR } from '../../src/data/index.js';
+import { tinyDatasetDir } from '../helpers/tiny-run.js';
 
 const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
 const cli = (...args: string[]) => spawnSync(process.execPath, [...CLI, ...args], { encoding: 'utf8' });
@@ -26,7 +26,7 @@ test('every command has --help', () => {
   }
 });
 
-test('data list and data preview', { skip: !existsSync(FASHION_MNIST_DEFAULT_DIR) && 'dataset-fashion-mnist not installed' }, () => {
+test('data list and data preview', () => {
   const list = cli('data', 'list');
   assert.equal(list.status, 0);
   assert.match(list.stdout, /fashion-mnist/);
@@ -34,11 +34,11 @@ test('data list and data preview', { skip: !existsSync(FASHION_MNIST_DEFAULT_DIR
   const dir = mkdtempSync(join(tmpdir(), 'preview-'));
   try {
     const out = join(dir, 'grid.png');
-    const r = cli('data', 'preview', 'fashion-mnist', '--out', out, '--corruptions', 'fog,contrast', '--count', '4');
+    const r = cli('data', 'preview', 'npy', '--dir', tinyDatasetDir(), '--out', out, '--corruptions', 'fog,contrast', '--count', '4');
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /rows: clean, fog 3, contrast 3/);
     assert.deepEqual([...readFileSync(out).subarray(1, 4)], [0x50, 0x4e, 0x47]); // "PNG"
-    const bad = cli('data', 'preview', 'fashion-mnist', '--out', out, '--corruptions', 'fogg');
+    const bad = cli('data', 'preview', 'npy', '--dir', tinyDatasetDir(), '--out', out, '--corruptions', 'fogg');
     assert.notEqual(bad.status, 0);
     assert.match(bad.stderr, /fogg/);
   } finally {

@@ -17,33 +17,11 @@ import { candidateSpecs } from '../../src/sms/candidates.js';
 import { buildModel } from '../../src/sms/context.js';
 import { pruneCheckpoint } from '../../src/sms/masks.js';
 import { saveCheckpoint, verifiedCheckpoint } from '../../src/checkpoints/store.js';
-import { FASHION_MNIST_DEFAULT_DIR } from '../../src/data/index.js';
 import { ProcessExecutor, RetrainJobError, WorkerExitError, childWorkerPath, childExecArgv } from '../../src/exec/process-executor.js';
+import { tinyRunConfig } from '../helpers/tiny-run.js';
 
 const execFileAsync = promisify(execFile);
-const haveData = existsSync(FASHION_MNIST_DEFAULT_DIR);
-const skip = !haveData && 'dataset-fashion-mnist not installed';
-const config = parseSmsConfig({
-  name: 'test-processes',
-  seed: 5,
-  data: {
-    dataset: 'fashion-mnist',
-    trainSubset: 1536,
-    testSubset: 500,
-    batchSize: 64,
-  },
-  model: { name: 'mlp', options: { hiddenSizes: [64] } },
-  dense: { epochs: 1, maxLr: 0.05 },
-  pruning: { goalSparsity: 0.75, phases: 2 },
-  retrain: { epochs: 1 },
-  candidates: { count: 2 },
-  evaluation: {
-    oodCorruptions: ['gaussian_noise'],
-    oodSeverities: [3],
-    oodSubset: 200,
-  },
-  baselines: { imp: false, impLonger: false, ensemble: false },
-});
+const config = parseSmsConfig(tinyRunConfig({ name: 'test-processes', model: { options: { hiddenSizes: [64] } } }));
 
 function isAlive(pid: number): boolean {
   try {
@@ -140,7 +118,7 @@ async function runSmsInFreshProcess(
   };
 }
 
-test('2 child processes of 1 thread give the inline (1 thread) checkpoints and soups bit for bit', { skip }, async () => {
+test('2 child processes of 1 thread give the inline (1 thread) checkpoints and soups bit for bit', async () => {
   const inlineDir = mkdtempSync(join(tmpdir(), 'sms-inline-'));
   const processDir = mkdtempSync(join(tmpdir(), 'sms-procs-'));
   try {
@@ -166,7 +144,7 @@ test('2 child processes of 1 thread give the inline (1 thread) checkpoints and s
   }
 });
 
-test('close() ends idle children and resolves (the pool is reused until then)', { skip }, async () => {
+test('close() ends idle children and resolves (the pool is reused until then)', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'sms-procs-close-'));
   const executor = new ProcessExecutor({ concurrency: 1, threadsPerWorker: 1 });
   try {
@@ -194,7 +172,7 @@ test('close() ends idle children and resolves (the pool is reused until then)', 
   }
 });
 
-test('a job that throws rejects the run with its message and type; every child is ended', { skip }, async () => {
+test('a job that throws rejects the run with its message and type; every child is ended', async () => {
   setNumThreads(1);
   const dir = mkdtempSync(join(tmpdir(), 'sms-procs-err-'));
   const seen = new Set<number>();
@@ -248,7 +226,7 @@ test('a job that throws rejects the run with its message and type; every child i
   }
 });
 
-test('a child killed mid-job rejects the run naming the job and the signal; no child survives', { skip }, async () => {
+test('a child killed mid-job rejects the run naming the job and the signal; no child survives', async () => {
   setNumThreads(1);
   const dir = mkdtempSync(join(tmpdir(), 'sms-procs-kill-'));
   const seen = new Set<number>();
@@ -294,7 +272,7 @@ test('a child killed mid-job rejects the run naming the job and the signal; no c
   }
 });
 
-test('an onProgress callback that throws fails the run, as inline', { skip }, async () => {
+test('an onProgress callback that throws fails the run, as inline', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'sms-procs-cb-'));
   const executor = new ProcessExecutor({ concurrency: 1, threadsPerWorker: 1 });
   try {
@@ -320,7 +298,7 @@ test('an onProgress callback that throws fails the run, as inline', { skip }, as
   }
 });
 
-test('children exit when their parent dies mid-job (SIGKILL: no close(), no exit handler)', { skip }, async () => {
+test('children exit when their parent dies mid-job (SIGKILL: no close(), no exit handler)', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'sms-procs-orphan-'));
   try {
     const inputs = await jobInputs(dir, config);

@@ -1,9 +1,9 @@
 // `sparse-soups report`: report.html from a run directory. The fixture in
 // fixtures/report-run is a real run's config.json and results.json (MLP on a
 // Fashion-MNIST subset, 2 phases, 3 candidates, 2 corruptions × 2
-// severities); one more test makes a fresh tiny run when the data is there,
-// so a change of the results format is caught too. The page is opened in
-// headless Chromium to check that the plots render.
+// severities); one more test makes a fresh tiny run on the synthetic data of
+// test/helpers/tiny-run.ts, so a change of the results format is caught too.
+// The page is opened in headless Chromium to check that the plots render.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -16,7 +16,7 @@ import { loadRun } from '../../src/report/load.js';
 import { namespaceSvgIds } from '../../src/report/render.js';
 import { summaryRows } from '../../src/run/summary.js';
 import { DataFormatError } from '../../src/util/errors.js';
-import { FASHION_MNIST_DEFAULT_DIR } from '../../src/data/index.js';
+import { tinyRunConfig } from '../helpers/tiny-run.js';
 
 const FIXTURE = join(import.meta.dirname, 'fixtures', 'report-run');
 const CHROMIUM = '/usr/bin/chromium';
@@ -256,33 +256,25 @@ test('headless Chromium renders the plots', { skip: !existsSync(CHROMIUM) && `${
   }
 });
 
-test(
-  'a fresh tiny run (the pipeline as it is now) gets a report',
-  { skip: !existsSync(FASHION_MNIST_DEFAULT_DIR) && 'dataset-fashion-mnist not installed', timeout: 120_000 },
-  async () => {
-    const { runSms } = await import('../../src/sms/pipeline.js');
-    const { parseSmsConfig, normalizedConfigJson } = await import('../../src/sms/config.js');
-    const config = parseSmsConfig({
+test('a fresh tiny run (the pipeline as it is now) gets a report', { timeout: 120_000 }, async () => {
+  const { runSms } = await import('../../src/sms/pipeline.js');
+  const { parseSmsConfig, normalizedConfigJson } = await import('../../src/sms/config.js');
+  const config = parseSmsConfig(
+    tinyRunConfig({
       name: 'tiny',
-      data: { dataset: 'fashion-mnist', trainSubset: 1536, testSubset: 500, batchSize: 64 },
-      model: { name: 'mlp', options: { hiddenSizes: [64] } },
-      dense: { epochs: 1, maxLr: 0.05 },
-      pruning: { goalSparsity: 0.75, phases: 2 },
-      retrain: { epochs: 1 },
-      candidates: { count: 2 },
-      evaluation: { oodCorruptions: ['gaussian_noise'], oodSeverities: [3], oodSubset: 200 },
-      baselines: { impLonger: true },
-    });
-    const dir = mkdtempSync(join(tmpdir(), 'report-tiny-'));
-    try {
-      writeFileSync(join(dir, 'config.json'), normalizedConfigJson(config));
-      await runSms(config, { workDir: dir });
-      const report = await buildReport(await loadRun(dir));
-      assert.deepEqual(report.plots, PLOTS);
-      assert.deepEqual(report.warnings, []);
-      assert.equal(count(readFileSync(await writeReport(dir), 'utf8'), /<svg[\s>]/g), 5);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  },
-);
+      model: { options: { hiddenSizes: [64] } },
+      baselines: { imp: true, impLonger: true, ensemble: true },
+    }),
+  );
+  const dir = mkdtempSync(join(tmpdir(), 'report-tiny-'));
+  try {
+    writeFileSync(join(dir, 'config.json'), normalizedConfigJson(config));
+    await runSms(config, { workDir: dir });
+    const report = await buildReport(await loadRun(dir));
+    assert.deepEqual(report.plots, PLOTS);
+    assert.deepEqual(report.warnings, []);
+    assert.equal(count(readFileSync(await writeReport(dir), 'utf8'), /<svg[\s>]/g), 5);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -1,6 +1,7 @@
 // Crash safety: the CLI is killed with SIGKILL at several points of a real
-// run; `resume` finishes it, and the results equal an uninterrupted run's. A
-// corrupted checkpoint is detected by its checksum and recomputed.
+// run (the tiny run of test/helpers/tiny-run.ts); `resume` finishes it, and
+// the results equal an uninterrupted run's. A corrupted checkpoint is
+// detected by its checksum and recomputed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -8,22 +9,15 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { FASHION_MNIST_DEFAULT_DIR } from '../../src/data/index.js';
+import { tinyRunConfig } from '../helpers/tiny-run.js';
 
-const haveData = existsSync(FASHION_MNIST_DEFAULT_DIR);
 const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
-const config = {
+const config = tinyRunConfig({
   name: 'resume-test',
   seed: 3,
-  data: { dataset: 'fashion-mnist', trainSubset: 1024, testSubset: 300, batchSize: 64 },
-  model: { name: 'mlp', options: { hiddenSizes: [32] } },
-  dense: { epochs: 1, maxLr: 0.05 },
-  pruning: { goalSparsity: 0.75, phases: 2 },
-  retrain: { epochs: 1 },
-  candidates: { count: 2 },
-  evaluation: { oodCorruptions: ['contrast'], oodSeverities: [2], oodSubset: 100 },
+  evaluation: { oodCorruptions: ['contrast'], oodSeverities: [2] },
   baselines: { imp: true, ensemble: true },
-};
+});
 
 function runDirOf(out: string): string {
   const dirs = readdirSync(out).filter((d) => d.startsWith('resume-test-'));
@@ -59,7 +53,7 @@ function results(dir: string): unknown {
   return JSON.parse(JSON.stringify(r).replaceAll(dir, '<run>'), (key, value: unknown) => (key === 'seconds' ? undefined : value));
 }
 
-test('kill -9 at several points, resume, same results as an uninterrupted run', { skip: !haveData && 'dataset-fashion-mnist not installed', timeout: 240_000 }, async () => {
+test('kill -9 at several points, resume, same results as an uninterrupted run', { timeout: 240_000 }, async () => {
   const root = mkdtempSync(join(tmpdir(), 'resume-'));
   try {
     const configFile = join(root, 'config.yaml');

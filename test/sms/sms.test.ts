@@ -1,10 +1,11 @@
-// A tiny end-to-end SMS run on real Fashion-MNIST (MLP, 2 phases, m = 2) and
-// the invariants of the method: exact sparsity per phase, pruned weights
-// exactly zero in candidates and soups, greedy soup never below its first
-// ingredient on validation, deterministic retrains, resumable runs.
+// A tiny end-to-end SMS run on the synthetic data of test/helpers/tiny-run.ts
+// (MLP, 2 phases, m = 2) and the invariants of the method: exact sparsity per
+// phase, pruned weights exactly zero in candidates and soups, greedy soup
+// never below its first ingredient on validation, deterministic retrains,
+// resumable runs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setNumThreads } from '../../src/tensor/index.js';
@@ -16,23 +17,16 @@ import { loadMask } from '../../src/sms/masks.js';
 import { loadCheckpoint, verifiedCheckpoint } from '../../src/checkpoints/store.js';
 import { assertSoupKeepsMask } from '../../src/sms/soups.js';
 import { MergeError } from '../../src/util/errors.js';
-import { FASHION_MNIST_DEFAULT_DIR } from '../../src/data/index.js';
+import { tinyRunConfig } from '../helpers/tiny-run.js';
 
-const haveData = existsSync(FASHION_MNIST_DEFAULT_DIR);
-const config = parseSmsConfig({
-  name: 'test-tiny',
-  seed: 5,
-  data: { dataset: 'fashion-mnist', trainSubset: 1536, testSubset: 500, batchSize: 64 },
-  model: { name: 'mlp', options: { hiddenSizes: [64] } },
-  dense: { epochs: 1, maxLr: 0.05 },
-  pruning: { goalSparsity: 0.75, phases: 2 },
-  retrain: { epochs: 1 },
-  candidates: { count: 2 },
-  evaluation: { oodCorruptions: ['gaussian_noise'], oodSeverities: [3], oodSubset: 200 },
-  baselines: { imp: true, impLonger: false, ensemble: true },
-});
+const config = parseSmsConfig(
+  tinyRunConfig({
+    model: { options: { hiddenSizes: [64] } },
+    baselines: { imp: true, impLonger: false, ensemble: true },
+  }),
+);
 
-test('tiny SMS run: sparsity, zeros, greedy rule, resume', { skip: !haveData && 'dataset-fashion-mnist not installed' }, async () => {
+test('tiny SMS run: sparsity, zeros, greedy rule, resume', async () => {
   setNumThreads(1);
   const dir = mkdtempSync(join(tmpdir(), 'sms-run-'));
   try {
@@ -76,7 +70,7 @@ test('tiny SMS run: sparsity, zeros, greedy rule, resume', { skip: !haveData && 
   }
 });
 
-test('a candidate retrain is a pure function of its inputs (bit-identical checkpoints)', { skip: !haveData && 'dataset-fashion-mnist not installed' }, async () => {
+test('a candidate retrain is a pure function of its inputs (bit-identical checkpoints)', async () => {
   setNumThreads(1);
   const dir = mkdtempSync(join(tmpdir(), 'sms-det-'));
   try {
@@ -96,7 +90,7 @@ test('a candidate retrain is a pure function of its inputs (bit-identical checkp
   }
 });
 
-test('a soup that revives a pruned weight is refused', { skip: !haveData && 'dataset-fashion-mnist not installed' }, async () => {
+test('a soup that revives a pruned weight is refused', async () => {
   const { PruningMask } = await import('../../src/prune/mask.js');
   const { tensor } = await import('../../src/tensor/index.js');
   const mask = new PruningMask(new Map([['w', tensor([1, 0, 1], [3])]]));
@@ -106,7 +100,7 @@ test('a soup that revives a pruned weight is refused', { skip: !haveData && 'dat
   for (const t of soup.values()) t.dispose();
 });
 
-test('SMS during training (GMP variant): cubic phase sparsities from the initialization', { skip: !haveData && 'dataset-fashion-mnist not installed' }, async () => {
+test('SMS during training (GMP variant): cubic phase sparsities from the initialization', async () => {
   setNumThreads(1);
   const dir = mkdtempSync(join(tmpdir(), 'sms-gmp-'));
   try {
