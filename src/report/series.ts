@@ -88,27 +88,14 @@ export function spreadPoints(phases: PhaseResult[]): SpreadPoint[] {
         testAccuracy: 100 * c.metrics.testAccuracy,
       });
     });
-    points.push({
-      kind: 'candidate mean',
-      label: 'candidate mean',
-      phase: p.phase,
-      position: p.phase - 0.12,
-      testAccuracy: 100 * p.candidateMean.testAccuracy,
-    });
-    points.push({
-      kind: 'SMS uniform',
-      label: 'SMS uniform',
-      phase: p.phase,
-      position: p.phase + 0.16,
-      testAccuracy: 100 * p.soups.uniform.metrics.testAccuracy,
-    });
-    points.push({
-      kind: 'SMS greedy',
-      label: 'SMS greedy',
-      phase: p.phase,
-      position: p.phase + 0.26,
-      testAccuracy: 100 * p.soups.greedy.metrics.testAccuracy,
-    });
+    const summaries: [kind: 'candidate mean' | 'SMS uniform' | 'SMS greedy', offset: number, testAccuracy: number][] = [
+      ['candidate mean', -0.12, p.candidateMean.testAccuracy],
+      ['SMS uniform', 0.16, p.soups.uniform.metrics.testAccuracy],
+      ['SMS greedy', 0.26, p.soups.greedy.metrics.testAccuracy],
+    ];
+    for (const [kind, offset, testAccuracy] of summaries) {
+      points.push({ kind, label: kind, phase: p.phase, position: p.phase + offset, testAccuracy: 100 * testAccuracy });
+    }
   }
   return points.filter((x) => Number.isFinite(x.testAccuracy));
 }
