@@ -290,7 +290,7 @@ export class QueueExecutor implements RetrainExecutor {
       if (existing && !(await this.reusableResult(existing, job))) {
         this.log(`${id}: a completed retrain whose inputs or checkpoint changed; running it again`);
         await this.removeJob(q.retrain, id, false);
-      }
+      } else if (existing) this.log(`${id}: ${describeRetrainJob(job)} already retrained with the same inputs; reusing its result`);
     }
   }
 
