@@ -210,29 +210,48 @@ export function listCorruptionFiles(dir: string): string[] {
 }
 
 /**
- * Loads one (corruption, severity) slice of a CIFAR-10-C / CIFAR-100-C directory: rows
- * (severity-1)*N .. severity*N-1 of `<corruption>.npy`, converted from HWC to CHW, with the
- * matching labels. Only that slice is read from disk.
- *
- * @example
- * const set = loadCorruptedCifar('/data/CIFAR-10-C', 'gaussian_noise', 5); // 10,000 images
+ * Severity `severity` (1..5) of `<dir>/<corruption>.npy` from a CIFAR-10-C /
+ * CIFAR-100-C directory: uint8 (5·N, 32, 32, 3), severities stacked, with
+ * `labels.npy` of N or 5·N labels. A missing or mis-sized file is a
+ * DataFormatError naming it.
  */
 export function loadCorruptedCifar(dir: string, corruption: string, severity: number, variant: CifarVariant = 'cifar10'): ImageDataset {
-  if (!Number.isInteger(severity) || severity < 1 || severity > 5) {
-    throw new DataFormatError(join(dir, `${corruption}.npy`), `severity must be an integer 1..5, got ${severity}`);
-  }
-  const source = CIFAR_C_SOURCES[variant];
+  return loadStackedCorruption(dir, corruption, severity, { ...cifarInfo(variant), name: `${variant}-c` }, CIFAR_C_SOURCES[variant]);
+}
+
+/**
+ * Checks `<dir>/<corruption>.npy` and `<dir>/labels.npy` exist and that the
+ * images are (5·N, H, W, C) for `info.imageShape`, reading only the header:
+ * the check to run before any expensive work.
+ */
+export function checkStackedCorruption(dir: string, corruption: string, info: DatasetInfo, source: string): { imageFile: string; labelFile: string; fileShape: number[] } {
   const imageFile = requireFile(join(dir, `${corruption}.npy`), source);
   const labelFile = requireFile(join(dir, 'labels.npy'), source);
-  const info = cifarInfo(variant);
   const [channels, height, width] = info.imageShape;
   const fileShape = readNpyFileHeader(imageFile).shape;
   if (fileShape.length !== 4 || fileShape[1] !== height || fileShape[2] !== width || fileShape[3] !== channels) {
-    throw new DataFormatError(imageFile, `expected shape (N, ${height}, ${width}, ${channels}), found (${fileShape.join(', ')})`);
+    throw new DataFormatError(imageFile, `expected shape (N, ${height}, ${width}, ${channels}) to match ${info.name}'s images, found (${fileShape.join(', ')})`);
   }
   if (fileShape[0] % 5 !== 0) {
     throw new DataFormatError(imageFile, `${fileShape[0]} images is not 5 severities of equal size`);
   }
+  return { imageFile, labelFile, fileShape };
+}
+
+/**
+ * Severity `severity` (1..5) of `<dir>/<corruption>.npy` in the CIFAR-10-C
+ * layout for any dataset described by `info`: uint8 (5·N, H, W, C) with the
+ * five severities stacked (rows (s-1)·N .. s·N-1), and `labels.npy` with N or
+ * 5·N labels in [0, info.numClasses). The file's image shape must be
+ * `info.imageShape` (C, H, W). Errors are DataFormatErrors naming the file;
+ * `source` says where such files come from.
+ */
+export function loadStackedCorruption(dir: string, corruption: string, severity: number, info: DatasetInfo, source: string): ImageDataset {
+  if (!Number.isInteger(severity) || severity < 1 || severity > 5) {
+    throw new DataFormatError(join(dir, `${corruption}.npy`), `severity must be an integer 1..5, got ${severity}`);
+  }
+  const { imageFile, labelFile, fileShape } = checkStackedCorruption(dir, corruption, info, source);
+  const [channels, height, width] = info.imageShape;
   const perSeverity = fileShape[0] / 5;
   const rows = readNpyUint8Rows(imageFile, (severity - 1) * perSeverity, perSeverity);
   const allLabels = npyToInt32(readNpyFile(labelFile), labelFile, info.numClasses);
@@ -246,5 +265,5 @@ export function loadCorruptedCifar(dir: string, corruption: string, severity: nu
     );
   }
   const images = hwcToChw(rows.data, perSeverity, height, width, channels);
-  return createImageDataset({ ...info, name: `${variant}-c/${corruption}/${severity}` }, images, labels, imageFile);
+  return createImageDataset({ ...info, name: `${info.name}/${corruption}/${severity}` }, images, labels, imageFile);
 }

@@ -24,12 +24,15 @@ const num = z
   .nullable()
   .transform((x) => x ?? NaN);
 const count = z.number().int().nonnegative();
+/** A number that results written by earlier versions lack (NaN then). */
+const laterNum = z.number().nullable().optional().transform((x) => x ?? NaN);
 
 const oodScore = z.object({ corruption: z.string(), severity: z.number(), accuracy: num });
 const predictionMetrics = z.object({
   testAccuracy: num,
   testLoss: num,
   ece: num,
+  mce: laterNum,
   worstClassAccuracy: num,
   ood: z.array(oodScore),
   oodMeanAccuracy: num,
@@ -78,6 +81,16 @@ const phaseResult = z.object({
   phase: count,
   targetSparsity: z.number(),
   maskHash: z.string(),
+  pruning: z
+    .object({ normDrop: num, prunedFraction: num, metrics: modelMetrics })
+    .nullable()
+    .optional()
+    .transform((x) => x ?? null),
+  retrainEpochs: z
+    .object({ sms: z.number(), imp: z.number().nullable(), impLonger: z.number().nullable() })
+    .nullable()
+    .optional()
+    .transform((x) => x ?? null),
   candidates: z.array(candidateRecord).min(1),
   candidateMean: predictionMetrics,
   bestCandidate: z.string(),

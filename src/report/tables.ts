@@ -32,10 +32,12 @@ export function summaryTable(rows: SummaryRow[]): string {
       },
       { header: 'OOD acc %', text: (r) => pct(r.oodAccuracy), numeric: true },
       { header: 'ECE %', text: (r) => pct(r.ece), numeric: true },
+      { header: 'MCE %', text: (r) => pct(r.mce), numeric: true },
+      { header: 'retrain epochs', text: (r) => (Number.isNaN(r.retrainEpochs) ? '–' : r.retrainEpochs), numeric: true },
     ],
     {
       caption:
-        'Bold: the best test accuracy among the sparse models of a phase. The ensemble averages the candidates’ predictions (m models, not sparse): an upper reference, not a competitor.',
+        'Bold: the best test accuracy among the sparse models of a phase. Retrain epochs: what the method spent retraining up to this phase (IMP m× longer is the compute-matched baseline). The ensemble averages the candidates’ predictions (m models, not sparse): an upper reference, not a competitor.',
       rowClass: (r) =>
         [rows.find((x) => x.phase === r.phase) === r ? 'phase-start' : '', r.model.startsWith('SMS') ? 'sms' : '']
           .filter(Boolean)

@@ -125,6 +125,17 @@ export const smsConfigSchema = z
         oodSeverities: z.array(z.number().int().min(1).max(5)).default([1, 3, 5]).describe('severities 1..5 of each corruption'),
         oodSeed: z.number().int().default(1234).describe('seed of the corruption noise'),
         oodSubset: positiveInt.nullable().default(2000).describe('corrupt only the first n test images (null: all)'),
+        oodDir: z
+          .string()
+          .nullable()
+          .default(null)
+          .describe(
+            "a CIFAR-10-C style directory (<corruption>.npy with severities 1..5 stacked, labels.npy) to evaluate on instead of generating the corruptions (null: generate)",
+          ),
+        recalibrateBn: z
+          .boolean()
+          .default(true)
+          .describe('recalibrate the BN of every scored model (dense, candidates, IMP, pruned parent) as the soups are, before scoring it (like for like; greedy ranks by it)'),
       })
       .strict()
       .default({}),

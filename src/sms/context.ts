@@ -8,6 +8,10 @@ import type { ImageDataset } from '../data/dataset.js';
 import { splitTrainValidation, subsetDataset } from '../data/split.js';
 import { corruptDataset } from '../data/corruptions/dataset.js';
 import { validateOodSet } from '../data/corruptions/ood-set.js';
+import { checkStackedCorruption, loadStackedCorruption } from '../data/cifar.js';
+
+const OOD_DIR_SOURCE =
+  'evaluation.oodDir holds <corruption>.npy (uint8 (5·N, H, W, C), severities 1..5 stacked) and labels.npy, as CIFAR-10-C and CIFAR-100-C ship them (Hendrycks & Dietterich, ICLR 2019; Zenodo records 2535967 and 3555552).';
 import { createModel } from '../models/registry.js';
 import type { Module } from '../nn/module.js';
 import { Generator } from '../tensor/tensor.js';
@@ -31,7 +35,7 @@ export interface ExperimentData {
 const cache = new Map<string, ExperimentData>();
 
 /** The evaluation settings the OOD sets are built from. */
-export type OodSettings = Pick<SmsConfig['evaluation'], 'oodCorruptions' | 'oodSeverities' | 'oodSubset' | 'oodSeed'>;
+export type OodSettings = Pick<SmsConfig['evaluation'], 'oodCorruptions' | 'oodSeverities' | 'oodSubset' | 'oodSeed'> & { oodDir?: string | null };
 
 /** The first `n` images of `dataset` as a subset named `name` (the dataset itself when n is null or not smaller). */
 export function firstN(dataset: ImageDataset, n: number | null, name = dataset.name): ImageDataset {
@@ -53,6 +57,13 @@ export function lazyOodSets(test: ImageDataset, name: string, ev: OodSettings): 
       const sets: OodDataset[] = [];
       for (const corruption of ev.oodCorruptions) {
         for (const severity of ev.oodSeverities) {
+          if (ev.oodDir) {
+            // Published corruption files (CIFAR-10-C layout) instead of generated ones.
+            const info = { ...base, name: `${name}-c` };
+            const file = loadStackedCorruption(ev.oodDir, corruption, severity, info, OOD_DIR_SOURCE);
+            sets.push({ corruption, severity, dataset: firstN(file, ev.oodSubset, `${name}-c/${corruption}-${severity}`) });
+            continue;
+          }
           const images = corruptDataset(base.images, { channels, height, width }, corruption, severity, ev.oodSeed);
           sets.push({ corruption, severity, dataset: { ...base, name: `${base.name}/${corruption}-${severity}`, images } });
         }
@@ -74,7 +85,10 @@ export function experimentData(config: SmsConfig): ExperimentData {
   const train = firstN(split.train, d.trainSubset, `${d.dataset}/train`);
   const test = firstN(fullTest, d.testSubset, `${d.dataset}/test`);
   const ev = config.evaluation;
-  validateOodSet({ corruptions: ev.oodCorruptions, severities: ev.oodSeverities }, 'evaluation');
+  if (ev.oodDir) {
+    // Named now, before any training: a missing or mis-shaped corruption file.
+    for (const corruption of ev.oodCorruptions) checkStackedCorruption(ev.oodDir, corruption, { ...test, name: `${d.dataset}/test` }, OOD_DIR_SOURCE);
+  } else validateOodSet({ corruptions: ev.oodCorruptions, severities: ev.oodSeverities }, 'evaluation');
   const data: ExperimentData = {
     train,
     validation: split.validation,

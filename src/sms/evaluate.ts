@@ -13,8 +13,7 @@ import { modelSparsity } from '../metrics/sparsity.js';
 import { countFlops } from '../metrics/flops.js';
 import { prunableParameters } from '../prune/prunable.js';
 import type { SmsConfig } from './config.js';
-import { loadModel, type ExperimentData } from './context.js';
-import type { CheckpointRef } from '../checkpoints/store.js';
+import type { ExperimentData } from './context.js';
 
 export interface OodScore {
   corruption: string;
@@ -26,7 +25,10 @@ export interface OodScore {
 export interface PredictionMetrics {
   testAccuracy: number;
   testLoss: number;
+  /** Expected calibration error over 15 confidence bins, fraction. */
   ece: number;
+  /** Maximum calibration error: the largest |accuracy − confidence| of a non-empty bin, fraction. */
+  mce: number;
   worstClassAccuracy: number;
   ood: OodScore[];
   oodMeanAccuracy: number;
@@ -49,11 +51,14 @@ export interface Predictions {
 
 export function scorePredictions(data: ExperimentData, probs: Predictions): PredictionMetrics {
   const c = data.test.numClasses;
+  // 15 equal-width confidence bins (Guo et al. 2017; Naeini et al. 2015 for MCE).
+  const calibration = expectedCalibrationError(probs.test, data.test.labels, c);
   const ood = data.ood().map((o, i) => ({ corruption: o.corruption, severity: o.severity, accuracy: accuracy(probs.ood[i], o.dataset.labels, c) }));
   return {
     testAccuracy: accuracy(probs.test, data.test.labels, c),
     testLoss: meanCrossEntropy(probs.test, data.test.labels, c, { inputs: 'probabilities' }),
-    ece: expectedCalibrationError(probs.test, data.test.labels, c).ece,
+    ece: calibration.ece,
+    mce: calibration.mce,
     worstClassAccuracy: worstClassAccuracy(probs.test, data.test.labels, c),
     ood,
     oodMeanAccuracy: ood.length ? ood.reduce((s, o) => s + o.accuracy, 0) / ood.length : NaN,
@@ -91,12 +96,3 @@ export async function evaluateModel(model: Module, config: SmsConfig, data: Expe
   };
 }
 
-/** All metrics of a checkpoint as it is (candidates keep their own BN statistics). */
-export async function evaluateCheckpoint(config: SmsConfig, data: ExperimentData, ref: CheckpointRef | string): Promise<{ metrics: ModelMetrics; predictions: Predictions }> {
-  const model = await loadModel(config, ref);
-  try {
-    return await evaluateModel(model, config, data);
-  } finally {
-    model.dispose();
-  }
-}

@@ -17,20 +17,37 @@ import type { StateDict } from '../nn/module.js';
 import { MergeError } from '../util/errors.js';
 import { candidateSpecs, candidateLabel, type CandidateSpec } from './candidates.js';
 import { experimentData, type ExperimentData } from './context.js';
-import { evaluateCheckpoint, evaluateModel, type Predictions } from './evaluate.js';
+import { evaluateModel, type Predictions } from './evaluate.js';
+import { scoreCheckpoint } from './scoring.js';
 import { runLayout, type SoupMethod } from './layout.js';
 import { loadMask } from './masks.js';
 import { candidateJobName, resultsNamed, type PhaseMergeSpec, type PhaseResults } from './plan.js';
-import { bestByValidation, meanScores, type CandidateRecord, type PhaseResult, type SoupRecord } from './records.js';
+import { bestByValidation, meanScores, type CandidateRecord, type PhaseResult, type PruningRecord, type RetrainEpochs, type SoupRecord } from './records.js';
 import type { RetrainResult } from './retrain.js';
 import { greedySoupModel, uniformSoupModel, type CandidateState, type SoupOutcome } from './soups.js';
-import { scoreBaselines } from './baselines/index.js';
+import { impLongerSpec, scoreBaselines } from './baselines/index.js';
 
+/**
+ * Scores a retrained model like for like (scoring.ts). Its validation
+ * accuracy, which ranks it, is the recalibrated one when
+ * `evaluation.recalibrateBn` is on, else the retrain's own.
+ */
 async function scoreRetrained(config: PhaseMergeSpec['config'], data: ExperimentData, spec: CandidateSpec, r: RetrainResult, label: string): Promise<{ record: CandidateRecord; predictions: Predictions }> {
-  const { metrics, predictions } = await evaluateCheckpoint(config, data, r.checkpoint);
+  const scored = await scoreCheckpoint(config, data, r.checkpoint);
+  const validationAccuracy = config.evaluation.recalibrateBn ? scored.validationAccuracy : r.validationAccuracy;
   return {
-    record: { label, spec, validationAccuracy: r.validationAccuracy, trainLoss: r.trainLoss, seconds: r.seconds, checkpoint: r.checkpoint.path, metrics },
-    predictions,
+    record: { label, spec, validationAccuracy, trainLoss: r.trainLoss, seconds: r.seconds, checkpoint: r.checkpoint.path, metrics: scored.metrics },
+    predictions: scored.predictions,
+  };
+}
+
+/** Retraining epochs spent by each method up to phase `phase` (every phase retrains the same specs). */
+function retrainEpochs(config: PhaseMergeSpec['config'], specs: CandidateSpec[], phase: number): RetrainEpochs {
+  const perPhase = specs.reduce((n, s) => n + s.epochs, 0);
+  return {
+    sms: phase * perPhase,
+    imp: config.baselines.imp ? phase * perPhase : null,
+    impLonger: config.baselines.impLonger ? phase * impLongerSpec(specs).epochs : null,
   };
 }
 
@@ -80,9 +97,13 @@ export async function mergePhase(spec: PhaseMergeSpec, results: PhaseResults): P
   const mask = await loadMask(spec.mask.mask);
   const states: StateDict[] = [];
   let soups: PhaseResult['soups'];
+  let pruning: PruningRecord;
   try {
+    const pruned = await scoreCheckpoint(config, data, spec.parent, mask);
+    pruning = { normDrop: spec.mask.normDrop, prunedFraction: spec.mask.prunedFraction, metrics: pruned.metrics };
     for (const r of retrained) states.push(await loadCheckpoint(r.checkpoint));
-    const ingredients: CandidateState[] = states.map((state, i) => ({ label: labels[i], state, validationAccuracy: retrained[i].validationAccuracy }));
+    // Greedy ranks the candidates by the validation accuracy they were scored with (recalibrated, when on).
+    const ingredients: CandidateState[] = states.map((state, i) => ({ label: labels[i], state, validationAccuracy: candidates[i].validationAccuracy }));
     const uniform = await soupRecord(spec, data, await uniformSoupModel(config, data, ingredients, mask), 'uniform');
     const greedy = await soupRecord(spec, data, await greedySoupModel(config, data, ingredients, mask), 'greedy');
     soups = { uniform, greedy };
@@ -107,6 +128,8 @@ export async function mergePhase(spec: PhaseMergeSpec, results: PhaseResults): P
     phase,
     targetSparsity: spec.targetSparsity,
     maskHash: spec.mask.maskHash,
+    pruning,
+    retrainEpochs: retrainEpochs(config, specs, phase),
     candidates,
     candidateMean: meanScores(candidates.map((r) => r.metrics)),
     bestCandidate: bestByValidation(candidates).label,

@@ -51,7 +51,7 @@ export async function planPhase(ctx: PhaseContext, parent: CheckpointRef, mask: 
   const jobs: NamedJobs = {};
   ctx.specs.forEach((spec, i) => (jobs[candidateJobName(i)] = retrainJob(ctx, 'sms', spec, parent, mask, ctx.run.candidate(ctx.phase, i))));
   Object.assign(jobs, await baselines.plan(ctx, { parent, mask }));
-  const merge = { config: ctx.config, phase: ctx.phase, targetSparsity: ctx.targetSparsity, runDir: ctx.run.root, mask };
+  const merge = { config: ctx.config, phase: ctx.phase, targetSparsity: ctx.targetSparsity, runDir: ctx.run.root, mask, parent };
   return { merge, jobs };
 }
 

@@ -26,7 +26,8 @@ import type { SmsConfig } from './config.js';
 import { configHash } from './config.js';
 import { experimentData } from './context.js';
 import { denseParent } from './dense.js';
-import { evaluateCheckpoint, type ModelMetrics } from './evaluate.js';
+import type { ModelMetrics } from './evaluate.js';
+import { scoreCheckpoint } from './scoring.js';
 import type { SmsEvent } from './events.js';
 import { InlineExecutor, type RetrainExecutor } from './executor.js';
 import { runLayout } from './layout.js';
@@ -63,7 +64,7 @@ export async function runSms(config: SmsConfig, opts: SmsRunOptions): Promise<Sm
 
   // parent = dense model, trained
   const { parent: dense, reused } = await denseParent(config, data, run.dense, emit);
-  const denseMetrics = (await evaluateCheckpoint(config, data, dense)).metrics;
+  const denseMetrics = (await scoreCheckpoint(config, data, dense)).metrics;
   emit({ type: 'dense-done', metrics: denseMetrics, reused });
 
   const baselines = new BaselineRuns(config, dense);

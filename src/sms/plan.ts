@@ -47,6 +47,8 @@ export interface PhaseMergeSpec {
   runDir: string;
   /** The SMS mask of this phase: every candidate must have been trained under it. */
   mask: PruneResult;
+  /** The parent the mask pruned (scored right after pruning, before retraining). */
+  parent: CheckpointRef;
 }
 
 export interface PhasePlan {

@@ -41,10 +41,34 @@ export interface BaselineRecords {
   impLonger: CandidateRecord | null;
 }
 
+/** The parent right after pruning, before retraining (what the paper's code logs as "pruned"). */
+export interface PruningRecord {
+  /** ‖w − w⊙m‖ / ‖w‖ over the prunable weights: the relative L2 norm drop of pruning. */
+  normDrop: number;
+  /** Fraction of the weights alive before this phase that it removed. */
+  prunedFraction: number;
+  /** The pruned parent's metrics (BN recalibrated like every scored model, when on). */
+  metrics: ModelMetrics;
+}
+
+/** Retraining epochs spent by each method up to and including this phase (the dense training, shared by all, not counted). */
+export interface RetrainEpochs {
+  /** SMS: every candidate of every phase so far (the candidates, their mean and best, the soups, the ensemble). */
+  sms: number;
+  /** The m IMP chains together (null: off). */
+  imp: number | null;
+  /** IMP with m× longer retraining (null: off). */
+  impLonger: number | null;
+}
+
 export interface PhaseResult extends BaselineRecords {
   phase: number;
   targetSparsity: number;
   maskHash: string;
+  /** Null only in results written by earlier versions. */
+  pruning: PruningRecord | null;
+  /** Null only in results written by earlier versions. */
+  retrainEpochs: RetrainEpochs | null;
   candidates: CandidateRecord[];
   candidateMean: PredictionMetrics;
   bestCandidate: string;
@@ -59,6 +83,7 @@ export function meanScores(scores: PredictionMetrics[]): PredictionMetrics {
     testAccuracy: mean((s) => s.testAccuracy),
     testLoss: mean((s) => s.testLoss),
     ece: mean((s) => s.ece),
+    mce: mean((s) => s.mce),
     worstClassAccuracy: mean((s) => s.worstClassAccuracy),
     ood: scores[0].ood.map((o, i) => ({ ...o, accuracy: scores.reduce((a, s) => a + s.ood[i].accuracy, 0) / scores.length })),
     oodMeanAccuracy: mean((s) => s.oodMeanAccuracy),

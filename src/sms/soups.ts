@@ -5,31 +5,13 @@
 import type { Module, StateDict } from '../nn/module.js';
 import { averageStates, disposeState } from '../soup/average.js';
 import { greedySoup, type GreedyDecision } from '../soup/greedy.js';
-import { recalibrateBatchNorm } from '../soup/batchnorm.js';
-import { DataLoader } from '../data/loader.js';
-import { accuracy } from '../metrics/classification.js';
-import { predictLogits } from '../metrics/predict.js';
 import { noGrad } from '../tensor/create.js';
 import { tidy } from '../tensor/scope.js';
 import type { PruningMask } from '../prune/mask.js';
 import { MergeError } from '../util/errors.js';
 import type { SmsConfig } from './config.js';
 import type { ExperimentData } from './context.js';
-import { buildModel } from './context.js';
-
-/** Loads `state` into a fresh model and recalibrates its batch norm on training data. */
-export async function recalibratedModel(config: SmsConfig, data: ExperimentData, state: StateDict): Promise<Module> {
-  const model = buildModel(config, config.seed);
-  model.loadStateDict(state);
-  const loader = new DataLoader(data.train, { batchSize: config.data.batchSize, seed: config.seed, reuseBuffers: true });
-  await recalibrateBatchNorm(model, loader, { fraction: config.merge.bnRecalibrationFraction, device: config.device === 'cpu' ? undefined : config.device });
-  return model;
-}
-
-export async function validationAccuracyOf(config: SmsConfig, data: ExperimentData, model: Module): Promise<number> {
-  const logits = await predictLogits(model, data.validation, { batchSize: config.evaluation.batchSize });
-  return accuracy(logits, data.validation.labels, data.validation.numClasses);
-}
+import { recalibratedModel, validationAccuracyOf } from './scoring.js';
 
 /**
  * Throws MergeError unless every weight the mask prunes is exactly 0 in the

@@ -29,9 +29,9 @@ interface Phase {
 }
 
 /** Phase 1 of a tiny run by hand: the initialization as parent, its 50% mask, and both candidates retrained. */
-async function retrainedPhase(overrides: Parameters<typeof tinyRunConfig>[0] = {}): Promise<Phase> {
+async function retrainedPhase(overrides: Parameters<typeof tinyRunConfig>[0] = {}, architecture?: { name: string }): Promise<Phase> {
   setNumThreads(1);
-  const config = parseSmsConfig(tinyRunConfig(overrides));
+  const config = parseSmsConfig({ ...tinyRunConfig(overrides), ...(architecture ? { model: architecture } : {}) });
   const run = runLayout(mkdtempSync(join(tmpdir(), 'merge-')));
   mkdirSync(run.phaseDir(1), { recursive: true });
   const model = buildModel(config, config.seed);
@@ -43,7 +43,7 @@ async function retrainedPhase(overrides: Parameters<typeof tinyRunConfig>[0] = {
   for (const [i, spec] of ctx.specs.entries()) {
     results[candidateJobName(i)] = await retrainCandidateOnce(retrainJob(ctx, 'sms', spec, parent, mask, run.candidate(1, i)));
   }
-  return { config, spec: { config, phase: 1, targetSparsity: 0.5, runDir: run.root, mask }, results, parent, mask };
+  return { config, spec: { config, phase: 1, targetSparsity: 0.5, runDir: run.root, mask, parent }, results, parent, mask };
 }
 
 test('merge: soups keep the mask, the uniform soup is the exact mean, every candidate is scored, baselines off are null', async () => {
@@ -100,4 +100,23 @@ test('mergePhaseOnce reuses the recorded phase for the same inputs and merges ag
   assert.deepEqual(again.result, JSON.parse(JSON.stringify(first.result)), 'the recorded result, as JSON keeps it');
   const changed = { ...results, 'sms/0': { ...results['sms/0'], checkpoint: { ...results['sms/0'].checkpoint, sha256: '0'.repeat(64) } } };
   await assert.rejects(mergePhaseOnce(spec, changed), /checksum/, 'a changed input is merged again, and its checksum is checked');
+});
+
+test('like for like: a one-candidate soup has exactly its candidate\'s metrics (both BN-recalibrated); without recalibration they differ', async () => {
+  const convnet = { candidates: { count: 1 }, data: { batchSize: 64 } };
+  const { spec, results } = await retrainedPhase({ name: 'merge-like-for-like', ...convnet }, { name: 'convnet' });
+  const phase = await mergePhase(spec, results);
+  const [candidate] = phase.candidates;
+  for (const soup of [phase.soups.uniform, phase.soups.greedy]) {
+    assert.deepEqual(soup.metrics, candidate.metrics, 'the same weights score the same');
+    assert.equal(soup.validationAccuracy, candidate.validationAccuracy, 'and rank the same');
+  }
+  assert.ok(phase.pruning !== null && phase.pruning.normDrop > 0 && phase.pruning.prunedFraction === 0.5);
+  assert.ok(phase.pruning.metrics.sparsity > 0.49, 'the pruned parent is scored with its mask applied');
+  assert.deepEqual(phase.retrainEpochs, { sms: 1, imp: null, impLonger: null });
+
+  const raw = await retrainedPhase({ name: 'merge-raw', ...convnet, evaluation: { recalibrateBn: false } }, { name: 'convnet' });
+  const rawPhase = await mergePhase(raw.spec, raw.results);
+  assert.notEqual(rawPhase.soups.uniform.metrics.testLoss, rawPhase.candidates[0].metrics.testLoss, 'the candidate keeps its training-time BN statistics');
+  assert.equal(rawPhase.candidates[0].validationAccuracy, raw.results['sms/0'].validationAccuracy, 'ranked by its own validation accuracy');
 });
