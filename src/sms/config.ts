@@ -10,6 +10,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { ConfigError } from '../util/errors.js';
+import { closestName } from '../util/suggest.js';
 
 const positiveInt = z.number().int().positive();
 const nonNegative = z.number().nonnegative();
@@ -39,6 +40,9 @@ export const smsConfigSchema = z
       .object({
         dataset: z.string().describe('dataset registry name: fashion-mnist, mnist, cifar10, cifar100, npy'),
         dir: z.string().nullable().default(null).describe("directory of the dataset's files (null: the dataset's default)"),
+        // Optional without a default: a config that does not set them keeps its normalized JSON (and run hash).
+        numClasses: positiveInt.optional().describe('npy: number of classes (labels outside 0..numClasses-1 are an error; default: largest training label + 1)'),
+        classNames: z.array(z.string()).optional().describe('npy: class names, index = label (default: classes.txt, else the label numbers)'),
         validationFraction: z.number().gt(0).lt(1).default(0.1).describe('fraction of the training set held out for validation'),
         splitSeed: z.number().int().default(42).describe('seed of the validation split'),
         trainSubset: positiveInt.nullable().default(null).describe('use only this many training images (after the split)'),
@@ -175,7 +179,8 @@ export function parseSmsConfig(input: unknown, source = 'config'): SmsConfig {
   if (!r.success) {
     const describe = (i: z.ZodIssue): string => {
       const got = i.code === 'unrecognized_keys' || (i.code === 'invalid_type' && i.received === 'undefined') ? '' : `, got ${describeReceived(input, i.path)}`;
-      return `${expectation(i)}${got}`;
+      const closest = i.code === 'invalid_enum_value' && typeof i.received === 'string' ? closestName(i.received, i.options.map(String)) : undefined;
+      return `${expectation(i)}${got}${closest === undefined ? '' : `; did you mean '${closest}'?`}`;
     };
     const [first, ...rest] = r.error.issues;
     const more = rest.map((i) => `${i.path.join('.') || '(root)'}: ${describe(i)}`);
