@@ -154,6 +154,26 @@ function describeReceived(input: unknown, path: (string | number)[]): string {
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 
+/** The keys the schema knows at `path` (for suggesting one in place of an unknown key). */
+function knownKeys(path: (string | number)[]): string[] {
+  let s: z.ZodTypeAny | undefined = smsConfigSchema;
+  for (const key of [...path, null]) {
+    while (s instanceof z.ZodDefault || s instanceof z.ZodOptional || s instanceof z.ZodNullable) s = s._def.innerType as z.ZodTypeAny;
+    if (!(s instanceof z.ZodObject)) return [];
+    if (key === null) return Object.keys(s.shape as object);
+    s = (s.shape as Record<string, z.ZodTypeAny>)[key];
+  }
+  return [];
+}
+
+/** "; did you mean 'uniform'?" for a misspelled enum value or key, else ''. */
+function suggestion(issue: z.ZodIssue): string {
+  let closest: string | undefined;
+  if (issue.code === 'invalid_enum_value' && typeof issue.received === 'string') closest = closestName(issue.received, issue.options.map(String));
+  if (issue.code === 'unrecognized_keys' && issue.keys.length === 1) closest = closestName(issue.keys[0], knownKeys(issue.path));
+  return closest === undefined ? '' : `; did you mean '${closest}'?`;
+}
+
 function expectation(issue: z.ZodIssue): string {
   switch (issue.code) {
     case 'invalid_type':
@@ -179,8 +199,7 @@ export function parseSmsConfig(input: unknown, source = 'config'): SmsConfig {
   if (!r.success) {
     const describe = (i: z.ZodIssue): string => {
       const got = i.code === 'unrecognized_keys' || (i.code === 'invalid_type' && i.received === 'undefined') ? '' : `, got ${describeReceived(input, i.path)}`;
-      const closest = i.code === 'invalid_enum_value' && typeof i.received === 'string' ? closestName(i.received, i.options.map(String)) : undefined;
-      return `${expectation(i)}${got}${closest === undefined ? '' : `; did you mean '${closest}'?`}`;
+      return `${expectation(i)}${got}${suggestion(i)}`;
     };
     const [first, ...rest] = r.error.issues;
     const more = rest.map((i) => `${i.path.join('.') || '(root)'}: ${describe(i)}`);

@@ -108,6 +108,10 @@ test('typo suggestions: the closest name within a third of its length, case-inse
   assert.equal(didYouMean('zzz', ['global']), '');
   // The schema's own enums suggest too.
   assert.throws(() => parseSmsConfig(rawConfig({ merge: { method: 'unifrom' as 'uniform' } }), 'my.yaml'), /^ConfigError: merge\.method: expected one of 'uniform', 'greedy', got "unifrom"; did you mean 'uniform'\? \(in my\.yaml\)$/);
+  // And so do misspelled keys, at any depth.
+  assert.throws(() => parseSmsConfig({ ...rawConfig(), prunning: {} }, 'my.yaml'), /^ConfigError: \(root\): unknown key 'prunning'; did you mean 'pruning'\? \(in my\.yaml\)$/);
+  assert.throws(() => parseSmsConfig(rawConfig({ data: { trainSubet: 40 } as DeepPartial<SmsConfigInput['data']> }), 'my.yaml'), /^ConfigError: data: unknown key 'trainSubet'; did you mean 'trainSubset'\?/);
+  assert.throws(() => parseSmsConfig(rawConfig({ candidates: { vary: { sed: [1, 2] } as object } }), 'my.yaml'), /^ConfigError: candidates\.vary: unknown key 'sed'; did you mean 'seed'\?/);
 });
 
 test('pruning.exclude: names and prefixes of prunable weights, and something left to prune', () => {
