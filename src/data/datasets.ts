@@ -235,7 +235,7 @@ function npyDirectoryInfo(dir: string, options: DatasetLoadOptions): NpyDirector
   if (empty.length > 0) {
     const why =
       options.numClasses === undefined && classNames === undefined
-        ? `; numClasses ${train.numClasses} was inferred as the largest label + 1: if a label is a stray value, give the class count (numClasses) to have it reported`
+        ? `; numClasses ${train.numClasses} was inferred as the largest label + 1: if a label is a stray value, give the class count (numClasses; data.numClasses in a run config) to have it reported`
         : ` (of ${train.numClasses} classes)`;
     warnings.push(`${trainLabels}: classes with no training image: ${formatClassRanges(empty)}${why}`);
   }
