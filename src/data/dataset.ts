@@ -57,6 +57,12 @@ export interface DatasetLoadOptions {
   dir?: string;
   /** cifar100: train on 'fine' (100 classes, default) or 'coarse' (20 superclasses) labels. */
   labelMode?: 'fine' | 'coarse';
+  /** npy: the number of classes (default: the largest training label + 1); labels outside [0, numClasses) are an error. */
+  numClasses?: number;
+  /** npy: class names, index = label (default: classes.txt, else the label numbers). */
+  classNames?: readonly string[];
+  /** Receives warnings about the data (e.g. classes without a training image); default: `process.emitWarning`. */
+  onWarning?: (message: string) => void;
 }
 
 /** A named dataset that can be loaded from files. */

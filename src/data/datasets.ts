@@ -178,24 +178,74 @@ export function loadNpyImageDataset(imagesFile: string, labelsFile: string, opti
   return createImageDataset(info, images, labels, imagesFile);
 }
 
-const npyTrainInfoCache = new Map<string, { key: string; info: NpyDatasetOptions }>();
+/** The classes in 0..numClasses-1 that no label names, in increasing order. */
+export function classesWithoutImages(labels: Int32Array, numClasses: number): number[] {
+  const seen = new Uint8Array(numClasses);
+  for (let i = 0; i < labels.length; i++) if (labels[i] >= 0 && labels[i] < numClasses) seen[labels[i]] = 1;
+  const missing: number[] = [];
+  for (let k = 0; k < numClasses; k++) if (seen[k] === 0) missing.push(k);
+  return missing;
+}
 
-/** Class names, class count and train-set statistics of an npy directory, shared by both splits. */
-function npyDirectoryInfo(dir: string): NpyDatasetOptions {
+/** Increasing integers as runs, at most `limit` of them: [1, 2, 3, 7, 11, 12] → '1..3, 7, 11..12'. */
+export function formatClassRanges(values: readonly number[], limit = 12): string {
+  const runs: string[] = [];
+  for (let i = 0; i < values.length; ) {
+    let j = i;
+    while (j + 1 < values.length && values[j + 1] === values[j] + 1) j++;
+    runs.push(j === i ? String(values[i]) : `${values[i]}..${values[j]}`);
+    i = j + 1;
+  }
+  return runs.length > limit ? `${runs.slice(0, limit).join(', ')}, ... (${values.length} classes in all)` : runs.join(', ');
+}
+
+interface NpyDirectoryInfo {
+  info: NpyDatasetOptions;
+  /** About the training labels; reported on every load of the train split. */
+  warnings: string[];
+}
+
+const npyTrainInfoCache = new Map<string, { key: string; result: NpyDirectoryInfo }>();
+
+/**
+ * Class names, class count and train-set statistics of an npy directory, shared by both splits.
+ * The class count is `numClasses`, else the number of class names (`classNames`, else
+ * classes.txt), else the largest training label + 1; classes without a training image
+ * are a warning (a stray label inflates an inferred count: 77 in a 10-class set makes 78).
+ */
+function npyDirectoryInfo(dir: string, options: DatasetLoadOptions): NpyDirectoryInfo {
   const trainImages = requireNpy(join(dir, 'train_images.npy'));
   const trainLabels = requireNpy(join(dir, 'train_labels.npy'));
   const classesFile = join(dir, 'classes.txt');
   const key = [trainImages, trainLabels, classesFile]
     .map((file) => (existsSync(file) ? `${statSync(file).size}:${statSync(file).mtimeMs}` : '-'))
     .join('/');
-  const cached = npyTrainInfoCache.get(dir);
-  if (cached && cached.key === key) return cached.info;
-  const classNames = existsSync(classesFile) ? readNonEmptyLines(classesFile) : undefined;
-  const train = loadNpyImageDataset(trainImages, trainLabels, { classNames });
+  const cacheKey = JSON.stringify([dir, options.numClasses ?? null, options.classNames ?? null]);
+  const cached = npyTrainInfoCache.get(cacheKey);
+  if (cached && cached.key === key) return cached.result;
+  const classNames = options.classNames ?? (existsSync(classesFile) ? readNonEmptyLines(classesFile) : undefined);
+  if (classNames !== undefined && options.numClasses !== undefined && classNames.length !== options.numClasses) {
+    const problem = `${classNames.length} class names for numClasses ${options.numClasses}`;
+    if (options.classNames !== undefined) throw new ConfigError('data.classNames', `${problem}: give one name per class`);
+    throw new DataFormatError(classesFile, `lists ${problem}: give one name per line for each class`);
+  }
+  const train = loadNpyImageDataset(trainImages, trainLabels, { classNames, numClasses: options.numClasses });
+  const warnings: string[] = [];
+  const empty = classesWithoutImages(train.labels, train.numClasses);
+  if (empty.length > 0) {
+    const why =
+      options.numClasses === undefined && classNames === undefined
+        ? `; numClasses ${train.numClasses} was inferred as the largest label + 1: if a label is a stray value, give the class count (numClasses; data.numClasses in a run config) to have it reported`
+        : ` (of ${train.numClasses} classes)`;
+    warnings.push(`${trainLabels}: classes with no training image: ${formatClassRanges(empty)}${why}`);
+  }
   const info: NpyDatasetOptions = { name: 'npy', classNames: train.classNames, numClasses: train.numClasses, mean: train.mean, std: train.std };
-  npyTrainInfoCache.set(dir, { key, info });
-  return info;
+  const result = { info, warnings };
+  npyTrainInfoCache.set(cacheKey, { key, result });
+  return result;
 }
+
+const emitDatasetWarning = (message: string): void => process.emitWarning(message, 'DatasetWarning');
 
 function requireNpy(file: string): string {
   if (!existsSync(file)) throw new DataFormatError(file, `file not found; expected here. ${NPY_SOURCE}`);
@@ -210,7 +260,8 @@ const npyDataset: DatasetDefinition = {
   info: null,
   loadSplit: (split, options) => {
     const dir = directoryFor('npy', options, null, NPY_SOURCE);
-    const info = npyDirectoryInfo(dir);
+    const { info, warnings } = npyDirectoryInfo(dir, options);
+    if (split === 'train') for (const warning of warnings) (options.onWarning ?? emitDatasetWarning)(warning);
     return loadNpyImageDataset(requireNpy(join(dir, `${split}_images.npy`)), requireNpy(join(dir, `${split}_labels.npy`)), info);
   },
 };

@@ -256,7 +256,7 @@ const CRITERIA = new Map<string, CriterionEntry>([
 export function getCriterion(name: string): PruningCriterion {
   const entry = CRITERIA.get(name);
   if (entry === undefined) {
-    throw new ConfigError('prune.criterion', `unknown pruning criterion '${name}'; valid: ${listCriteria().join(', ')}`);
+    throw new ConfigError('pruning.criterion', `unknown pruning criterion '${name}'; valid: ${listCriteria().join(', ')}`);
   }
   return entry.fn;
 }
@@ -274,7 +274,7 @@ export function describeCriterion(name: string): string {
 
 /** Registers a criterion (e.g. from a plugin); refuses to replace an existing name. */
 export function registerCriterion(name: string, description: string, fn: PruningCriterion): void {
-  if (CRITERIA.has(name)) throw new ConfigError('prune.criterion', `a criterion named '${name}' is already registered`);
+  if (CRITERIA.has(name)) throw new ConfigError('pruning.criterion', `a criterion named '${name}' is already registered`);
   CRITERIA.set(name, { description, fn });
 }
 

@@ -64,7 +64,7 @@ export function prunableParameters(model: Module, opts: PrunableOptions = {}): N
       const known = layers.map((l) => l.paramName);
       const shown = known.slice(0, 12).join(', ') + (known.length > 12 ? `, ... (${known.length} in all)` : '');
       throw new ConfigError(
-        'prune.exclude',
+        'pruning.exclude',
         `'${entry}' matches no Conv2d/Linear weight of ${model.constructor.name}; give a parameter name or a module-name prefix, one of: ${shown}`,
       );
     }

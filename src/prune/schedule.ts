@@ -25,13 +25,13 @@ function checkSparsity(value: number, path: string): void {
   if (!Number.isFinite(value) || value < 0 || value > 1) throw new ConfigError(path, `sparsity must be a number in [0, 1], got ${value}`);
 }
 
-function checkPhases(phases: number, path = 'prune.phases'): void {
+function checkPhases(phases: number, path = 'pruning.phases'): void {
   if (!Number.isInteger(phases) || phases < 1) throw new ConfigError(path, `the number of phases must be an integer >= 1, got ${phases}`);
 }
 
 /** IMP's per-phase pruning rate q = 1-(1-s)^(1/P): the fraction of the remaining weights each phase removes. */
 export function impPruneRate(goalSparsity: number, phases: number): number {
-  checkSparsity(goalSparsity, 'prune.goalSparsity');
+  checkSparsity(goalSparsity, 'pruning.goalSparsity');
   checkPhases(phases);
   return 1 - Math.pow(1 - goalSparsity, 1 / phases);
 }

@@ -19,6 +19,9 @@ export function plainProgressReporter(write: (line: string) => void = (l) => pro
       case 'phase-start':
         write(`phase ${e.phase}: pruning to ${pct(e.targetSparsity)} sparsity, ${e.jobs} retrain jobs`);
         break;
+      case 'warning':
+        write(`warning: ${e.message}`);
+        break;
       case 'job-reused':
         write(`phase ${e.phase}: ${e.kind} candidate ${e.candidate} already done (verified checkpoint), skipped`);
         break;

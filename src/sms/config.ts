@@ -10,6 +10,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { ConfigError } from '../util/errors.js';
+import { closestName } from '../util/suggest.js';
 
 const positiveInt = z.number().int().positive();
 const nonNegative = z.number().nonnegative();
@@ -39,6 +40,9 @@ export const smsConfigSchema = z
       .object({
         dataset: z.string().describe('dataset registry name: fashion-mnist, mnist, cifar10, cifar100, npy'),
         dir: z.string().nullable().default(null).describe("directory of the dataset's files (null: the dataset's default)"),
+        // Optional without a default: a config that does not set them keeps its normalized JSON (and run hash).
+        numClasses: positiveInt.optional().describe('npy: number of classes (labels outside 0..numClasses-1 are an error; default: largest training label + 1)'),
+        classNames: z.array(z.string()).optional().describe('npy: class names, index = label (default: classes.txt, else the label numbers)'),
         validationFraction: z.number().gt(0).lt(1).default(0.1).describe('fraction of the training set held out for validation'),
         splitSeed: z.number().int().default(42).describe('seed of the validation split'),
         trainSubset: positiveInt.nullable().default(null).describe('use only this many training images (after the split)'),
@@ -161,6 +165,26 @@ function describeReceived(input: unknown, path: (string | number)[]): string {
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 
+/** The keys the schema knows at `path` (for suggesting one in place of an unknown key). */
+function knownKeys(path: (string | number)[]): string[] {
+  let s: z.ZodTypeAny | undefined = smsConfigSchema;
+  for (const key of [...path, null]) {
+    while (s instanceof z.ZodDefault || s instanceof z.ZodOptional || s instanceof z.ZodNullable) s = s._def.innerType as z.ZodTypeAny;
+    if (!(s instanceof z.ZodObject)) return [];
+    if (key === null) return Object.keys(s.shape as object);
+    s = (s.shape as Record<string, z.ZodTypeAny>)[key];
+  }
+  return [];
+}
+
+/** "; did you mean 'uniform'?" for a misspelled enum value or key, else ''. */
+function suggestion(issue: z.ZodIssue): string {
+  let closest: string | undefined;
+  if (issue.code === 'invalid_enum_value' && typeof issue.received === 'string') closest = closestName(issue.received, issue.options.map(String));
+  if (issue.code === 'unrecognized_keys' && issue.keys.length === 1) closest = closestName(issue.keys[0], knownKeys(issue.path));
+  return closest === undefined ? '' : `; did you mean '${closest}'?`;
+}
+
 function expectation(issue: z.ZodIssue): string {
   switch (issue.code) {
     case 'invalid_type':
@@ -186,7 +210,7 @@ export function parseSmsConfig(input: unknown, source = 'config'): SmsConfig {
   if (!r.success) {
     const describe = (i: z.ZodIssue): string => {
       const got = i.code === 'unrecognized_keys' || (i.code === 'invalid_type' && i.received === 'undefined') ? '' : `, got ${describeReceived(input, i.path)}`;
-      return `${expectation(i)}${got}`;
+      return `${expectation(i)}${got}${suggestion(i)}`;
     };
     const [first, ...rest] = r.error.issues;
     const more = rest.map((i) => `${i.path.join('.') || '(root)'}: ${describe(i)}`);

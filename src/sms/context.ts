@@ -30,6 +30,8 @@ export interface ExperimentData {
   test: ImageDataset;
   /** Lazily corrupted test sets, one per (corruption, severity). */
   ood(): OodDataset[];
+  /** What loading the data warned about (classes without a training image); validateExperiment reports them. */
+  warnings?: readonly string[];
 }
 
 const cache = new Map<string, ExperimentData>();
@@ -80,7 +82,9 @@ export function experimentData(config: SmsConfig): ExperimentData {
   const hit = cache.get(key);
   if (hit) return hit;
   const d = config.data;
-  const { train: fullTrain, test: fullTest } = loadDataset(d.dataset, { dir: d.dir ?? undefined });
+  const warnings: string[] = [];
+  const onWarning = (message: string): void => void warnings.push(message);
+  const { train: fullTrain, test: fullTest } = loadDataset(d.dataset, { dir: d.dir ?? undefined, numClasses: d.numClasses, classNames: d.classNames, onWarning });
   const split = splitTrainValidation(fullTrain, { fraction: d.validationFraction, seed: d.splitSeed });
   const train = firstN(split.train, d.trainSubset, `${d.dataset}/train`);
   const test = firstN(fullTest, d.testSubset, `${d.dataset}/test`);
@@ -94,6 +98,7 @@ export function experimentData(config: SmsConfig): ExperimentData {
     validation: split.validation,
     test,
     ood: lazyOodSets(test, `${d.dataset}/test`, ev),
+    warnings,
   };
   cache.set(key, data);
   return data;

@@ -9,4 +9,5 @@ export type SmsEvent =
   | { type: 'phase-start'; phase: number; targetSparsity: number; jobs: number }
   | { type: 'job-reused'; phase: number; kind: RetrainJob['kind']; candidate: number }
   | { type: 'progress'; progress: RetrainProgress }
-  | { type: 'phase-done'; result: PhaseResult };
+  | { type: 'phase-done'; result: PhaseResult }
+  | { type: 'warning'; message: string };

@@ -34,6 +34,7 @@ import { runLayout } from './layout.js';
 import { phaseContexts, planPhase, pruneParent, retrainAll, soupOf } from './phase-steps.js';
 import type { PhaseResult } from './records.js';
 import { BaselineRuns } from './baselines/index.js';
+import { validateExperiment } from './validate.js';
 
 export type { SmsEvent } from './events.js';
 export type { CandidateRecord, SoupRecord, PhaseResult } from './records.js';
@@ -57,6 +58,7 @@ export interface SmsRunOptions {
 
 export async function runSms(config: SmsConfig, opts: SmsRunOptions): Promise<SmsResults> {
   const emit = opts.onEvent ?? (() => {});
+  for (const message of validateExperiment(config).warnings) emit({ type: 'warning', message }); // a bad name, dataset, model or batch size fails here, in seconds
   const executor = opts.executor ?? new InlineExecutor();
   const run = runLayout(opts.workDir);
   mkdirSync(run.root, { recursive: true });

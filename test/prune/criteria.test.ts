@@ -47,7 +47,7 @@ test('registry: global (default), uniform, random; unknown names list the valid 
   assert.equal(getCriterion('global'), globalMagnitudeMask);
   assert.throws(
     () => getCriterion('magnitude'),
-    (e: unknown) => e instanceof ConfigError && e.path === 'prune.criterion' && /'magnitude'.*global, uniform, random/.test(e.message),
+    (e: unknown) => e instanceof ConfigError && e.path === 'pruning.criterion' && /'magnitude'.*global, uniform, random/.test(e.message),
   );
 });
 

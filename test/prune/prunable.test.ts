@@ -62,7 +62,7 @@ test('an exclude entry that matches nothing is a ConfigError naming it', () => {
     assert.throws(
       () => prunableParameters(net, { exclude: ['conv', bad] }),
       (e: unknown) =>
-        e instanceof ConfigError && e.path === 'prune.exclude' && e.message.includes(`'${bad}'`) && e.message.includes('conv.weight'),
+        e instanceof ConfigError && e.path === 'pruning.exclude' && e.message.includes(`'${bad}'`) && e.message.includes('conv.weight'),
     );
   }
   net.dispose();
