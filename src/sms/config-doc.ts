@@ -12,10 +12,11 @@ export interface ConfigField {
   description: string;
 }
 
-function unwrap(schema: z.ZodTypeAny): { inner: z.ZodTypeAny; dflt?: unknown; nullable: boolean; description?: string } {
+function unwrap(schema: z.ZodTypeAny): { inner: z.ZodTypeAny; dflt?: unknown; nullable: boolean; optional: boolean; description?: string } {
   let s = schema;
   let dflt: unknown;
   let nullable = false;
+  let optional = false;
   const description = s.description;
   for (;;) {
     if (s instanceof z.ZodDefault) {
@@ -25,12 +26,13 @@ function unwrap(schema: z.ZodTypeAny): { inner: z.ZodTypeAny; dflt?: unknown; nu
       nullable = true;
       s = s._def.innerType;
     } else if (s instanceof z.ZodOptional) {
+      optional = true;
       s = s._def.innerType;
     } else if (s instanceof z.ZodEffects) {
       s = s._def.schema; // a refinement: document the refined type
     } else break;
   }
-  return { inner: s, dflt, nullable, description: description ?? s.description };
+  return { inner: s, dflt, nullable, optional, description: description ?? s.description };
 }
 
 function typeName(s: z.ZodTypeAny): string {
@@ -54,8 +56,9 @@ export function configFields(schema: z.ZodTypeAny = smsConfigSchema, prefix = ''
       out.push(...configFields(u.inner, path));
       continue;
     }
-    const dflt = u.dflt === undefined ? (u.nullable ? '' : 'required') : JSON.stringify(u.dflt);
-    out.push({ path, type: typeName(u.inner) + (u.nullable ? ' or null' : ''), default: u.dflt === undefined && !u.nullable ? 'required' : dflt, description: u.description ?? '' });
+    // No default: '' (shown as –) when the key may be left out, else 'required'.
+    const dflt = u.dflt !== undefined ? JSON.stringify(u.dflt) : u.nullable || u.optional ? '' : 'required';
+    out.push({ path, type: typeName(u.inner) + (u.nullable ? ' or null' : ''), default: dflt, description: u.description ?? '' });
   }
   return out;
 }
