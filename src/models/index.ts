@@ -1,4 +1,4 @@
-/** The model zoo: MLP, ConvNet, CIFAR ResNets, WideResNets, VGG-16-BN, the registry by name, and loading a model from a file. */
+/** The model zoo: MLP, ConvNet, CIFAR ResNets, WideResNets, VGG-16-BN, the registry by name, loading a model from a file, and models from the user's own ES module. */
 export { createModel, listModels, findModel, registerModel } from './registry.js';
 export type { ModelConfig, ModelOptions, CreateModelOptions, ModelEntry, ModelInfo, ModelOptionName } from './registry.js';
 export { Mlp } from './mlp.js';
@@ -12,3 +12,5 @@ export { Vgg16, VGG16_CONFIG } from './vgg.js';
 export type { VggOptions, VggClassifier } from './vgg.js';
 export { loadModel, createDescribedModel } from './load.js';
 export type { LoadModelHints, LoadedModel, ZooModelDescription } from './load.js';
+export { loadUserModel, userModelName } from './user-module.js';
+export type { UserModelConfig, UserModelFactory } from './user-module.js';

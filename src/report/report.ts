@@ -10,6 +10,7 @@
  * const path = await writeReport('runs/tiny-0123456789ab'); // 'runs/tiny-0123456789ab/report.html'
  */
 
+import { basename } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
 import type { SmsConfig } from '../sms/config.js';
 import { loadRun, type LoadedRun, type ValidatedResults } from './load.js';
@@ -156,11 +157,17 @@ export async function buildReport(run: LoadedRun, opts: { generatedAt?: Date } =
     .replace(/\.\d+Z$/, ' UTC');
   const html = page({
     title: `SMS report: ${results.name}`,
-    subtitle: `config <code>${esc(results.configHash)}</code> · ${esc(config.data.dataset)} · ${esc(config.model.name)} · ${pct(config.pruning.goalSparsity, 1)}% goal sparsity in ${phases.length} phases · ${last.candidates.length} candidates per phase`,
+    subtitle: `config <code>${esc(results.configHash)}</code> · ${esc(config.data.dataset)} · ${esc(modelLabel(config))} · ${pct(config.pruning.goalSparsity, 1)}% goal sparsity in ${phases.length} phases · ${last.candidates.length} candidates per phase`,
     sections,
     footer: `Generated ${esc(generatedAt)} by <code>sparse-soups report</code> from <code>results.json</code> and <code>config.json</code> in <code>${esc(run.dir)}</code>.`,
   });
   return { html, plots, warnings };
+}
+
+/** The registry name, or the export and file name of a user's model module. */
+function modelLabel(config: SmsConfig): string {
+  const { name, module, export: exportName } = config.model;
+  return module === undefined ? (name ?? '') : `${exportName ?? 'default'} from ${basename(module)}`;
 }
 
 function describeRun(config: SmsConfig): string {

@@ -56,10 +56,9 @@ export function configFields(schema: z.ZodTypeAny = smsConfigSchema, prefix = ''
       out.push(...configFields(u.inner, path));
       continue;
     }
-    const dflt = u.dflt === undefined ? (u.nullable ? '' : 'required') : JSON.stringify(u.dflt);
-    // An optional key without a default is simply absent when not set ('–'), not required.
-    const required = u.dflt === undefined && !u.nullable && !u.optional;
-    out.push({ path, type: typeName(u.inner) + (u.nullable ? ' or null' : ''), default: required ? 'required' : u.optional && u.dflt === undefined ? '' : dflt, description: u.description ?? '' });
+    // No default: '' (shown as –) when the key may be left out, else 'required'.
+    const dflt = u.dflt !== undefined ? JSON.stringify(u.dflt) : u.nullable || u.optional ? '' : 'required';
+    out.push({ path, type: typeName(u.inner) + (u.nullable ? ' or null' : ''), default: dflt, description: u.description ?? '' });
   }
   return out;
 }

@@ -8,6 +8,8 @@
  * config.pruning.phases; // 3
  */
 import { createHash } from 'node:crypto';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { ConfigError } from '../util/errors.js';
 import { closestName } from '../util/suggest.js';
@@ -53,8 +55,16 @@ export const smsConfigSchema = z
       .strict(),
     model: z
       .object({
-        name: z.string().describe('model registry name: mlp, convnet, resnet20, resnet56, wrn-16-4, vgg16'),
-        options: z.record(z.unknown()).default({}).describe('model-specific options'),
+        name: z.string().optional().describe('model registry name: mlp, convnet, resnet20, resnet56, wrn-16-4, vgg16 (or module instead)'),
+        module: z
+          .string()
+          .optional()
+          .describe("your own ES module (.js, .mjs, .ts) exporting a Module subclass or a factory (instead of name); a relative path is resolved against the config file's directory"),
+        export: z.string().optional().describe("with module: the export to build ('default' if not given)"),
+        options: z
+          .record(z.unknown())
+          .default({})
+          .describe('model-specific options (module: passed to the constructor or factory beside inChannels, numClasses, imageSize, generator)'),
       })
       .strict(),
     dense: z
@@ -204,6 +214,29 @@ function expectation(issue: z.ZodIssue): string {
   }
 }
 
+/**
+ * Exactly one of `name` and `module`; a module's path made absolute (against
+ * the directory of `source`, the config file) and its export filled in, so
+ * child processes and queue workers, which get the config as JSON, load the
+ * same file. A config with `name` is returned as it is (its hash unchanged).
+ */
+function normalizeModelSection(model: SmsConfig['model'], source: string): SmsConfig['model'] {
+  if (model.name !== undefined && model.module !== undefined) {
+    throw new ConfigError('model', `give model.name (a registry model) or model.module (your own ES module), not both (in ${source})`);
+  }
+  if (model.module === undefined) {
+    if (model.name === undefined) {
+      throw new ConfigError('model', `give model.name (a registry model: mlp, convnet, resnet20, ...) or model.module (a path to your own ES module) (in ${source})`);
+    }
+    if (model.export !== undefined) throw new ConfigError('model.export', `names an export of model.module, which is not given (in ${source})`);
+    return model;
+  }
+  if (model.module.trim() === '') throw new ConfigError('model.module', `expected a path to an ES module file, got "" (in ${source})`);
+  if (model.export !== undefined && model.export.trim() === '') throw new ConfigError('model.export', `expected an export name, got "" (in ${source})`);
+  const module = model.module.startsWith('file:') ? fileURLToPath(model.module) : resolve(dirname(resolve(source)), model.module);
+  return { ...model, module, export: model.export ?? 'default' };
+}
+
 /** Validates and fills defaults; errors name the config path and what was expected (`pruning.phases: expected a number > 0, got -1`). */
 export function parseSmsConfig(input: unknown, source = 'config'): SmsConfig {
   const r = smsConfigSchema.safeParse(input);
@@ -217,6 +250,7 @@ export function parseSmsConfig(input: unknown, source = 'config'): SmsConfig {
     throw new ConfigError(first.path.join('.') || '(root)', `${describe(first)}${more.length ? `; also ${more.join('; ')}` : ''} (in ${source})`);
   }
   const c = r.data;
+  c.model = normalizeModelSection(c.model, source);
   const m = c.candidates.count;
   for (const [key, values] of Object.entries(c.candidates.vary)) {
     if (!c.candidates.grid && values !== undefined && values.length !== m) {

@@ -2,6 +2,12 @@
  * Everything an SMS job needs besides its own inputs: the data splits, the
  * corrupted (OOD) test sets and a model factory, built once per process from
  * the config's data, model and evaluation sections and cached.
+ *
+ * A config whose model is the user's own module (`model.module`) needs
+ * `await prepareModel(config)` once per process before `buildModel`: the
+ * import is asynchronous, building is not. runSms, mergePhase and every job
+ * that loads a checkpoint (retrainCandidate, pruneCheckpoint, evaluation)
+ * prepare it themselves, in whichever process they run.
  */
 import { loadDataset } from '../data/index.js';
 import type { ImageDataset } from '../data/dataset.js';
@@ -13,9 +19,11 @@ import { checkStackedCorruption, loadStackedCorruption } from '../data/cifar.js'
 const OOD_DIR_SOURCE =
   'evaluation.oodDir holds <corruption>.npy (uint8 (5·N, H, W, C), severities 1..5 stacked) and labels.npy, as CIFAR-10-C and CIFAR-100-C ship them (Hendrycks & Dietterich, ICLR 2019; Zenodo records 2535967 and 3555552).';
 import { createModel } from '../models/registry.js';
+import { loadUserModel, userModelName, type UserModelFactory } from '../models/user-module.js';
 import type { Module } from '../nn/module.js';
 import { Generator } from '../tensor/tensor.js';
 import { loadCheckpoint, type CheckpointRef } from '../checkpoints/store.js';
+import { UserModelError } from '../util/errors.js';
 import type { SmsConfig } from './config.js';
 
 export interface OodDataset {
@@ -104,17 +112,52 @@ export function experimentData(config: SmsConfig): ExperimentData {
   return data;
 }
 
+/** The model's name in checkpoints and reports: the registry name, or `module:<file>#<export>`. */
+export function modelName(config: SmsConfig): string {
+  const { name, module, export: exportName } = config.model;
+  return module !== undefined ? userModelName(module, exportName) : (name ?? '');
+}
+
+const userModels = new Map<string, UserModelFactory>();
+const preparedModels = new Set<string>();
+
+const userModelKey = (module: string, exportName = 'default'): string => `${module}#${exportName}`;
+
+/**
+ * Makes `buildModel` ready for the config's model: for a user module, imports
+ * it and builds one model for the experiment's data (then frees it), so a
+ * missing file or export, a wrong export or a throwing constructor is a
+ * UserModelError before any training. Once per process and model section;
+ * nothing to do for a registry model.
+ */
+export async function prepareModel(config: SmsConfig): Promise<void> {
+  const { module, export: exportName } = config.model;
+  if (module === undefined) return;
+  const prepared = JSON.stringify([config.model, config.data]);
+  if (preparedModels.has(prepared)) return;
+  userModels.set(userModelKey(module, exportName), await loadUserModel(module, exportName));
+  buildModel(config, config.seed).dispose();
+  preparedModels.add(prepared);
+}
+
 /** A freshly initialized model for the experiment's data, weights drawn from `seed`. */
 export function buildModel(config: SmsConfig, seed: number): Module {
   const data = experimentData(config);
   const [inChannels, height] = data.train.imageShape;
-  return createModel(config.model.name, {
+  const modelConfig = {
     inChannels,
     numClasses: data.train.numClasses,
     imageSize: height,
     generator: new Generator(seed),
     ...(config.model.options as object),
-  });
+  };
+  const { name, module, export: exportName } = config.model;
+  if (module === undefined) return createModel(name ?? '', modelConfig);
+  const factory = userModels.get(userModelKey(module, exportName));
+  if (factory === undefined) {
+    throw new UserModelError(module, exportName ?? 'default', 'not loaded in this process yet: await prepareModel(config) before buildModel');
+  }
+  return factory(modelConfig);
 }
 
 /**
@@ -124,6 +167,7 @@ export function buildModel(config: SmsConfig, seed: number): Module {
  * file (CheckpointError for a checksum or key/shape mismatch).
  */
 export async function loadModel(config: SmsConfig, ref: CheckpointRef | string, seed = config.seed): Promise<Module> {
+  await prepareModel(config);
   const model = buildModel(config, seed);
   try {
     const state = await loadCheckpoint(ref);

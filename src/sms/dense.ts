@@ -11,12 +11,12 @@ import { manualSeed } from '../tensor/create.js';
 import { trainModel, stepsFor } from '../train/trainer.js';
 import { makeDenseSchedule } from '../train/schedules.js';
 import type { SmsConfig } from './config.js';
-import { buildModel, loadModel, type ExperimentData } from './context.js';
+import { buildModel, loadModel, modelName, type ExperimentData } from './context.js';
 import type { SmsEvent } from './events.js';
 
 async function saveAndDispose(path: string, config: SmsConfig, model: Module, kind: string): Promise<CheckpointRef> {
   try {
-    return await saveCheckpoint(path, model.stateDict(), { model: config.model.name, kind });
+    return await saveCheckpoint(path, model.stateDict(), { model: modelName(config), kind });
   } finally {
     model.dispose();
   }

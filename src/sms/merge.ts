@@ -16,7 +16,7 @@ import { loadCheckpoint, saveCheckpoint, verifiedCheckpoint } from '../checkpoin
 import type { StateDict } from '../nn/module.js';
 import { MergeError } from '../util/errors.js';
 import { candidateSpecs, candidateLabel, type CandidateSpec } from './candidates.js';
-import { experimentData, type ExperimentData } from './context.js';
+import { experimentData, modelName, prepareModel, type ExperimentData } from './context.js';
 import { evaluateModel, type Predictions } from './evaluate.js';
 import { scoreCheckpoint } from './scoring.js';
 import { runLayout, type SoupMethod } from './layout.js';
@@ -64,7 +64,7 @@ function assertOneMask(results: RetrainResult[], labels: string[], phase: number
 async function soupRecord(spec: PhaseMergeSpec, data: ExperimentData, outcome: SoupOutcome, method: SoupMethod): Promise<SoupRecord> {
   try {
     const path = runLayout(spec.runDir).soup(spec.phase, method);
-    const ref = await saveCheckpoint(path, outcome.model.stateDict(), { model: spec.config.model.name, kind: 'soup' });
+    const ref = await saveCheckpoint(path, outcome.model.stateDict(), { model: modelName(spec.config), kind: 'soup' });
     const { metrics } = await evaluateModel(outcome.model, spec.config, data);
     return { validationAccuracy: outcome.validationAccuracy, ingredients: outcome.ingredients, decisions: outcome.decisions, checkpoint: ref.path, metrics };
   } finally {
@@ -80,6 +80,7 @@ async function soupRecord(spec: PhaseMergeSpec, data: ExperimentData, outcome: S
  */
 export async function mergePhase(spec: PhaseMergeSpec, results: PhaseResults): Promise<PhaseResult> {
   const { config, phase } = spec;
+  await prepareModel(config);
   const data = experimentData(config);
   const specs = candidateSpecs(config);
   const labels = specs.map((s) => candidateLabel(s, config));

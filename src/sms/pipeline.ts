@@ -24,7 +24,7 @@ import { writeJsonFileAtomic } from '../io/atomic.js';
 import type { CheckpointRef } from '../checkpoints/store.js';
 import type { SmsConfig } from './config.js';
 import { configHash } from './config.js';
-import { experimentData } from './context.js';
+import { experimentData, prepareModel } from './context.js';
 import { denseParent } from './dense.js';
 import type { ModelMetrics } from './evaluate.js';
 import { scoreCheckpoint } from './scoring.js';
@@ -58,7 +58,9 @@ export interface SmsRunOptions {
 
 export async function runSms(config: SmsConfig, opts: SmsRunOptions): Promise<SmsResults> {
   const emit = opts.onEvent ?? (() => {});
-  for (const message of validateExperiment(config).warnings) emit({ type: 'warning', message }); // a bad name, dataset, model or batch size fails here, in seconds
+  // A bad name, dataset, model (module) or batch size fails here, in seconds, before any training.
+  await prepareModel(config);
+  for (const message of validateExperiment(config).warnings) emit({ type: 'warning', message });
   const executor = opts.executor ?? new InlineExecutor();
   const run = runLayout(opts.workDir);
   mkdirSync(run.root, { recursive: true });

@@ -19,7 +19,7 @@ import { accuracy } from '../metrics/classification.js';
 import { predictLogits } from '../metrics/predict.js';
 import type { SmsConfig } from './config.js';
 import type { CandidateSpec } from './candidates.js';
-import { experimentData, loadModel } from './context.js';
+import { experimentData, loadModel, modelName } from './context.js';
 import type { PruningMask } from '../prune/mask.js';
 import { retrainResultFileOf } from './layout.js';
 import { existsSync } from 'node:fs';
@@ -112,7 +112,7 @@ export async function retrainCandidate(job: RetrainJob, onProgress?: (p: Retrain
     const logits = await predictLogits(model, data.validation, { batchSize: config.evaluation.batchSize });
     const validationAccuracy = accuracy(logits, data.validation.labels, data.validation.numClasses);
     const checkpoint = await saveCheckpoint(job.output, model.stateDict(), {
-      model: config.model.name,
+      model: modelName(config),
       phase: String(job.phase),
       candidate: String(spec.index),
       kind: job.kind,

@@ -1,5 +1,6 @@
 /**
  * validateExperiment: every check of a config that needs no training, run
+ * (after `await prepareModel(config)` when the model is a user's module),
  * when an experiment starts, so that a typo costs seconds instead of the
  * dense training that would run before the step that trips on it.
  *
@@ -42,7 +43,7 @@ import { ConfigError } from '../util/errors.js';
 import { didYouMean } from '../util/suggest.js';
 import { candidateSpecs } from './candidates.js';
 import type { SmsConfig } from './config.js';
-import { buildModel, experimentData, type ExperimentData } from './context.js';
+import { buildModel, experimentData, modelName, type ExperimentData } from './context.js';
 
 export interface ValidationReport {
   /** Things worth a look that do not stop the run (printed by the CLI, recorded as events). */
@@ -93,7 +94,7 @@ function checkNames(config: SmsConfig, fail: Fail): void {
   const datasets = listDatasets().map((d) => d.name);
   if (!datasets.includes(config.data.dataset)) unknownName(fail, 'data.dataset', 'dataset', config.data.dataset, datasets);
 
-  if (findModel(config.model.name) === null) {
+  if (config.model.name !== undefined && findModel(config.model.name) === null) {
     const models = listModels().map((m) => m.name);
     // Patterns ('wrn-<depth>-<width>') are listed, but only plain names are suggested.
     const m = config.model.name;
@@ -170,11 +171,13 @@ const DATA_KEYS = new Set(['model.imageSize', 'model.inChannels', 'model.numClas
 
 /** The model builds with its options, forwards the dataset's images, and has what `pruning.exclude` names. */
 function checkModel(config: SmsConfig, data: ExperimentData, fail: Fail): void {
-  const { name, options } = config.model;
-  const entry = findModel(name)?.entry;
+  const { options } = config.model;
+  const name = modelName(config);
+  // A user's module takes whatever options it defines; a zoo model lists its own.
+  const entry = config.model.name !== undefined ? findModel(config.model.name)?.entry : undefined;
   const accepted: string[] = [...(entry?.options ?? []), 'inChannels', 'numClasses', 'imageSize'];
   for (const key of Object.keys(options)) {
-    if (!accepted.includes(key)) {
+    if (entry !== undefined && !accepted.includes(key)) {
       const takes = entry?.options.length ? `it takes ${entry.options.join(', ')}` : 'it takes no model-specific options';
       fail(`model.options.${key}`, `model '${name}' has no option '${key}'${didYouMean(key, entry?.options ?? [])}; ${takes}`);
     }

@@ -43,6 +43,25 @@ export class CheckpointError extends SparseSoupsError {}
  */
 export class ModelDefinitionError extends SparseSoupsError {}
 
+/**
+ * A user's model module (config `model.module`) cannot be loaded or does not
+ * build a Module: the file is missing or is not an ES module, the export is
+ * missing or is neither a Module subclass nor a factory, or building the
+ * model threw (`cause` holds the original error). `file` is the module's
+ * path, `exportName` the export the config names.
+ */
+export class UserModelError extends SparseSoupsError {
+  constructor(
+    readonly file: string,
+    readonly exportName: string,
+    readonly problem: string,
+    cause?: unknown,
+  ) {
+    super(`model.module ${file} (export '${exportName}'): ${problem}`);
+    if (cause !== undefined) this.cause = cause;
+  }
+}
+
 /** Training produced a non-finite loss; `epoch` and `step` say where, `lr` is the learning rate of that step. */
 export class TrainingDivergedError extends SparseSoupsError {
   constructor(
