@@ -127,11 +127,13 @@ export function describeStateDictMismatch(m: StateDictMismatch, where = 'the fil
     items.slice(0, shown).join(separator) + (items.length > shown ? ` and ${items.length - shown} more` : '');
   const quoted = (names: string[]): string[] => names.map((n) => `'${n}'`);
   const dims = (shape: number[]): string => `[${shape.join(', ')}]`;
+  const shapes = m.otherShape.map((s) => `'${s.name}' is ${dims(s.shape)} in ${where}, ${dims(s.expected)} in the model`);
+  const dtypes = m.otherDtype.map((d) => `'${d.name}' is ${d.dtype} in ${where}, ${d.expected} in the model`);
   const groups: [number, string][] = [
     [m.missing.length, `missing: ${list(quoted(m.missing), ', ')}`],
     [m.unexpected.length, `unexpected: ${list(quoted(m.unexpected), ', ')}`],
-    [m.otherShape.length, `of another shape: ${list(m.otherShape.map((s) => `'${s.name}' is ${dims(s.shape)} in ${where}, ${dims(s.expected)} in the model`), '; ')}`],
-    [m.otherDtype.length, `of another dtype: ${list(m.otherDtype.map((d) => `'${d.name}' is ${d.dtype} in ${where}, ${d.expected} in the model`), '; ')}`],
+    [shapes.length, `of another shape: ${list(shapes, '; ')}`],
+    [dtypes.length, `of another dtype: ${list(dtypes, '; ')}`],
   ];
   return groups
     .filter(([count]) => count > 0)
@@ -140,7 +142,10 @@ export function describeStateDictMismatch(m: StateDictMismatch, where = 'the fil
 }
 
 /** The source by the model's names, with the name as stored (rule 4). */
-function withoutDataParallelPrefix(source: ReadonlyMap<string, Tensor>, own: ReadonlyMap<string, Tensor>): Map<string, { tensor: Tensor; stored: string }> {
+function withoutDataParallelPrefix(
+  source: ReadonlyMap<string, Tensor>,
+  own: ReadonlyMap<string, Tensor>,
+): Map<string, { tensor: Tensor; stored: string }> {
   const everyName = (names: Iterable<string>): boolean => [...names].every((n) => n.startsWith(DATA_PARALLEL_PREFIX));
   const strip = source.size > 0 && everyName(source.keys()) && !(own.size > 0 && everyName(own.keys()));
   const out = new Map<string, { tensor: Tensor; stored: string }>();

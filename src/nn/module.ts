@@ -129,7 +129,9 @@ export abstract class Module {
     if (mismatch !== null) {
       const origin = opts.origin ? ` (from ${opts.origin})` : '';
       const where = opts.origin ? 'the file' : 'the state dict';
-      throw new CheckpointError(`state dict${origin} does not fit ${this.constructor.name}. ${describeStateDictMismatch(mismatch, where)}.`);
+      throw new CheckpointError(
+        `state dict${origin} does not fit ${this.constructor.name}. ${describeStateDictMismatch(mismatch, where)}.`,
+      );
     }
     noGrad(() => {
       for (const [name, value] of values) copyAdapted(own.get(name)!, value);

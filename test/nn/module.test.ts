@@ -138,7 +138,10 @@ test('loading a state dict of another model raises CheckpointError naming the ke
       assert.ok(e instanceof CheckpointError);
       assert.match(e.message, /\(from other\.safetensors\)/);
       assert.match(e.message, /does not fit Net\. Keys 2 of another shape: /);
-      assert.match(e.message, /'head\.3\.weight' is \[5, 4\] in the file, \[2, 4\] in the model; 'head\.3\.bias' is \[5\] in the file, \[2\] in the model\.$/);
+      assert.match(
+        e.message,
+        /'head\.3\.weight' is \[5, 4\] in the file, \[2, 4\] in the model; 'head\.3\.bias' is \[5\] in the file, \[2\] in the model\.$/,
+      );
       return true;
     },
   );
@@ -164,7 +167,10 @@ test('loading a state dict of another model raises CheckpointError naming the ke
   assert.throws(() => target.loadStateDict(new Map([['conv1.weight', ones([3])]]), { strict: false }), CheckpointError);
   const wrongDtype = new Map(target.stateDict());
   wrongDtype.set('bn1.num_batches_tracked', tensor([0], [], { dtype: 'float32' }));
-  assert.throws(() => target.loadStateDict(wrongDtype), /Keys 1 of another dtype: 'bn1\.num_batches_tracked' is float32 in the state dict, int64 in the model\./);
+  assert.throws(
+    () => target.loadStateDict(wrongDtype),
+    /Keys 1 of another dtype: 'bn1\.num_batches_tracked' is float32 in the state dict, int64 in the model\./,
+  );
 });
 
 test('train() and eval() reach every descendant and change behaviour', () => {
