@@ -6,7 +6,8 @@
  * nn.DataParallel). Tensors are laid out as safetensors' reference writer
  * lays them out (largest dtype first, then by name).
  *
- * Half-precision values are exactly representable (k/128, |k| ≤ 256), so the
+ * Half-precision values are exactly representable (k/128, |k| ≤ 256; powers
+ * of two for the positive running variances), so the
  * float32 values a load must give are known without converting anything;
  * float64 values are not, and must load rounded to nearest as float32
  * (`Float32Array.from`, like C's cast and PyTorch's `copy_`).
@@ -64,6 +65,11 @@ export function halfExactValues(count: number, salt: number): number[] {
   return Array.from({ length: count }, (_, i) => ((((i + salt) * 37) % 513) - 256) / 128);
 }
 
+/** `count` powers of two 2^-3..2^3: positive variances, exact in every float format. */
+export function powersOfTwo(count: number, salt: number): number[] {
+  return Array.from({ length: count }, (_, i) => 2 ** (((i + salt) % 7) - 3));
+}
+
 /** `count` values that float32 does not represent exactly (they must load rounded). */
 export function float64Values(count: number, salt: number): number[] {
   return Array.from({ length: count }, (_, i) => Math.sin(i + salt) / 3);
@@ -84,7 +90,12 @@ export function pytorchStyleStateDict(model: Module, opts: PytorchStyleOptions):
       expected.set(name, new BigInt64Array([count]));
       continue;
     }
-    const values = opts.dtype === 'F64' ? float64Values(t.numel, ++salt) : halfExactValues(t.numel, ++salt);
+    salt++;
+    const values = name.endsWith('running_var')
+      ? powersOfTwo(t.numel, salt) // a variance is positive: the model must run
+      : opts.dtype === 'F64'
+        ? float64Values(t.numel, salt)
+        : halfExactValues(t.numel, salt);
     entries.push([name, floatTensor(opts.dtype, t.shape, values)]);
     expected.set(name, Float32Array.from(values));
   }
