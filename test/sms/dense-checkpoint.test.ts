@@ -57,8 +57,10 @@ test('dense.checkpoint: SMS starts from a bfloat16 PyTorch ConvNet state dict', 
     const mlpConfig = parseSmsConfig(tinyRunConfig({ dense: { checkpoint } }));
     await assert.rejects(runSms(mlpConfig, { workDir: join(dir, 'mlp-run') }), (e: unknown) => {
       assert.ok(e instanceof CheckpointError, String(e));
-      assert.match(e.message, /my-torch-model\.safetensors\) does not fit Mlp\. Keys 10 unexpected: 'module\.bn1\.bias', /);
+      assert.match(e.message, /^dense\.checkpoint: state dict \(from .*my-torch-model\.safetensors\) does not fit Mlp\. /);
+      assert.match(e.message, /Keys 10 unexpected: 'module\.bn1\.bias', /);
       assert.match(e.message, /Keys 3 of another shape: 'module\.fc1\.weight' is \[128, 3136\] in the file, \[32, 784\] in the model; /);
+      assert.match(e.message, /\. Set model\.name and model\.options to the architecture the file holds/);
       return true;
     });
   } finally {
