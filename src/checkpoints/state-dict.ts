@@ -10,7 +10,14 @@
 import { tensor } from '../tensor/create.js';
 import { keep } from '../tensor/scope.js';
 import type { DType, Tensor, AnyTypedArray } from '../tensor/tensor.js';
-import { saveSafetensors, loadSafetensors, type SafeDType, type SafeTensor, type SafeMetadata } from '../io/safetensors.js';
+import {
+  saveSafetensors,
+  loadSafetensors,
+  halfBitsToFloat32,
+  type SafeDType,
+  type SafeTensor,
+  type SafeMetadata,
+} from '../io/safetensors.js';
 import { CheckpointError } from '../util/errors.js';
 
 /** Tensors by PyTorch state-dict name ('features.0.weight', 'bn1.running_mean'). */
@@ -36,8 +43,13 @@ export function toSafeTensor(name: string, t: Tensor): SafeTensor {
   return { dtype, shape: t.shape, data: t.toArray() } as SafeTensor;
 }
 
-/** A safetensors entry as a new (kept) CPU tensor. */
+/**
+ * A safetensors entry as a new (kept) CPU tensor. BF16 (PyTorch's bfloat16)
+ * becomes float32, exactly: the addon has no bfloat16 tensors, and every
+ * bfloat16 value is a float32 (its upper 16 bits). F16 stays float16.
+ */
 export function fromSafeTensor(name: string, s: SafeTensor, file: string): Tensor {
+  if (s.dtype === 'BF16') return keep(tensor(halfBitsToFloat32(s.data, 'BF16'), s.shape, { dtype: 'float32' }));
   const dtype = FROM_SAFE[s.dtype];
   if (dtype === undefined) throw new CheckpointError(`${file}: tensor '${name}' has dtype ${s.dtype}, which sparse-soups cannot load`);
   return keep(tensor(s.data as AnyTypedArray, s.shape, { dtype }));

@@ -13,8 +13,9 @@
  * description; // { name: 'convnet', options: {}, inChannels: 1, numClasses: 10, imageSize: 28, dataset: 'fashion-mnist' }
  * model.dispose();
  */
-import type { SafeMetadata, SafeTensor } from '../io/safetensors.js';
+import type { SafeMetadata } from '../io/safetensors.js';
 import type { Module } from '../nn/module.js';
+import { adaptStateDict, describeStateDictMismatch } from '../nn/adapt-state-dict.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { Generator } from '../tensor/tensor.js';
 import { fromSafeTensor } from '../checkpoints/state-dict.js';
@@ -65,8 +66,8 @@ export async function loadModel(path: string, hints: LoadModelHints = {}): Promi
   const model = createDescribedModel(description);
   const tensors = new Map<string, Tensor>();
   try {
-    assertStateFits(state, model, path, description);
     for (const [name, s] of state) tensors.set(name, fromSafeTensor(name, s, path));
+    assertStateFits(tensors, model, path, description);
     model.loadStateDict(tensors, { origin: path });
   } catch (e) {
     model.dispose();
@@ -106,31 +107,16 @@ function resolveDescription(file: string, metadata: SafeMetadata, hints: LoadMod
 }
 
 /**
- * Throws CheckpointError unless the file has exactly the model's names and
- * shapes, listing the missing, unexpected and misshapen keys by group (a
- * checkpoint of another model typically has all three).
+ * Throws CheckpointError unless the state dict fits the model by the rules of
+ * nn/adapt-state-dict.ts (PyTorch's: floating dtypes cast, a [1] scalar, a
+ * missing num_batches_tracked, a `module.` prefix), listing the missing,
+ * unexpected and misshapen keys by group (a checkpoint of another model
+ * typically has all three).
  */
-function assertStateFits(state: ReadonlyMap<string, SafeTensor>, model: Module, file: string, d: ModelDescription): void {
-  const own = model.stateDict();
-  const missing = [...own.keys()].filter((name) => !state.has(name));
-  const unexpected = [...state.keys()].filter((name) => !own.has(name));
-  const misshapen: string[] = [];
-  for (const [name, t] of own) {
-    const s = state.get(name);
-    if (s !== undefined && (s.shape.length !== t.shape.length || s.shape.some((n, i) => n !== t.shape[i]))) {
-      misshapen.push(`'${name}' is [${s.shape.join(', ')}] in the file, [${t.shape.join(', ')}] in the model`);
-    }
-  }
-  if (missing.length + unexpected.length + misshapen.length === 0) return;
-  const list = (items: string[], separator: string): string =>
-    items.slice(0, 5).join(separator) + (items.length > 5 ? ` and ${items.length - 5} more` : '');
-  const quoted = (names: string[]): string[] => names.map((n) => `'${n}'`);
-  const groups = [
-    missing.length > 0 && `${missing.length} missing: ${list(quoted(missing), ', ')}`,
-    unexpected.length > 0 && `${unexpected.length} unexpected: ${list(quoted(unexpected), ', ')}`,
-    misshapen.length > 0 && `${misshapen.length} of another shape: ${list(misshapen, '; ')}`,
-  ].filter(Boolean);
+function assertStateFits(state: ReadonlyMap<string, Tensor>, model: Module, file: string, d: ModelDescription): void {
+  const { mismatch } = adaptStateDict(state, model.stateDict());
+  if (mismatch === null) return;
   throw new CheckpointError(
-    `${file} does not fit ${describeModel(d)}. Keys ${groups.join('. Keys ')}. Is it a checkpoint of another model? Pass the model and options it was trained with (--model, --model-options).`,
+    `${file} does not fit ${describeModel(d)}. ${describeStateDictMismatch(mismatch)}. Is it a checkpoint of another model? Pass the model and options it was trained with (--model, --model-options).`,
   );
 }

@@ -16,6 +16,7 @@ import { keep, tidy } from '../tensor/scope.js';
 import { noGrad } from '../tensor/create.js';
 import { CheckpointError, ModelDefinitionError } from '../util/errors.js';
 import type { StateDict } from '../checkpoints/state-dict.js';
+import { adaptStateDict, copyAdapted, describeStateDictMismatch } from './adapt-state-dict.js';
 
 export type { StateDict };
 
@@ -108,40 +109,32 @@ export abstract class Module {
   }
 
   /**
-   * Copies tensors into this module's parameters and buffers by name.
-   * Refuses, naming every offending key, a dict with missing or unexpected
-   * names (when strict) or with a different shape or dtype.
+   * Copies tensors into this module's parameters and buffers by name, as
+   * PyTorch's `load_state_dict` does (the rules are in adapt-state-dict.ts):
+   * floating dtypes are cast to the model's, a scalar stored as [1] is
+   * accepted, a missing BatchNorm `num_batches_tracked` keeps the model's
+   * value, and a `module.` prefix on every name (nn.DataParallel) is
+   * stripped. Anything else that does not fit (missing or unexpected names
+   * when strict, other shapes or dtypes) is a CheckpointError listing the
+   * keys by group, and nothing is copied. `origin` names the file in it.
+   *
+   * @example
+   * const { state } = await loadStateDictFile('dense.safetensors'); // saved from PyTorch, e.g. in bfloat16
+   * model.loadStateDict(state, { origin: 'dense.safetensors' });
    */
   loadStateDict(source: StateDict | Record<string, Tensor>, opts: { strict?: boolean; origin?: string } = {}): void {
-    const strict = opts.strict ?? true;
-    const origin = opts.origin ? ` (from ${opts.origin})` : '';
     const src = source instanceof Map ? source : new Map(Object.entries(source));
     const own = this.stateDict();
-    const problems: string[] = [];
-    for (const [name, t] of own) {
-      const s = src.get(name);
-      if (s === undefined) {
-        if (strict) problems.push(`missing '${name}'`);
-        continue;
-      }
-      const ss = s.shape;
-      const ts = t.shape;
-      if (ss.length !== ts.length || ss.some((d, i) => d !== ts[i])) {
-        problems.push(`'${name}' has shape [${ss.join(', ')}], the model expects [${ts.join(', ')}]`);
-      } else if (s.dtype !== t.dtype) {
-        problems.push(`'${name}' has dtype ${s.dtype}, the model expects ${t.dtype}`);
-      }
-    }
-    if (strict) for (const name of src.keys()) if (!own.has(name)) problems.push(`unexpected '${name}'`);
-    if (problems.length > 0) {
-      const shown = problems.slice(0, 8).join('; ') + (problems.length > 8 ? `; and ${problems.length - 8} more` : '');
-      throw new CheckpointError(`state dict${origin} does not fit ${this.constructor.name}: ${shown}`);
+    const { values, mismatch } = adaptStateDict(src, own, { strict: opts.strict });
+    if (mismatch !== null) {
+      const origin = opts.origin ? ` (from ${opts.origin})` : '';
+      const where = opts.origin ? 'the file' : 'the state dict';
+      throw new CheckpointError(
+        `state dict${origin} does not fit ${this.constructor.name}. ${describeStateDictMismatch(mismatch, where)}.`,
+      );
     }
     noGrad(() => {
-      for (const [name, t] of own) {
-        const s = src.get(name);
-        if (s !== undefined) t.copy_(s);
-      }
+      for (const [name, value] of values) copyAdapted(own.get(name)!, value);
     });
   }
 

@@ -13,6 +13,7 @@ import { makeDenseSchedule } from '../train/schedules.js';
 import type { SmsConfig } from './config.js';
 import { buildModel, loadModel, modelName, type ExperimentData } from './context.js';
 import type { SmsEvent } from './events.js';
+import { CheckpointError } from '../util/errors.js';
 
 async function saveAndDispose(path: string, config: SmsConfig, model: Module, kind: string): Promise<CheckpointRef> {
   try {
@@ -55,6 +56,23 @@ async function trainDense(config: SmsConfig, data: ExperimentData, emit: (e: Sms
   }
 }
 
+/**
+ * The model of `dense.checkpoint`, e.g. a state dict saved from PyTorch,
+ * loaded as load_state_dict would (docs/pytorch-checkpoints.md). One that
+ * does not fit the configured model is a CheckpointError naming the key and
+ * saying what to set.
+ */
+async function loadDenseCheckpoint(config: SmsConfig, path: string): Promise<Module> {
+  try {
+    return await loadModel(config, path);
+  } catch (e) {
+    if (!(e instanceof CheckpointError)) throw e;
+    throw new CheckpointError(
+      `dense.checkpoint: ${e.message} Set model.name and model.options to the architecture the file holds, for this dataset (docs/pytorch-checkpoints.md).`,
+    );
+  }
+}
+
 /** The dense parent at `path`: reused when it verifies, else trained (or loaded, or initialized) and saved. */
 export async function denseParent(
   config: SmsConfig,
@@ -65,7 +83,9 @@ export async function denseParent(
   const existing = await verifiedCheckpoint(path);
   if (existing !== null) return { parent: existing, reused: true };
   // SMS during training starts from the initialization; phase 1 trains it.
-  if (config.pruning.variant === 'gmp') return { parent: await saveAndDispose(path, config, buildModel(config, config.seed), 'init'), reused: false };
-  const model = config.dense.checkpoint !== null ? await loadModel(config, config.dense.checkpoint) : await trainDense(config, data, emit);
+  if (config.pruning.variant === 'gmp')
+    return { parent: await saveAndDispose(path, config, buildModel(config, config.seed), 'init'), reused: false };
+  const model =
+    config.dense.checkpoint !== null ? await loadDenseCheckpoint(config, config.dense.checkpoint) : await trainDense(config, data, emit);
   return { parent: await saveAndDispose(path, config, model, 'dense'), reused: false };
 }
