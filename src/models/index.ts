@@ -1,4 +1,4 @@
-/** The model zoo: MLP, ConvNet, CIFAR ResNets, WideResNets, VGG-16-BN, the registry by name, and loading a model from a file. */
+/** The model zoo: MLP, ConvNet, CIFAR ResNets, WideResNets, VGG-16-BN, the registry by name, loading a model from a file, and ONNX export. */
 export { createModel, listModels, findModel, registerModel } from './registry.js';
 export type { ModelConfig, ModelOptions, CreateModelOptions, ModelEntry, ModelInfo, ModelOptionName } from './registry.js';
 export { Mlp } from './mlp.js';
@@ -12,3 +12,5 @@ export { Vgg16, VGG16_CONFIG } from './vgg.js';
 export type { VggOptions, VggClassifier } from './vgg.js';
 export { loadModel, createDescribedModel } from './load.js';
 export type { LoadModelHints, LoadedModel, ZooModelDescription } from './load.js';
+export { exportOnnx, registerOnnxConverter, onnxConvertibleClasses, onnxOps, OnnxGraph, ONNX_OPSET, decodeModelProto } from './onnx/index.js';
+export type { OnnxExportOptions, OnnxExportResult, OnnxConverter, OnnxExportContext, OnnxValue, Normalization } from './onnx/index.js';
