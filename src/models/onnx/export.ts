@@ -102,7 +102,8 @@ export function exportOnnx(model: Module, opts: OnnxExportOptions): OnnxExportRe
 
 function inputMetadata(opts: OnnxExportOptions): Record<string, string> {
   const K = INPUT_METADATA_KEYS;
-  const out: Record<string, string> = { [K.layout]: opts.inputShape.length === 3 ? 'NCHW' : `N + [${opts.inputShape.join(', ')}]` };
+  const layout = opts.inputShape.length === 3 ? 'NCHW' : `[${[BATCH_DIM, ...opts.inputShape].join(', ')}]`;
+  const out: Record<string, string> = { [K.layout]: layout };
   const n = opts.normalization;
   if (n === undefined) {
     out[K.range] = 'as the model was trained on (its dataset normalization is not recorded)';

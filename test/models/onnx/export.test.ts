@@ -136,6 +136,14 @@ test('a custom model of the standard layers (every one of them, non-default opti
   // A global pool, a flatten of only some dimensions and a Linear on 3-D input.
   const other = new Sequential(new AdaptiveAvgPool2d(1), new Flatten(2), new Linear(1, 4, { generator }), new Flatten());
   assert.ok((await compare(other, [6, 5, 5], randomImages(3, [6, 5, 5], 7))) < TOLERANCE);
+  // Nothing but identities: the output is the input, through an Identity node.
+  const passThrough = exportOnnx(new Sequential(new Dropout(0.5), new Identity()), { inputShape: [7] });
+  assert.deepEqual(passThrough.operators, { Identity: 1 });
+  assert.equal(passThrough.metadata.input_layout, '[batch, 7]');
+  const session = await onnxSession(passThrough.bytes);
+  const x = randomImages(2, [7], 8);
+  assert.deepEqual((await onnxLogits(session, x, [2, 7])).data, x);
+  await session.release();
   model.dispose();
   other.dispose();
 });
