@@ -36,6 +36,11 @@ fi
 # without a nodedir, node-gyp would download Node's headers from nodejs.org.
 # Use the local ones, as scripts/build-native.mjs does.
 if [ -z "${npm_config_nodedir:-}" ] && [ -f /usr/include/node/node_api.h ]; then export npm_config_nodedir=/usr; fi
+# onnxruntime-node (devDependency: the ONNX export tests) ships its CPU binaries in the npm
+# package; its postinstall would also download CUDA libraries from NuGet, which fails offline.
+# .npmrc says `onnxruntime-node-install=skip`; the variable says it too, for npm versions that
+# stop passing unknown .npmrc keys to install scripts.
+export ONNXRUNTIME_NODE_INSTALL="${ONNXRUNTIME_NODE_INSTALL:-skip}"
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi

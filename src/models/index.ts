@@ -1,4 +1,4 @@
-/** The model zoo: MLP, ConvNet, CIFAR ResNets, WideResNets, VGG-16-BN, the registry by name, loading a model from a file, and models from the user's own ES module. */
+/** The model zoo: MLP, ConvNet, CIFAR ResNets, WideResNets, VGG-16-BN, the registry by name, loading a model from a file, models from the user's own ES module, and ONNX export. */
 export { createModel, listModels, findModel, registerModel } from './registry.js';
 export type { ModelConfig, ModelOptions, CreateModelOptions, ModelEntry, ModelInfo, ModelOptionName } from './registry.js';
 export { Mlp } from './mlp.js';
@@ -14,3 +14,5 @@ export { loadModel, createDescribedModel } from './load.js';
 export type { LoadModelHints, LoadedModel, ZooModelDescription } from './load.js';
 export { loadUserModel, userModelName } from './user-module.js';
 export type { UserModelConfig, UserModelFactory } from './user-module.js';
+export { exportOnnx, registerOnnxConverter, onnxConvertibleClasses, onnxOps, OnnxGraph, ONNX_OPSET, decodeModelProto } from './onnx/index.js';
+export type { OnnxExportOptions, OnnxExportResult, OnnxConverter, OnnxExportContext, OnnxValue, Normalization } from './onnx/index.js';

@@ -36,7 +36,7 @@ export interface ResNetOptions extends ModelConfig {
 }
 
 /** Option A: x[:, :, ::stride, ::stride] with `pad` zero channels before and after. */
-class PadShortcut extends Module {
+export class PadShortcut extends Module {
   constructor(
     readonly stride: number,
     readonly padBefore: number,

@@ -62,6 +62,20 @@ export class UserModelError extends SparseSoupsError {
   }
 }
 
+/**
+ * A model cannot be exported to ONNX: `modulePath` is the dotted path of the
+ * module in the model ('' for the model itself), `moduleClass` its class.
+ */
+export class OnnxExportError extends SparseSoupsError {
+  constructor(
+    readonly modulePath: string,
+    readonly moduleClass: string,
+    readonly problem: string,
+  ) {
+    super(`cannot export ${modulePath === '' ? 'the model' : `'${modulePath}'`} (${moduleClass}) to ONNX: ${problem}`);
+  }
+}
+
 /** Training produced a non-finite loss; `epoch` and `step` say where, `lr` is the learning rate of that step. */
 export class TrainingDivergedError extends SparseSoupsError {
   constructor(
