@@ -24,7 +24,7 @@ import { writeJsonFileAtomic } from '../io/atomic.js';
 import type { CheckpointRef } from '../checkpoints/store.js';
 import type { SmsConfig } from './config.js';
 import { configHash } from './config.js';
-import { experimentData } from './context.js';
+import { experimentData, prepareExperimentData } from './context.js';
 import { denseParent } from './dense.js';
 import { evaluateCheckpoint, type ModelMetrics } from './evaluate.js';
 import type { SmsEvent } from './events.js';
@@ -59,6 +59,7 @@ export async function runSms(config: SmsConfig, opts: SmsRunOptions): Promise<Sm
   const executor = opts.executor ?? new InlineExecutor();
   const run = runLayout(opts.workDir);
   mkdirSync(run.root, { recursive: true });
+  await prepareExperimentData(config); // imagefolder: decode the images into their cache once, before any job loads them
   const data = experimentData(config);
 
   // parent = dense model, trained
