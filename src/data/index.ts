@@ -17,9 +17,16 @@ export * from './idx.js';
 export * from './npy.js';
 export * from './cifar.js';
 export * from './imagefolder.js';
-export * from './imagefolder-cache.js';
+export {
+  findImageFolderCache,
+  IMAGE_FOLDER_CACHE_FOLDER,
+  imageFolderCacheKey,
+  imageFolderCacheRoots,
+  readImageFolderCacheSplit,
+  type ImageFolderManifest,
+} from './imagefolder-cache.js';
 export * from './imagefolder-decode.js';
-export * from './imagefolder-load.js';
+export { loadImageFolderSplit } from './imagefolder-load.js';
 export * from './split.js';
 export * from './augment.js';
 export * from './loader.js';

@@ -22,6 +22,7 @@ import {
   type DatasetLoadOptions,
   type ImageDataset,
 } from '../../src/data/index.js';
+import { loaderFlags } from '../../src/data/imagefolder-load.js';
 import { parseSmsConfig } from '../../src/sms/config.js';
 import { runSms } from '../../src/sms/pipeline.js';
 import { tinyRunConfig } from '../helpers/tiny-run.js';
@@ -283,6 +284,14 @@ test('without a cache the synchronous load decodes in a child process', async ()
     await writeSolid(join(dir, split, 'x', '1.png'), 12, 12, RED);
     await writeSolid(join(dir, split, 'y', '1.png'), 12, 12, BLUE);
   }
+  // The child gets the module loaders (tsx) and nothing else of this process's flags.
+  assert.deepEqual(loaderFlags(['--import', 'tsx', '--test-concurrency=1', '--import=x', '-r', 'y', '--inspect']), [
+    '--import',
+    'tsx',
+    '--import=x',
+    '-r',
+    'y',
+  ]);
   const key = imageFolderCacheKey(listImageFolder(dir), resolveImageFolderOptions({ imageSize: 4 }));
   assert.equal(findImageFolderCache(dir, key), null);
   const counted = imageFolderDecodeCount();
