@@ -4,9 +4,10 @@
  * row per corruption.
  */
 import type { Command } from 'commander';
-import { listDatasets } from '../data/index.js';
+import { listDatasets, prepareDataset, type DatasetLoadOptions } from '../data/index.js';
 import { previewDataset, type PreviewResult } from '../data/preview.js';
 import { CORRUPTIONS, CORRUPTION_NAMES, validateOodSet, imageRng } from '../data/corruptions/index.js';
+import { imageDecodingLoadOptions, imageDecodingOptions, type ImageDecodingFlags } from './options.js';
 
 export function datasetListing(): string {
   const lines = ['datasets:'];
@@ -19,7 +20,7 @@ export function datasetListing(): string {
   return lines.join('\n');
 }
 
-export interface PreviewCommandOptions {
+export interface PreviewCommandOptions extends Omit<DatasetLoadOptions, 'dir'> {
   out: string;
   dir?: string;
   corruptions?: string[];
@@ -37,7 +38,17 @@ export function previewCommand(dataset: string, o: PreviewCommandOptions): Previ
   const seed = o.seed ?? 0;
   return previewDataset(
     dataset,
-    { outPath: o.out, dir: o.dir, count: o.count ?? 8, seed, split: o.split ?? 'test' },
+    {
+      outPath: o.out,
+      dir: o.dir,
+      imageSize: o.imageSize,
+      resize: o.resize,
+      channels: o.channels,
+      skipUnreadable: o.skipUnreadable,
+      count: o.count ?? 8,
+      seed,
+      split: o.split ?? 'test',
+    },
     corruptions.map((name) => {
       let k = 0;
       return {
@@ -56,7 +67,7 @@ export function registerDataCommand(program: Command): void {
     .action(() => {
       process.stdout.write(`${datasetListing()}\n`);
     });
-  data
+  const preview = data
     .command('preview')
     .description('write a PNG grid of sample images, one row per corruption')
     .argument('<dataset>', 'dataset name (see `data list`)')
@@ -65,9 +76,13 @@ export function registerDataCommand(program: Command): void {
     .option('--corruptions <list>', 'comma-separated corruption names (default: all)', (v: string) => v.split(',').map((s) => s.trim()))
     .option('--severity <n>', 'severity 1-5', (v) => Number.parseInt(v, 10), 3)
     .option('--count <n>', 'images per row', (v) => Number.parseInt(v, 10), 8)
-    .option('--seed <n>', 'sample and corruption seed', (v) => Number.parseInt(v, 10), 0)
-    .action((dataset: string, o: { out: string; dir?: string; corruptions?: string[]; severity: number; count: number; seed: number }) => {
-      const r = previewCommand(dataset, o);
+    .option('--seed <n>', 'sample and corruption seed', (v) => Number.parseInt(v, 10), 0);
+  imageDecodingOptions(preview).action(
+    async (dataset: string, o: { out: string; dir?: string; corruptions?: string[]; severity: number; count: number; seed: number } & ImageDecodingFlags) => {
+      const load = { dir: o.dir, ...imageDecodingLoadOptions(o) };
+      await prepareDataset(dataset, load); // imagefolder: decode into the cache (with progress) before the synchronous load
+      const r = previewCommand(dataset, { out: o.out, corruptions: o.corruptions, severity: o.severity, count: o.count, seed: o.seed, ...load });
       process.stdout.write(`wrote ${r.path} (${r.width}x${r.height}, rows: ${r.rowLabels.join(', ')})\n`);
-    });
+    },
+  );
 }

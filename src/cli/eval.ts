@@ -2,9 +2,10 @@
 import type { Command } from 'commander';
 import { evaluateCheckpoint } from '../run/evaluate-checkpoint.js';
 import type { ModelOptions } from '../models/registry.js';
-import { list, parseJsonOption } from './options.js';
+import { prepareDataset } from '../data/index.js';
+import { imageDecodingLoadOptions, imageDecodingOptions, list, parseJsonOption, type ImageDecodingFlags } from './options.js';
 
-interface EvalFlags {
+interface EvalFlags extends ImageDecodingFlags {
   dataset: string;
   dir?: string;
   ood?: string[];
@@ -15,7 +16,7 @@ interface EvalFlags {
 }
 
 export function registerEvalCommand(program: Command): void {
-  program
+  const command = program
     .command('eval')
     .description('evaluate a checkpoint (dense or sparse) on a test set and corrupted versions of it')
     .argument('<checkpoint>', 'a .safetensors checkpoint or export')
@@ -25,17 +26,20 @@ export function registerEvalCommand(program: Command): void {
     .option('--severities <list>', 'comma-separated severities 1-5', (v: string) => list(v).map(Number), [3])
     .option('--model <name>', 'model name when the file does not say (e.g. convnet)')
     .option('--model-options <json>', 'model options as JSON', parseJsonOption)
-    .option('--test-subset <n>', 'evaluate on the first n test images', (v) => Number.parseInt(v, 10))
-    .action(async (checkpoint: string, o: EvalFlags) => {
-      const r = await evaluateCheckpoint({
-        checkpoint,
-        dataset: o.dataset,
-        dir: o.dir,
-        model: o.model,
-        modelOptions: o.modelOptions,
-        testSubset: o.testSubset,
-        ood: o.ood ? { corruptions: o.ood, severities: o.severities } : undefined,
-      });
-      process.stdout.write(`${r.table}\n`);
+    .option('--test-subset <n>', 'evaluate on the first n test images', (v) => Number.parseInt(v, 10));
+  imageDecodingOptions(command).action(async (checkpoint: string, o: EvalFlags) => {
+    const datasetOptions = imageDecodingLoadOptions(o);
+    await prepareDataset(o.dataset, { dir: o.dir, ...datasetOptions }); // imagefolder: decode into the cache (with progress) first
+    const r = await evaluateCheckpoint({
+      checkpoint,
+      dataset: o.dataset,
+      dir: o.dir,
+      datasetOptions,
+      model: o.model,
+      modelOptions: o.modelOptions,
+      testSubset: o.testSubset,
+      ood: o.ood ? { corruptions: o.ood, severities: o.severities } : undefined,
     });
+    process.stdout.write(`${r.table}\n`);
+  });
 }

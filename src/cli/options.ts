@@ -12,6 +12,7 @@ import type { RetrainExecutor } from '../sms/executor.js';
 import { ProcessExecutor } from '../exec/process-executor.js';
 import { createQueueExecutor } from '../exec/queue/queue-executor.js';
 import type { ModelOptions } from '../models/registry.js';
+import type { DatasetLoadOptions } from '../data/dataset.js';
 import { SparseSoupsError } from '../util/errors.js';
 
 export interface ExecutorFlags {
@@ -52,6 +53,38 @@ export function loadConfigFile(path: string): unknown {
   } catch (e) {
     throw new SparseSoupsError(`${path}: not valid YAML: ${(e as Error).message.split('\n')[0]}`);
   }
+}
+
+/** The flags of imagefolder's decoding options (`data.imageSize`, `data.resize`, `data.channels`, `data.skipUnreadable` in a config). */
+export interface ImageDecodingFlags {
+  imageSize?: number;
+  resize?: string;
+  channels?: number;
+  skipUnreadable?: boolean;
+}
+
+/** Adds --image-size, --resize, --channels and --skip-unreadable to `cmd`. */
+export function imageDecodingOptions(cmd: Command): Command {
+  return cmd
+    .option('--image-size <n>', 'imagefolder: side of the square images, in pixels (default 32)', (v) => Number.parseInt(v, 10))
+    .option('--resize <mode>', "imagefolder: 'center-crop' (default: shorter side to the size, centre crop) or 'resize' (to the square)")
+    .option('--channels <n>', 'imagefolder: 3 (RGB, default) or 1 (grayscale)', (v) => Number.parseInt(v, 10))
+    .option('--skip-unreadable', 'imagefolder: skip image files that cannot be decoded instead of failing');
+}
+
+/** The dataset load options the image decoding flags ask for (only those given). */
+export function imageDecodingLoadOptions(o: ImageDecodingFlags): Omit<DatasetLoadOptions, 'dir'> {
+  if (o.resize !== undefined && o.resize !== 'resize' && o.resize !== 'center-crop') {
+    throw new SparseSoupsError(`--resize: expected 'center-crop' or 'resize', got '${o.resize}'`);
+  }
+  if (o.channels !== undefined && o.channels !== 1 && o.channels !== 3)
+    throw new SparseSoupsError(`--channels: expected 1 or 3, got ${o.channels}`);
+  return {
+    ...(o.imageSize !== undefined && { imageSize: o.imageSize }),
+    ...(o.resize !== undefined && { resize: o.resize }),
+    ...(o.channels !== undefined && { channels: o.channels }),
+    ...(o.skipUnreadable === true && { skipUnreadable: true }),
+  };
 }
 
 /** Parses --model-options. */

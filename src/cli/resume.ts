@@ -2,8 +2,7 @@
 import type { Command } from 'commander';
 import { openRunDir } from '../run/rundir.js';
 import { runLayout } from '../sms/layout.js';
-import { validateExperiment } from '../sms/validate.js';
-import { prepareModel } from '../sms/context.js';
+import { prepareAndValidate } from '../sms/validate.js';
 import { runExperiment } from '../run/experiment.js';
 import { summaryMarkdown } from '../run/summary.js';
 import { executorOptions, makeExecutor, reporter, type ExecutorFlags } from './options.js';
@@ -15,8 +14,7 @@ export function registerResumeCommand(program: Command): void {
     .option('--threads <n>', 'libtorch threads per process', (v) => Number.parseInt(v, 10))
     .action(async (dir: string, o: ExecutorFlags) => {
       const run = await openRunDir(dir);
-      await prepareModel(run.config);
-      validateExperiment(run.config, runLayout(run.path).config);
+      await prepareAndValidate(run.config, runLayout(run.path).config);
       const executor = await makeExecutor(o);
       const results = await runExperiment(run, { onEvent: reporter(), threads: o.threads, executor }).finally(() => executor?.close());
       process.stdout.write(`\n${summaryMarkdown(results)}\n`);

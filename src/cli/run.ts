@@ -1,8 +1,7 @@
 /** `sparse-soups run <config>`: an SMS experiment from a YAML config, then its report. */
 import type { Command } from 'commander';
 import { parseSmsConfig } from '../sms/config.js';
-import { validateExperiment } from '../sms/validate.js';
-import { prepareModel } from '../sms/context.js';
+import { prepareAndValidate } from '../sms/validate.js';
 import { createRunDir } from '../run/rundir.js';
 import { runExperiment } from '../run/experiment.js';
 import { summaryMarkdown } from '../run/summary.js';
@@ -17,8 +16,7 @@ export function registerRunCommand(program: Command): void {
     .option('--threads <n>', 'libtorch threads per process (default: config, else all cores / workers)', (v) => Number.parseInt(v, 10))
     .action(async (configPath: string, o: ExecutorFlags & { out: string }) => {
       const config = parseSmsConfig(loadConfigFile(configPath), configPath);
-      await prepareModel(config); // a user's model module (model.module) is imported first
-      validateExperiment(config, configPath); // before the run directory exists; its warnings come again as run events
+      await prepareAndValidate(config, configPath); // before the run directory exists; its warnings come again as run events
       const run = await createRunDir(config, o.out);
       process.stderr.write(`run directory: ${run.path}\n`);
       const executor = await makeExecutor(o);

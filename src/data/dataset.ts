@@ -51,7 +51,13 @@ export interface ImageDataset extends DatasetInfo {
 /** The two splits a dataset ships with. Validation is carved out of train by split.ts. */
 export type DatasetSplitName = 'train' | 'test';
 
-/** Options a dataset's loader understands; each dataset documents which it uses. */
+/** How images decoded from files are brought to a square: see {@link DatasetLoadOptions.resize}. */
+export type ImageResizeMode = 'resize' | 'center-crop';
+
+/**
+ * Options a dataset's loader understands; each dataset documents which it uses
+ * (and lists them in {@link DatasetDefinition.options}). Unset (undefined) means the dataset's default.
+ */
 export interface DatasetLoadOptions {
   /** Directory holding the dataset's files (defaults to the dataset's `defaultDir`). */
   dir?: string;
@@ -63,6 +69,26 @@ export interface DatasetLoadOptions {
   classNames?: readonly string[];
   /** Receives warnings about the data (e.g. classes without a training image); default: `process.emitWarning`. */
   onWarning?: (message: string) => void;
+  /** imagefolder: images are decoded to imageSize × imageSize pixels (default 32). */
+  imageSize?: number;
+  /**
+   * imagefolder: 'center-crop' (default) scales the shorter side to imageSize and crops the
+   * centre square (torchvision Resize(size) + CenterCrop(size)); 'resize' scales to the square
+   * directly, changing the aspect ratio.
+   */
+  resize?: ImageResizeMode;
+  /** imagefolder: 3 (RGB, default) or 1 (grayscale, L = 0.299 R + 0.587 G + 0.114 B as PIL's convert('L')). */
+  channels?: 1 | 3;
+  /** imagefolder: skip images that cannot be read or decoded, counted in a warning (default false: a DataFormatError). */
+  skipUnreadable?: boolean;
+}
+
+/** What {@link prepareDataset} reports while it works. */
+export interface DatasetPrepareHooks {
+  /** Called after each decoded file: `done` of `total`. */
+  onProgress?: (progress: { done: number; total: number }) => void;
+  /** One line of progress or warning (default: written to stderr). */
+  log?: (line: string) => void;
 }
 
 /** A named dataset that can be loaded from files. */
@@ -76,6 +102,16 @@ export interface DatasetDefinition {
   defaultDir: string | null;
   /** Shape, classes and normalization, when known before loading (null for user data). */
   info: DatasetInfo | null;
+  /**
+   * The {@link DatasetLoadOptions} keys besides `dir` this dataset reads. When listed, setting
+   * any other is a ConfigError (an `imageSize` given to cifar10 would otherwise be ignored silently).
+   */
+  options?: readonly (keyof DatasetLoadOptions)[];
+  /**
+   * Slow one-time work that `loadSplit` would otherwise do synchronously (decoding image files
+   * into a cache), run asynchronously by {@link prepareDataset}. Absent: nothing to prepare.
+   */
+  prepare?(options: DatasetLoadOptions, hooks: DatasetPrepareHooks): Promise<void>;
   loadSplit(split: DatasetSplitName, options: DatasetLoadOptions): ImageDataset;
 }
 
@@ -226,13 +262,52 @@ export function listDatasets(): DatasetDefinition[] {
   return [...registry.values()];
 }
 
+/** The DatasetLoadOptions keys a dataset may or may not take (`dir` all take; callers may pass other keys along, e.g. preview options). */
+const DATASET_OPTION_KEYS: readonly (keyof DatasetLoadOptions)[] = ['labelMode', 'imageSize', 'resize', 'channels', 'skipUnreadable'];
+
+/**
+ * Throws a ConfigError (path `data.<key>`) for an option set to a value (not undefined) that the
+ * dataset does not list in its `options`; a definition without an `options` list (a user's) accepts anything.
+ */
+export function checkDatasetOptions(definition: DatasetDefinition, options: DatasetLoadOptions): void {
+  if (definition.options === undefined) return;
+  for (const key of DATASET_OPTION_KEYS) {
+    if (options[key] === undefined || definition.options.includes(key)) continue;
+    const takers = listDatasets()
+      .filter((d) => d.options?.includes(key))
+      .map((d) => d.name);
+    throw new ConfigError(
+      `data.${key}`,
+      `dataset '${definition.name}' does not take ${key}${takers.length > 0 ? ` (only ${takers.join(', ')} do${takers.length === 1 ? 'es' : ''})` : ''}; remove it`,
+    );
+  }
+}
+
+/**
+ * Does a dataset's slow one-time work asynchronously (for `imagefolder`: decodes the images
+ * into a cache beside them), so the synchronous {@link loadDataset} that follows only reads.
+ * Call it where a run starts; datasets without such work return at once.
+ *
+ * @example
+ * await prepareDataset('imagefolder', { dir: '/data/flowers', imageSize: 64 });
+ * const { train, test } = loadDataset('imagefolder', { dir: '/data/flowers', imageSize: 64 }); // reads the cache
+ */
+export async function prepareDataset(name: string, options: DatasetLoadOptions = {}, hooks: DatasetPrepareHooks = {}): Promise<void> {
+  const definition = getDatasetDefinition(name);
+  checkDatasetOptions(definition, options);
+  await definition.prepare?.(options, hooks);
+}
+
 /** Loads one split of a registered dataset. */
 export function loadDatasetSplit(name: string, split: DatasetSplitName, options: DatasetLoadOptions = {}): ImageDataset {
-  return getDatasetDefinition(name).loadSplit(split, options);
+  const definition = getDatasetDefinition(name);
+  checkDatasetOptions(definition, options);
+  return definition.loadSplit(split, options);
 }
 
 /** Loads the train and test splits of a registered dataset. */
 export function loadDataset(name: string, options: DatasetLoadOptions = {}): { train: ImageDataset; test: ImageDataset } {
   const definition = getDatasetDefinition(name);
+  checkDatasetOptions(definition, options);
   return { train: definition.loadSplit('train', options), test: definition.loadSplit('test', options) };
 }

@@ -8,6 +8,7 @@
  * | cifar10       | data_batch_{1..5}.bin, test_batch.bin              | (the caller names it)               |
  * | cifar100      | train.bin, test.bin (fine labels by default)       | (the caller names it)               |
  * | npy           | {train,test}_{images,labels}.npy [+ classes.txt]   | (the caller names it)               |
+ * | imagefolder   | {train,test}/<class>/*.{png,jpg,jpeg}              | (the caller names it)               |
  *
  * Nothing is downloaded: a missing file is a DataFormatError saying where it comes from.
  *
@@ -33,6 +34,9 @@ import {
   type ImageShape,
 } from './dataset.js';
 import { findIdxFile, readIdxFile } from './idx.js';
+import { IMAGE_FOLDER_SOURCE, resolveImageFolderOptions } from './imagefolder.js';
+import { prepareImageFolder } from './imagefolder-decode.js';
+import { loadImageFolderSplit } from './imagefolder-load.js';
 import { npyToInt32, readNpyFile } from './npy.js';
 
 /** Where Debian's dataset-fashion-mnist package puts the files. */
@@ -112,6 +116,7 @@ function idxDataset(info: DatasetInfo, description: string, source: string, defa
     source,
     defaultDir,
     info,
+    options: [],
     loadSplit: (split, options) => loadIdxSplit(directoryFor(info.name, options, defaultDir, source), split, info, source),
   };
 }
@@ -123,6 +128,7 @@ function cifarDataset(variant: CifarVariant, description: string): DatasetDefini
     source: CIFAR_SOURCES[variant],
     defaultDir: null,
     info: cifarInfo(variant),
+    options: ['labelMode'],
     loadSplit: (split, options) =>
       loadCifarSplit(directoryFor(variant, options, null, CIFAR_SOURCES[variant]), variant, split, options.labelMode ?? 'fine'),
   };
@@ -258,12 +264,30 @@ const npyDataset: DatasetDefinition = {
   source: NPY_SOURCE,
   defaultDir: null,
   info: null,
+  options: [],
   loadSplit: (split, options) => {
     const dir = directoryFor('npy', options, null, NPY_SOURCE);
     const { info, warnings } = npyDirectoryInfo(dir, options);
     if (split === 'train') for (const warning of warnings) (options.onWarning ?? emitDatasetWarning)(warning);
     return loadNpyImageDataset(requireNpy(join(dir, `${split}_images.npy`)), requireNpy(join(dir, `${split}_labels.npy`)), info);
   },
+};
+
+/**
+ * Image files in torchvision's ImageFolder layout, decoded once with sharp into a cache beside
+ * them (imagefolder*.ts). `prepare` decodes asynchronously; `loadSplit` reads the cache.
+ */
+const imageFolderDataset: DatasetDefinition = {
+  name: 'imagefolder',
+  description: "Your own image files, torchvision's ImageFolder layout: {train,test}/<class>/*.{png,jpg,jpeg}",
+  source: IMAGE_FOLDER_SOURCE,
+  defaultDir: null,
+  info: null,
+  options: ['imageSize', 'resize', 'channels', 'skipUnreadable'],
+  prepare: async (options, hooks) => {
+    await prepareImageFolder(directoryFor('imagefolder', options, null, IMAGE_FOLDER_SOURCE), resolveImageFolderOptions(options), hooks);
+  },
+  loadSplit: (split, options) => loadImageFolderSplit(directoryFor('imagefolder', options, null, IMAGE_FOLDER_SOURCE), split, options),
 };
 
 registerDataset(
@@ -273,3 +297,4 @@ registerDataset(idxDataset(MNIST_INFO, 'MNIST: 70,000 28x28 grayscale handwritte
 registerDataset(cifarDataset('cifar10', 'CIFAR-10: 60,000 32x32 colour images, 10 classes (binary version)'));
 registerDataset(cifarDataset('cifar100', 'CIFAR-100: 60,000 32x32 colour images, 100 fine / 20 coarse classes (binary version)'));
 registerDataset(npyDataset);
+registerDataset(imageFolderDataset);

@@ -3,7 +3,7 @@
  * splits, the batch loader, augmentation, PNG previews.
  *
  * Importing this module registers the built-in datasets (fashion-mnist, mnist,
- * cifar10, cifar100, npy).
+ * cifar10, cifar100, npy, imagefolder).
  *
  * @example
  * import { loadDataset, splitTrainValidation, DataLoader } from './data/index.js';
@@ -16,6 +16,17 @@ export * from './datasets.js';
 export * from './idx.js';
 export * from './npy.js';
 export * from './cifar.js';
+export * from './imagefolder.js';
+export {
+  findImageFolderCache,
+  IMAGE_FOLDER_CACHE_FOLDER,
+  imageFolderCacheKey,
+  imageFolderCacheRoots,
+  readImageFolderCacheSplit,
+  type ImageFolderManifest,
+} from './imagefolder-cache.js';
+export * from './imagefolder-decode.js';
+export { loadImageFolderSplit } from './imagefolder-load.js';
 export * from './split.js';
 export * from './augment.js';
 export * from './loader.js';

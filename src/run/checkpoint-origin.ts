@@ -15,8 +15,9 @@ import { dirname, join } from 'node:path';
 import { DESCRIPTION_KEYS, SHAPE_KEYS, type ModelDescription } from '../checkpoints/model-description.js';
 import type { LoadModelHints, ZooModelDescription } from '../models/load.js';
 import { listModels, type ModelOptions } from '../models/registry.js';
-import { getDatasetDefinition } from '../data/index.js';
+import { getDatasetDefinition, type DatasetLoadOptions } from '../data/index.js';
 import { parseSmsConfig, type SmsConfig } from '../sms/config.js';
+import { datasetLoadOptions } from '../sms/context.js';
 import { ConfigError } from '../util/errors.js';
 
 /** Where a description comes from when the file alone does not say (the CLI's --model, --model-options, --dataset, --dir). */
@@ -29,6 +30,8 @@ export interface CheckpointHints {
   dataset?: string;
   /** Directory of the dataset's files (only needed for datasets without built-in shape info, e.g. npy). */
   dir?: string;
+  /** How the dataset loads besides `dir` (imagefolder's imageSize, channels, ...); default: the run config's. */
+  datasetOptions?: Omit<DatasetLoadOptions, 'dir'>;
 }
 
 /** The hints for `loadModel` that find a checkpoint's missing description as the file comment says. */
@@ -41,9 +44,12 @@ export function checkpointLoadHints(hints: CheckpointHints = {}): LoadModelHints
 }
 
 /** Input channels, classes and image size of a registered dataset (loads its test split only when the registry does not know them). */
-export function datasetShape(dataset: string, dir?: string): Pick<ModelDescription, 'inChannels' | 'numClasses' | 'imageSize'> {
+export function datasetShape(
+  dataset: string,
+  options: DatasetLoadOptions = {},
+): Pick<ModelDescription, 'inChannels' | 'numClasses' | 'imageSize'> {
   const definition = getDatasetDefinition(dataset);
-  const info = definition.info ?? definition.loadSplit('test', { dir });
+  const info = definition.info ?? definition.loadSplit('test', options);
   const [channels, height, width] = info.imageShape;
   if (height !== width)
     throw new ConfigError('--dataset', `dataset '${dataset}' has ${height}×${width} images; the models take square images`);
@@ -90,5 +96,7 @@ function describeFromOrigin(file: string, name: string | undefined, hints: Check
     );
   }
   const options = hints.modelOptions ?? (run !== null && run.model.name === model ? (run.model.options as ModelOptions) : {});
-  return { name: model, options, ...datasetShape(dataset, hints.dir ?? run?.data.dir ?? undefined), dataset };
+  const runOptions = run !== null && run.data.dataset === dataset ? datasetLoadOptions(run.data) : {};
+  const load = { ...runOptions, ...hints.datasetOptions, dir: hints.dir ?? run?.data.dir ?? undefined };
+  return { name: model, options, ...datasetShape(dataset, load), dataset };
 }

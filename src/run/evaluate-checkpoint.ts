@@ -14,7 +14,7 @@
  * console.log(r.table);
  * r.metrics.testAccuracy; // 0.89
  */
-import { loadDatasetSplit, type ImageDataset } from '../data/index.js';
+import { loadDatasetSplit, type DatasetLoadOptions, type ImageDataset } from '../data/index.js';
 import { validateOodSet } from '../data/corruptions/ood-set.js';
 import { parseSmsConfig } from '../sms/config.js';
 import { firstN, lazyOodSets, type ExperimentData, type OodSettings } from '../sms/context.js';
@@ -42,6 +42,8 @@ export interface EvaluateCheckpointOptions {
   dataset: string;
   /** Directory of the dataset's files (default: the dataset's own). */
   dir?: string;
+  /** How the dataset loads besides `dir` (imagefolder: imageSize, resize, channels, skipUnreadable). */
+  datasetOptions?: Omit<DatasetLoadOptions, 'dir'>;
   /** Model name, for files that do not record it (overrides the file's). */
   model?: string;
   /** Model options, for files that do not record them. */
@@ -75,7 +77,7 @@ export async function evaluateCheckpoint(opts: EvaluateCheckpointOptions): Promi
   const ood = opts.ood === undefined ? undefined : { ...opts.ood, ...validateOodSet(opts.ood, '--ood') };
   const { model, description, format } = await loadModel(
     opts.checkpoint,
-    checkpointLoadHints({ model: opts.model, modelOptions: opts.modelOptions, dataset: opts.dataset, dir: opts.dir }),
+    checkpointLoadHints({ model: opts.model, modelOptions: opts.modelOptions, dataset: opts.dataset, dir: opts.dir, datasetOptions: opts.datasetOptions }),
   );
   try {
     const config = parseSmsConfig(
@@ -92,7 +94,7 @@ export async function evaluateCheckpoint(opts: EvaluateCheckpointOptions): Promi
       },
       'eval options',
     );
-    const test = firstN(loadDatasetSplit(opts.dataset, 'test', { dir: opts.dir }), config.data.testSubset);
+    const test = firstN(loadDatasetSplit(opts.dataset, 'test', { ...opts.datasetOptions, dir: opts.dir }), config.data.testSubset);
     checkModelFitsData(description, test, opts.checkpoint);
     const data = evaluationData(test, config.evaluation);
     const { metrics } = await evaluateModel(model, config, data);

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { ConfigError } from '../util/errors.js';
 import { closestName } from '../util/suggest.js';
+import { IMAGE_FOLDER_DEFAULTS } from '../data/imagefolder.js';
 
 const positiveInt = z.number().int().positive();
 const nonNegative = z.number().nonnegative();
@@ -40,7 +41,7 @@ export const smsConfigSchema = z
       .describe("'cpu' (the pipeline does not run on a GPU yet; the tensor API does)"),
     data: z
       .object({
-        dataset: z.string().describe('dataset registry name: fashion-mnist, mnist, cifar10, cifar100, npy'),
+        dataset: z.string().describe('dataset registry name: fashion-mnist, mnist, cifar10, cifar100, npy, imagefolder'),
         dir: z.string().nullable().default(null).describe("directory of the dataset's files (null: the dataset's default)"),
         // Optional without a default: a config that does not set them keeps its normalized JSON (and run hash).
         numClasses: positiveInt.optional().describe('npy: number of classes (labels outside 0..numClasses-1 are an error; default: largest training label + 1)'),
@@ -51,6 +52,30 @@ export const smsConfigSchema = z
         testSubset: positiveInt.nullable().default(null).describe('evaluate on only this many test images'),
         batchSize: positiveInt.default(128).describe('images per training batch'),
         augment: augmentSchema.default({}),
+        // imagefolder's decoding options. `.default(d).optional()` documents d but leaves an
+        // omitted key out of the parsed config (the data layer applies d), so configs that do
+        // not set these keys keep the hash they had before the keys existed.
+        imageSize: positiveInt
+          .default(IMAGE_FOLDER_DEFAULTS.imageSize)
+          .optional()
+          .describe('imagefolder: side of the square images the files are decoded to, in pixels'),
+        resize: z
+          .enum(['center-crop', 'resize'])
+          .default(IMAGE_FOLDER_DEFAULTS.resize)
+          .optional()
+          .describe("imagefolder: 'center-crop' scales the shorter side to imageSize and crops the centre (torchvision Resize + CenterCrop); 'resize' scales to the square (aspect ratio changes)"),
+        channels: z
+          .number()
+          .int()
+          .refine((c): c is 1 | 3 => c === 1 || c === 3, 'expected 1 (grayscale) or 3 (RGB)')
+          .default(IMAGE_FOLDER_DEFAULTS.channels)
+          .optional()
+          .describe('imagefolder: 3 (RGB) or 1 (grayscale, as PIL convert(\'L\'))'),
+        skipUnreadable: z
+          .boolean()
+          .default(IMAGE_FOLDER_DEFAULTS.skipUnreadable)
+          .optional()
+          .describe('imagefolder: skip image files that cannot be decoded (counted in a warning) instead of failing'),
       })
       .strict(),
     model: z

@@ -9,8 +9,8 @@
  * that loads a checkpoint (retrainCandidate, pruneCheckpoint, evaluation)
  * prepare it themselves, in whichever process they run.
  */
-import { loadDataset } from '../data/index.js';
-import type { ImageDataset } from '../data/dataset.js';
+import { loadDataset, prepareDataset } from '../data/index.js';
+import type { DatasetLoadOptions, DatasetPrepareHooks, ImageDataset } from '../data/dataset.js';
 import { splitTrainValidation, subsetDataset } from '../data/split.js';
 import { corruptDataset } from '../data/corruptions/dataset.js';
 import { validateOodSet } from '../data/corruptions/ood-set.js';
@@ -84,15 +84,35 @@ export function lazyOodSets(test: ImageDataset, name: string, ev: OodSettings): 
   };
 }
 
+/** The loader options of the config's data section: the directory and imagefolder's decoding options. */
+export function datasetLoadOptions(d: SmsConfig['data']): DatasetLoadOptions {
+  return { dir: d.dir ?? undefined, imageSize: d.imageSize, resize: d.resize, channels: d.channels, skipUnreadable: d.skipUnreadable };
+}
+
+const dataKey = (config: SmsConfig): string => JSON.stringify([config.data, config.evaluation]);
+
+/**
+ * Does the dataset's slow one-time work (imagefolder: decoding the images into
+ * their cache) asynchronously, so that {@link experimentData} only reads. Call it
+ * before experimentData where a process starts work (runSms, a retrain or merge
+ * job): without it the synchronous load still works, but decodes in a child
+ * process while this one's event loop waits. Returns at once when this
+ * process has the data already.
+ */
+export async function prepareExperimentData(config: SmsConfig, hooks: DatasetPrepareHooks = {}): Promise<void> {
+  if (cache.has(dataKey(config))) return;
+  await prepareDataset(config.data.dataset, datasetLoadOptions(config.data), hooks);
+}
+
 /** The data of an experiment (cached by the config's data and evaluation sections). */
 export function experimentData(config: SmsConfig): ExperimentData {
-  const key = JSON.stringify([config.data, config.evaluation]);
+  const key = dataKey(config);
   const hit = cache.get(key);
   if (hit) return hit;
   const d = config.data;
   const warnings: string[] = [];
   const onWarning = (message: string): void => void warnings.push(message);
-  const { train: fullTrain, test: fullTest } = loadDataset(d.dataset, { dir: d.dir ?? undefined, numClasses: d.numClasses, classNames: d.classNames, onWarning });
+  const { train: fullTrain, test: fullTest } = loadDataset(d.dataset, { ...datasetLoadOptions(d), numClasses: d.numClasses, classNames: d.classNames, onWarning });
   const split = splitTrainValidation(fullTrain, { fraction: d.validationFraction, seed: d.splitSeed });
   const train = firstN(split.train, d.trainSubset, `${d.dataset}/train`);
   const test = firstN(fullTest, d.testSubset, `${d.dataset}/test`);

@@ -16,7 +16,7 @@ import { loadCheckpoint, saveCheckpoint, verifiedCheckpoint } from '../checkpoin
 import type { StateDict } from '../nn/module.js';
 import { MergeError } from '../util/errors.js';
 import { candidateSpecs, candidateLabel, type CandidateSpec } from './candidates.js';
-import { experimentData, modelName, prepareModel, type ExperimentData } from './context.js';
+import { experimentData, modelName, prepareExperimentData, prepareModel, type ExperimentData } from './context.js';
 import { evaluateModel, type Predictions } from './evaluate.js';
 import { scoreCheckpoint } from './scoring.js';
 import { runLayout, type SoupMethod } from './layout.js';
@@ -80,6 +80,7 @@ async function soupRecord(spec: PhaseMergeSpec, data: ExperimentData, outcome: S
  */
 export async function mergePhase(spec: PhaseMergeSpec, results: PhaseResults): Promise<PhaseResult> {
   const { config, phase } = spec;
+  await prepareExperimentData(config); // as in retrainCandidate: a queue worker may have no image cache yet
   await prepareModel(config);
   const data = experimentData(config);
   const specs = candidateSpecs(config);

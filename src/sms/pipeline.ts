@@ -24,7 +24,7 @@ import { writeJsonFileAtomic } from '../io/atomic.js';
 import type { CheckpointRef } from '../checkpoints/store.js';
 import type { SmsConfig } from './config.js';
 import { configHash } from './config.js';
-import { experimentData, prepareModel } from './context.js';
+import { experimentData } from './context.js';
 import { denseParent } from './dense.js';
 import type { ModelMetrics } from './evaluate.js';
 import { scoreCheckpoint } from './scoring.js';
@@ -34,7 +34,7 @@ import { runLayout } from './layout.js';
 import { phaseContexts, planPhase, pruneParent, retrainAll, soupOf } from './phase-steps.js';
 import type { PhaseResult } from './records.js';
 import { BaselineRuns } from './baselines/index.js';
-import { validateExperiment } from './validate.js';
+import { prepareAndValidate } from './validate.js';
 
 export type { SmsEvent } from './events.js';
 export type { CandidateRecord, SoupRecord, PhaseResult } from './records.js';
@@ -59,8 +59,7 @@ export interface SmsRunOptions {
 export async function runSms(config: SmsConfig, opts: SmsRunOptions): Promise<SmsResults> {
   const emit = opts.onEvent ?? (() => {});
   // A bad name, dataset, model (module) or batch size fails here, in seconds, before any training.
-  await prepareModel(config);
-  for (const message of validateExperiment(config).warnings) emit({ type: 'warning', message });
+  for (const message of (await prepareAndValidate(config)).warnings) emit({ type: 'warning', message });
   const executor = opts.executor ?? new InlineExecutor();
   const run = runLayout(opts.workDir);
   mkdirSync(run.root, { recursive: true });

@@ -19,7 +19,7 @@ import { accuracy } from '../metrics/classification.js';
 import { predictLogits } from '../metrics/predict.js';
 import type { SmsConfig } from './config.js';
 import type { CandidateSpec } from './candidates.js';
-import { experimentData, loadModel, modelName } from './context.js';
+import { experimentData, loadModel, modelName, prepareExperimentData } from './context.js';
 import type { PruningMask } from '../prune/mask.js';
 import { retrainResultFileOf } from './layout.js';
 import { existsSync } from 'node:fs';
@@ -76,6 +76,7 @@ function globalWindow(config: SmsConfig, spec: CandidateSpec, window: { totalSte
 export async function retrainCandidate(job: RetrainJob, onProgress?: (p: RetrainProgress) => void): Promise<RetrainResult> {
   const { config, spec } = job;
   if (job.threads && job.threads > 0 && getNumThreads() !== job.threads) setNumThreads(job.threads);
+  await prepareExperimentData(config); // a worker whose machine has no image cache decodes without blocking its event loop
   const data = experimentData(config);
   const model = await loadModel(config, job.parent, spec.seed);
   let mask: PruningMask | null = null;

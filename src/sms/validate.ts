@@ -43,7 +43,7 @@ import { ConfigError } from '../util/errors.js';
 import { didYouMean } from '../util/suggest.js';
 import { candidateSpecs } from './candidates.js';
 import type { SmsConfig } from './config.js';
-import { buildModel, experimentData, modelName, type ExperimentData } from './context.js';
+import { buildModel, experimentData, modelName, prepareExperimentData, prepareModel, type ExperimentData } from './context.js';
 
 export interface ValidationReport {
   /** Things worth a look that do not stop the run (printed by the CLI, recorded as events). */
@@ -73,6 +73,22 @@ export function validateExperiment(config: SmsConfig, source?: string): Validati
     fail('dense.checkpoint', `${config.dense.checkpoint}: file not found`);
   }
   return { warnings };
+}
+
+/**
+ * Everything a run needs before its first step, checked and prepared in the
+ * order that names a mistake best: registry names (with suggestions), then
+ * the dataset's one-time preparation (imagefolder decodes into its cache),
+ * then a user's model module (model.module), then validateExperiment.
+ */
+export async function prepareAndValidate(config: SmsConfig, source?: string): Promise<ValidationReport> {
+  const where = source === undefined ? '' : ` (in ${source})`;
+  checkNames(config, (path, problem) => {
+    throw new ConfigError(path, `${problem}${where}`);
+  });
+  await prepareExperimentData(config);
+  await prepareModel(config);
+  return validateExperiment(config, source);
 }
 
 /** Runs `fn`, adding `where` to the message of a ConfigError it throws (lower layers name the key but not the file). */

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { parse } from 'yaml';
-import { parseSmsConfig, configHash } from '../../src/sms/config.js';
+import { parseSmsConfig, configHash, normalizedConfigJson } from '../../src/sms/config.js';
 import { candidateSpecs } from '../../src/sms/candidates.js';
 import { ConfigError } from '../../src/util/errors.js';
 
@@ -49,4 +49,40 @@ test('docs/config.md lists every config key as the schema defines it', async () 
   const { configReferenceMarkdown } = await import('../../src/sms/config-doc.js');
   const doc = readFileSync('docs/config.md', 'utf8');
   for (const line of configReferenceMarkdown().split('\n')) assert.ok(doc.includes(line), `docs/config.md is missing: ${line}`);
+});
+
+test("imagefolder's data keys: documented defaults, left out when not set, so existing configs keep their hash", () => {
+  // Hashes of the shipped presets and `base` before data.imageSize, .resize, .channels and .skipUnreadable existed.
+  const before: Record<string, string> = {
+    base: 'bf731e105174',
+    'cifar10-resnet20.yaml': '44d106c70cfb',
+    'cifar100-wrn.yaml': 'b5c13b71bb37',
+    'fashion-mnist-paper.yaml': '4ced45e0764a',
+    'fashion-mnist-quick.yaml': '708cfa3d3807',
+  };
+  assert.equal(configHash(parseSmsConfig(base)), before.base);
+  for (const f of Object.keys(before).filter((k) => k.endsWith('.yaml'))) {
+    assert.equal(configHash(parseSmsConfig(parse(readFileSync(`configs/${f}`, 'utf8')), f)), before[f], f);
+  }
+  const dataKeys = (input: unknown): string[] => Object.keys(JSON.parse(normalizedConfigJson(parseSmsConfig(input))).data);
+  assert.deepEqual(dataKeys(base), ['augment', 'batchSize', 'dataset', 'dir', 'splitSeed', 'testSubset', 'trainSubset', 'validationFraction']);
+  const imageFolder = { ...base, data: { dataset: 'imagefolder', dir: '/data/x', imageSize: 64, resize: 'resize', channels: 1, skipUnreadable: true } };
+  const parsed = parseSmsConfig(imageFolder);
+  assert.deepEqual([parsed.data.imageSize, parsed.data.resize, parsed.data.channels, parsed.data.skipUnreadable], [64, 'resize', 1, true]);
+  assert.notEqual(configHash(parsed), configHash(parseSmsConfig({ ...imageFolder, data: { ...imageFolder.data, imageSize: 32 } })));
+  const cases: [unknown, RegExp][] = [
+    [{ ...base, data: { dataset: 'imagefolder', channels: 2 } }, /^data\.channels: expected 1 \(grayscale\) or 3 \(RGB\), got 2/],
+    [{ ...base, data: { dataset: 'imagefolder', resize: 'crop' } }, /^data\.resize: expected one of 'center-crop', 'resize', got "crop"/],
+    [{ ...base, data: { dataset: 'imagefolder', imageSize: 0 } }, /^data\.imageSize: expected a number > 0, got 0/],
+  ];
+  for (const [input, pattern] of cases) assert.throws(() => parseSmsConfig(input), (e: Error) => e instanceof ConfigError && pattern.test(e.message), String(pattern));
+});
+
+test('the config reference documents the defaults of the keys a config may leave out', async () => {
+  const { configFields } = await import('../../src/sms/config-doc.js');
+  const fields = new Map(configFields().map((f) => [f.path, f]));
+  assert.equal(fields.get('data.imageSize')?.default, '32');
+  assert.equal(fields.get('data.resize')?.default, '"center-crop"');
+  assert.equal(fields.get('data.channels')?.default, '3');
+  assert.equal(fields.get('data.skipUnreadable')?.default, 'false');
 });
