@@ -156,7 +156,7 @@ test('loadCorruptedCifar errors: bad severity, missing file, wrong shape, label 
   assert.throws(() => loadCorruptedCifar(root, 'fog', 6), /severity must be an integer 1\.\.5/);
   expectFormatError(() => loadCorruptedCifar(root, 'snow', 1), join(root, 'snow.npy'), /file not found.*CIFAR-10-C.*Zenodo/);
   writeNpyFile(join(root, 'tiny.npy'), { dtype: '|u1', shape: [5, 28, 28], data: new Uint8Array(5 * 784) });
-  expectFormatError(() => loadCorruptedCifar(root, 'tiny', 1), join(root, 'tiny.npy'), /expected shape \(N, 32, 32, 3\), found \(5, 28, 28\)/);
+  expectFormatError(() => loadCorruptedCifar(root, 'tiny', 1), join(root, 'tiny.npy'), /expected shape \(N, 32, 32, 3\) to match cifar10-c's images, found \(5, 28, 28\)/);
   writeNpyFile(join(root, 'odd.npy'), { dtype: '|u1', shape: [7, 32, 32, 3], data: new Uint8Array(7 * 3072) });
   expectFormatError(() => loadCorruptedCifar(root, 'odd', 1), join(root, 'odd.npy'), /7 images is not 5 severities/);
   writeNpyFile(join(root, 'labels.npy'), { dtype: '<i8', shape: [3], data: BigInt64Array.from([0n, 1n, 2n]) });
