@@ -148,3 +148,8 @@ export async function writeComparison(runDirs: readonly string[], opts: { out?: 
   await writeFileAtomic(files.html, page.html);
   return { dir, files, markdown: compareMarkdown(comparison), comparison, warnings: page.warnings };
 }
+
+/** What the command line prints: the markdown tables, then where the files are. */
+export function comparisonText(out: ComparisonOutput): string {
+  return `${out.markdown}\n\ncomparison: ${out.files.json}, ${out.files.csv}\nreport: ${out.files.html}`;
+}
