@@ -34,7 +34,7 @@ function points(x: number): string {
 function meanHtml(m: KindSummary['testAccuracy']): string {
   if (m.n === 0) return '–';
   if (m.n < 2) return `${pct(m.mean)} <span class="muted">(n = 1)</span>`;
-  return `${pct(m.mean)} ± ${pct(m.std)} <span class="muted">[${pct(m.low)}, ${pct(m.high)}]</span>`;
+  return `${pct(m.mean)} ± ${pct(m.std)}<br><span class="muted">[${pct(m.low)}, ${pct(m.high)}]</span>`;
 }
 
 function verdictHtml(p: PairedRow): string {
@@ -52,7 +52,7 @@ function pairedTable(rows: PairedRow[]): string {
     rows,
     [
       { header: 'phase', text: (r) => r.phase, numeric: true },
-      { header: 'metric', text: (r) => METRIC_NAMES[r.metric] },
+      { header: 'metric', text: (r) => (r.metric === 'testAccuracy' ? 'test acc' : 'OOD acc') },
       { header: 'soup', text: (r) => r.model },
       { header: 'baseline', text: (r) => r.baseline },
       { header: 'epochs', text: (r) => `${epochs(r.modelRetrainEpochs)} / ${epochs(r.baselineRetrainEpochs)}`, numeric: true },
