@@ -10,6 +10,7 @@ import { SparseSoupsError } from '../util/errors.js';
 import { registerRunCommand } from './run.js';
 import { registerResumeCommand } from './resume.js';
 import { registerReportCommand } from './report.js';
+import { registerCompareCommand } from './compare.js';
 import { registerEvalCommand } from './eval.js';
 import { registerExportCommand } from './export.js';
 import { registerWorkerCommand } from './worker.js';
@@ -21,6 +22,7 @@ program.name('sparse-soups').description('Prune neural networks and merge them i
 registerRunCommand(program);
 registerResumeCommand(program);
 registerReportCommand(program);
+registerCompareCommand(program);
 registerEvalCommand(program);
 registerExportCommand(program);
 registerWorkerCommand(program);

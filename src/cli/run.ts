@@ -1,6 +1,6 @@
 /** `sparse-soups run <config>`: an SMS experiment from a YAML config, then its report. */
 import type { Command } from 'commander';
-import { parseSmsConfig } from '../sms/config.js';
+import { parseSmsConfig, replicateConfigs, type SmsConfig } from '../sms/config.js';
 import { prepareAndValidate } from '../sms/validate.js';
 import { createRunDir } from '../run/rundir.js';
 import { runExperiment } from '../run/experiment.js';
@@ -10,12 +10,13 @@ import { executorOptions, loadConfigFile, makeExecutor, reporter, type ExecutorF
 
 export function registerRunCommand(program: Command): void {
   executorOptions(program.command('run'))
-    .description('run an SMS experiment from a YAML config (re-running the same config resumes it)')
+    .description('run an SMS experiment from a YAML config (re-running the same config resumes it); with seeds: [...], one run per seed, then their comparison')
     .argument('<config>', 'YAML config file (see configs/ and docs/config.md)')
     .option('--out <dir>', 'parent directory of run directories', 'runs')
     .option('--threads <n>', 'libtorch threads per process (default: config, else all cores / workers)', (v) => Number.parseInt(v, 10))
     .action(async (configPath: string, o: ExecutorFlags & { out: string }) => {
       const config = parseSmsConfig(loadConfigFile(configPath), configPath);
+      if (config.seeds !== null) return runSeeds(config, configPath, o);
       await prepareAndValidate(config, configPath); // before the run directory exists; its warnings come again as run events
       const run = await createRunDir(config, o.out);
       process.stderr.write(`run directory: ${run.path}\n`);
@@ -26,4 +27,24 @@ export function registerRunCommand(program: Command): void {
         `\n${summaryMarkdown(results)}\n\nresults: ${run.path}/results.json, ${run.path}/results.csv\nreport: ${report}\n`,
       );
     });
+}
+
+/** `seeds: [...]`: one run per seed (src/run/replicates.ts), each with its report, then their comparison. */
+async function runSeeds(config: SmsConfig, configPath: string, o: ExecutorFlags & { out: string }): Promise<void> {
+  // Every replicate is validated again when it starts; the first one here, before anything is written.
+  await prepareAndValidate(replicateConfigs(config)[0], configPath);
+  const { runReplicates } = await import('../run/replicates.js');
+  const { writeComparison, comparisonText } = await import('../report/compare-output.js');
+  const { writeReport: writeRunReport } = await import('../report/report.js');
+  const executor = await makeExecutor(o);
+  const dirs = await runReplicates(config, o.out, {
+    onEvent: reporter(),
+    threads: o.threads,
+    executor,
+    onReplicateStart: (r) => process.stderr.write(`replicate ${r.index + 1}/${r.count} (seed ${r.seed}): run directory ${r.dir}\n`),
+    onReplicateDone: async (r) => {
+      await writeRunReport(r.dir);
+    },
+  }).finally(() => executor?.close());
+  process.stdout.write(`\n${comparisonText(await writeComparison(dirs))}\n`);
 }

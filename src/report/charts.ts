@@ -11,7 +11,8 @@ const PALETTE = ['#d62728', '#ff7f0e', '#4c72b0', '#17becf', '#2ca02c', '#8c6d31
 
 export const FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif';
 
-const baseConfig = {
+/** Fonts, axes, legends and titles shared by every plot (the comparison page's too). */
+export const baseConfig = {
   font: FONT,
   view: { stroke: '#ddd' },
   axis: { labelFontSize: 11, titleFontSize: 12, titleFontWeight: 'normal' as const, gridColor: '#eee' },
@@ -19,7 +20,8 @@ const baseConfig = {
   title: { fontSize: 14, anchor: 'start' as const, fontWeight: 'bold' as const, offset: 10 },
 };
 
-function colorScale(kinds: string[]): { domain: string[]; range: string[] } {
+/** One PALETTE color per model kind, in legend order. */
+export function colorScale(kinds: string[]): { domain: string[]; range: string[] } {
   return { domain: kinds, range: kinds.map((_, i) => PALETTE[i % PALETTE.length]) };
 }
 

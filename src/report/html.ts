@@ -120,6 +120,7 @@ p.note { color: var(--muted); font-size: 14px; }
 .card .value { font-size: 24px; font-weight: 600; font-variant-numeric: tabular-nums; }
 .card .detail { font-size: 13px; color: var(--muted); }
 .pos { color: var(--good); }
+.muted { color: var(--muted); }
 .neg { color: var(--bad); }
 figure { margin: 16px 0 28px; }
 figure svg { max-width: 100%; height: auto; display: block; }

@@ -9,7 +9,7 @@ import { resolve } from 'node:path';
 import { appendLineDurable, writeFileAtomic, readJsonFile } from '../io/atomic.js';
 import { configHash, normalizedConfigJson, parseSmsConfig, type SmsConfig } from '../sms/config.js';
 import { runLayout } from '../sms/layout.js';
-import { DataFormatError } from '../util/errors.js';
+import { ConfigError, DataFormatError } from '../util/errors.js';
 
 export interface RunDir {
   path: string;
@@ -17,9 +17,13 @@ export interface RunDir {
   appendEvent(event: Record<string, unknown>): Promise<void>;
 }
 
+/** A run name as it goes into a directory name: anything but letters, digits, '.', '_' and '-' becomes '_'. */
+export function safeRunName(name: string): string {
+  return name.replace(/[^A-Za-z0-9._-]+/g, '_');
+}
+
 export function runDirPath(config: SmsConfig, outRoot: string): string {
-  const safeName = config.name.replace(/[^A-Za-z0-9._-]+/g, '_');
-  return resolve(outRoot, `${safeName}-${configHash(config)}`);
+  return resolve(outRoot, `${safeRunName(config.name)}-${configHash(config)}`);
 }
 
 function open(path: string, config: SmsConfig): RunDir {
@@ -31,8 +35,15 @@ function open(path: string, config: SmsConfig): RunDir {
   };
 }
 
-/** Creates (or reopens) the run directory of a config and records the normalized config. */
+/**
+ * Creates (or reopens) the run directory of a config and records the
+ * normalized config. A config with `seeds` is several runs, not one: it is
+ * refused here (run it with runReplicates, src/run/replicates.ts).
+ */
 export async function createRunDir(config: SmsConfig, outRoot: string): Promise<RunDir> {
+  if (config.seeds !== null) {
+    throw new ConfigError('seeds', `a config with seeds [${config.seeds.join(', ')}] is one run per seed: run it with runReplicates (src/run/replicates.ts) or \`sparse-soups run\`, not as a single run`);
+  }
   const path = runDirPath(config, outRoot);
   mkdirSync(path, { recursive: true });
   const configFile = runLayout(path).config;

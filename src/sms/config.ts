@@ -31,6 +31,14 @@ export const smsConfigSchema = z
   .object({
     name: z.string().default('sms').describe('a label for reports'),
     seed: z.number().int().default(0).describe('seed of the dense model and default candidate seeds'),
+    seeds: z
+      .array(z.number().int())
+      .min(1)
+      .nullable()
+      .default(null)
+      .describe(
+        'replicates: run the experiment once per seed (each a run with `seed: s` in its own run directory; `seed` is ignored), then compare them with confidence intervals (docs/compare.md; null: one run with `seed`)',
+      ),
     threads: z.number().int().nonnegative().default(0).describe('libtorch threads per process (0: cores / workers)'),
     device: z
       .string()
@@ -282,6 +290,10 @@ export function parseSmsConfig(input: unknown, source = 'config'): SmsConfig {
       throw new ConfigError(`candidates.vary.${key}`, `expected ${m} values (one per candidate), got ${values.length} (in ${source})`);
     }
   }
+  if (c.seeds !== null) {
+    const repeated = c.seeds.find((s, i) => c.seeds!.indexOf(s) !== i);
+    if (repeated !== undefined) throw new ConfigError('seeds', `seed ${repeated} is listed twice: replicates need distinct seeds (in ${source})`);
+  }
   if (c.candidates.grid) {
     const combos = Object.values(c.candidates.vary).reduce((n, v) => n * (v?.length ?? 1), 1);
     if (combos !== m) throw new ConfigError('candidates.count', `grid of the vary lists has ${combos} combinations, count is ${m} (in ${source})`);
@@ -297,9 +309,26 @@ function sortKeys(v: unknown): unknown {
   return v;
 }
 
-/** The config as canonical JSON (defaults applied, keys sorted). */
+/**
+ * The config as canonical JSON (defaults applied, keys sorted). `seeds: null`
+ * (one run, the default) is left out, so configs written before the key
+ * existed keep their hash and their run directory.
+ */
 export function normalizedConfigJson(config: SmsConfig): string {
-  return JSON.stringify(sortKeys(config));
+  const { seeds, ...rest } = config;
+  return JSON.stringify(sortKeys(seeds === null ? rest : config));
+}
+
+/**
+ * The single runs a config stands for: one per entry of `seeds` (the config
+ * with `seed: s` and no `seeds`), or the config itself when `seeds` is null.
+ *
+ * @example
+ * replicateConfigs(parseSmsConfig({ ...raw, seeds: [0, 1] })).map((c) => c.seed); // [0, 1]
+ */
+export function replicateConfigs(config: SmsConfig): SmsConfig[] {
+  if (config.seeds === null) return [config];
+  return config.seeds.map((seed) => ({ ...config, seed, seeds: null }));
 }
 
 /** First 12 hex digits of SHA-256 of the normalized config: the run's identity. */

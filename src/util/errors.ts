@@ -94,6 +94,21 @@ export class MergeError extends SparseSoupsError {}
 /** A plot of the HTML report could not be compiled or rendered (a bug in a spec, not in the user's data). */
 export class ReportRenderError extends SparseSoupsError {}
 
+/**
+ * Runs given to `compare` are not replicates of one experiment: their
+ * configs differ in `key` (other than `seed`), or two are the same run.
+ * `dirs` are the two run directories that disagree.
+ */
+export class NotReplicatesError extends SparseSoupsError {
+  constructor(
+    readonly key: string,
+    readonly dirs: [string, string],
+    problem: string,
+  ) {
+    super(`not replicates of one experiment: ${problem}`);
+  }
+}
+
 /** A run-directory artifact is missing or its bytes do not match the checksum the job carries. */
 export class ArtifactError extends SparseSoupsError {
   constructor(

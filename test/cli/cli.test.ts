@@ -11,7 +11,7 @@ const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
 const cli = (...args: string[]) => spawnSync(process.execPath, [...CLI, ...args], { encoding: 'utf8' });
 
 test('every command has --help', () => {
-  for (const cmd of [[], ['run'], ['resume'], ['status'], ['report'], ['worker'], ['eval'], ['export'], ['data'], ['data', 'preview']]) {
+  for (const cmd of [[], ['run'], ['resume'], ['status'], ['report'], ['compare'], ['worker'], ['eval'], ['export'], ['data'], ['data', 'preview']]) {
     const r = cli(...cmd, '--help');
     assert.equal(r.status, 0, `${cmd.join(' ')} --help`);
     assert.match(r.stdout, /Usage: sparse-soups/);
@@ -19,7 +19,7 @@ test('every command has --help', () => {
       const listed = [...r.stdout.matchAll(/^ {2}(\w+) /gm)].map((m) => m[1]);
       assert.deepEqual(
         listed,
-        ['run', 'resume', 'report', 'eval', 'export', 'worker', 'data', 'status', 'help'],
+        ['run', 'resume', 'report', 'compare', 'eval', 'export', 'worker', 'data', 'status', 'help'],
         'commands in their usual order',
       );
     }

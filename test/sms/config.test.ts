@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { parse } from 'yaml';
-import { parseSmsConfig, configHash, normalizedConfigJson } from '../../src/sms/config.js';
+import { parseSmsConfig, configHash, normalizedConfigJson, replicateConfigs } from '../../src/sms/config.js';
 import { candidateSpecs } from '../../src/sms/candidates.js';
 import { ConfigError } from '../../src/util/errors.js';
 
@@ -28,6 +28,35 @@ test('errors name the config path, the expectation and what was given', () => {
     [{ ...base, candidates: { count: 3, grid: true, vary: { seed: [1, 2], weightDecay: [0, 1e-4] } } }, /^candidates\.count: grid .* 4 combinations, count is 3/],
   ];
   for (const [input, pattern] of cases) {
+    assert.throws(() => parseSmsConfig(input, 'cfg.yaml'), (e: Error) => e instanceof ConfigError && pattern.test(e.message), String(pattern));
+  }
+});
+
+test('seeds: one replicate per seed, distinct seeds, and no key in the hash when null', () => {
+  const single = parseSmsConfig({ ...base, seed: 7 });
+  assert.equal(single.seeds, null);
+  assert.deepEqual(replicateConfigs(single), [single]);
+  // Left out of the normalized config when null: configs from before the key keep their hash (their run directory).
+  assert.doesNotMatch(normalizedConfigJson(single), /"seeds"/);
+  assert.equal(configHash(single), configHash(parseSmsConfig({ ...base, seed: 7, seeds: null })));
+
+  const multi = parseSmsConfig({ ...base, seed: 7, seeds: [0, 3, 1] });
+  assert.notEqual(configHash(multi), configHash(single));
+  const replicates = replicateConfigs(multi);
+  assert.deepEqual(replicates.map((c) => c.seed), [0, 3, 1]);
+  for (const r of replicates) {
+    assert.equal(r.seeds, null);
+    assert.deepEqual({ ...r, seed: 0 }, { ...multi, seed: 0, seeds: null });
+    // A replicate is exactly the single-run config of its seed: same run directory as running `seed: s` alone.
+    assert.equal(configHash(r), configHash(parseSmsConfig({ ...base, seed: r.seed })));
+  }
+
+  const bad: [unknown, RegExp][] = [
+    [{ ...base, seeds: [1, 2, 1] }, /^seeds: seed 1 is listed twice: replicates need distinct seeds \(in cfg\.yaml\)$/],
+    [{ ...base, seeds: [] }, /^seeds: expected at least 1 entries/],
+    [{ ...base, seeds: [0.5] }, /^seeds\.0: expected an integer/],
+  ];
+  for (const [input, pattern] of bad) {
     assert.throws(() => parseSmsConfig(input, 'cfg.yaml'), (e: Error) => e instanceof ConfigError && pattern.test(e.message), String(pattern));
   }
 });
