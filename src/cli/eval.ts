@@ -1,6 +1,5 @@
 /** `sparse-soups eval <checkpoint>`: test and OOD metrics of one checkpoint. */
 import type { Command } from 'commander';
-import { evaluateCheckpoint } from '../run/evaluate-checkpoint.js';
 import type { ModelOptions } from '../models/registry.js';
 import { list, parseJsonOption } from './options.js';
 
@@ -27,6 +26,7 @@ export function registerEvalCommand(program: Command): void {
     .option('--model-options <json>', 'model options as JSON', parseJsonOption)
     .option('--test-subset <n>', 'evaluate on the first n test images', (v) => Number.parseInt(v, 10))
     .action(async (checkpoint: string, o: EvalFlags) => {
+      const { evaluateCheckpoint } = await import('../run/evaluate-checkpoint.js');
       const r = await evaluateCheckpoint({
         checkpoint,
         dataset: o.dataset,

@@ -1,6 +1,5 @@
 /** `sparse-soups export <checkpoint>`: a dense or compact sparse safetensors file of a checkpoint. */
 import type { Command } from 'commander';
-import { exportModel } from '../run/export.js';
 import type { ExportFormat } from '../checkpoints/model-description.js';
 import type { ModelOptions } from '../models/registry.js';
 import { SparseSoupsError } from '../util/errors.js';
@@ -31,6 +30,7 @@ export function registerExportCommand(program: Command): void {
     .action(async (checkpoint: string, o: ExportFlags) => {
       if (o.format !== 'dense' && o.format !== 'sparse')
         throw new SparseSoupsError(`--format: expected 'dense' or 'sparse', got '${o.format}'`);
+      const { exportModel } = await import('../run/export.js');
       const output = o.out ?? checkpoint.replace(/\.safetensors$/, '') + `.${o.format}.safetensors`;
       const r = await exportModel({
         checkpoint,

@@ -1,10 +1,5 @@
 /** `sparse-soups run <config>`: an SMS experiment from a YAML config, then its report. */
 import type { Command } from 'commander';
-import { parseSmsConfig } from '../sms/config.js';
-import { createRunDir } from '../run/rundir.js';
-import { runExperiment } from '../run/experiment.js';
-import { summaryMarkdown } from '../run/summary.js';
-import { writeReport } from '../report/report.js';
 import { executorOptions, loadConfigFile, makeExecutor, reporter, type ExecutorFlags } from './options.js';
 
 export function registerRunCommand(program: Command): void {
@@ -14,11 +9,18 @@ export function registerRunCommand(program: Command): void {
     .option('--out <dir>', 'parent directory of run directories', 'runs')
     .option('--threads <n>', 'libtorch threads per process (default: config, else all cores / workers)', (v) => Number.parseInt(v, 10))
     .action(async (configPath: string, o: ExecutorFlags & { out: string }) => {
-      const config = parseSmsConfig(loadConfigFile(configPath), configPath);
+      // Loaded here, not at the top: `--help` and the other commands need none of it.
+      const { parseSmsConfig } = await import('../sms/config.js');
+      const { createRunDir } = await import('../run/rundir.js');
+      const { runExperiment } = await import('../run/experiment.js');
+      const { summaryMarkdown } = await import('../run/summary.js');
+      const { writeReport } = await import('../report/report.js');
+      const config = parseSmsConfig(await loadConfigFile(configPath), configPath);
       const run = await createRunDir(config, o.out);
       process.stderr.write(`run directory: ${run.path}\n`);
       const executor = await makeExecutor(o);
-      const results = await runExperiment(run, { onEvent: reporter(), threads: o.threads, executor }).finally(() => executor?.close());
+      const onEvent = await reporter();
+      const results = await runExperiment(run, { onEvent, threads: o.threads, executor }).finally(() => executor?.close());
       const report = await writeReport(run.path);
       process.stdout.write(
         `\n${summaryMarkdown(results)}\n\nresults: ${run.path}/results.json, ${run.path}/results.csv\nreport: ${report}\n`,
