@@ -1,6 +1,6 @@
 /** The model zoo: MLP, ConvNet, CIFAR ResNets, WideResNets, VGG-16-BN, the registry by name, and loading a model from a file. */
 export { createModel, listModels, findModel, registerModel } from './registry.js';
-export type { ModelConfig, ModelOptions, CreateModelOptions, ModelEntry, ModelInfo, ModelOptionName } from './registry.js';
+export type { ModelConfig, ModelOptions, CreateModelOptions, ModelEntry, ModelFactory, ModelInfo, ModelOptionName } from './registry.js';
 export { Mlp } from './mlp.js';
 export type { MlpOptions } from './mlp.js';
 export { ConvNet } from './convnet.js';
