@@ -33,5 +33,6 @@ function startupClosure(entry: string): { files: string[]; packages: string[] } 
 test('main.ts loads only commander, the command registrations and the error classes at startup', () => {
   const { files, packages } = startupClosure(join(ROOT, 'src/cli/main.ts'));
   assert.deepEqual(packages, ['commander']);
-  for (const file of files) assert.match(file, /^src\/(cli\/(?!data-actions)[\w-]+|util\/errors)\.ts$/, `${file} is loaded by every command at startup`);
+  for (const file of files)
+    assert.match(file, /^src\/(cli\/(?!data-actions)[\w-]+|util\/errors)\.ts$/, `${file} is loaded by every command at startup`);
 });
