@@ -28,7 +28,7 @@ test('a factory-registered model is built by name (case-insensitively) with the 
   assert.deepEqual(listModels().at(-1), { name: 'User-Net', description: 'a test model', options: [] });
   const a = createModel('user-net', { inChannels: 1, numClasses: 3, imageSize: 4, generator: new Generator(7) });
   const b = createModel('USER-NET', { inChannels: 1, numClasses: 3, imageSize: 4, generator: new Generator(7) });
-  assert.ok(a instanceof UserNet);
+  if (!(a instanceof UserNet) || !(b instanceof UserNet)) assert.fail('createModel builds the registered class');
   assert.deepEqual(a.fc.weight.shape, [3, 16]);
   assert.ok(a.fc.weight.equal(b.fc.weight), 'same seed, same weights');
   assert.throws(
