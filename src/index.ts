@@ -19,6 +19,7 @@
 export {
   runSms,
   parseSmsConfig,
+  /** The zod schema of the run config: every key with its default and a one-line description (docs/config.md is generated from it). */
   smsConfigSchema,
   configHash,
   InlineExecutor,
@@ -28,7 +29,9 @@ export {
   candidateSpecs,
 } from './sms/index.js';
 export type {
+  /** A validated run config with every default filled in, as `parseSmsConfig` returns it (keys: docs/config.md). */
   SmsConfig,
+  /** What `parseSmsConfig` accepts: the run config with every defaulted key optional (a YAML file's shape). */
   SmsConfigInput,
   SmsResults,
   SmsRunOptions,
@@ -151,6 +154,12 @@ export type {
 
 // Networks: modules, layers, functionals (F), the optimizer.
 export {
+  /**
+   * The base class of layers and networks, like torch.nn.Module: register
+   * parameters, buffers and child modules under PyTorch names, implement
+   * `forward`; `stateDict()`, `loadStateDict()`, `train()`/`eval()`,
+   * `namedParameters()`, `to({ device })`, `dispose()`.
+   */
   Module,
   Linear,
   Conv2d,
@@ -165,6 +174,7 @@ export {
   AvgPool2d,
   AdaptiveAvgPool2d,
   Dropout,
+  /** Functionals, like torch.nn.functional: linear, conv2d, batchNorm, pooling, relu, softmax, crossEntropy, nllLoss, mseLoss, dropout. */
   F,
 } from './nn/index.js';
 export type { StateDict } from './nn/index.js';

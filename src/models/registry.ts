@@ -49,6 +49,7 @@ export interface ModelOptions {
   classifier?: VggClassifier;
 }
 
+/** What `createModel` and a model factory receive: the data's shape, the generator, and the model-specific options. */
 export type CreateModelOptions = ModelConfig & ModelOptions;
 export type ModelOptionName = keyof ModelOptions;
 
