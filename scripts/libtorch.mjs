@@ -66,6 +66,15 @@ export function locateLibtorch() {
   return { ...found, cuda, abi: cxx11Abi(found), linkLibs };
 }
 
+/**
+ * What identifies the libtorch an addon is built against: recorded beside the
+ * addon by build-native.mjs (build/Release/sparse_soups.libtorch.json) and
+ * compared by install-native.mjs, which rebuilds when it differs.
+ */
+export function libtorchStamp(found) {
+  return { source: found.source, libdir: found.libdir, cuda: found.cuda, abi: found.abi };
+}
+
 function main() {
   let found;
   try {

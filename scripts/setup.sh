@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up sparse-soups on a Debian machine: system packages (only those
-# missing), npm dependencies, the libtorch addon and the TypeScript build.
+# missing), npm dependencies, the libtorch addon, the TypeScript build, and
+# the `sparse-soups` command on PATH.
 #
 #   bash scripts/setup.sh            # everything needed to run and test
 #   LIBTORCH=/path/to/libtorch bash scripts/setup.sh   # build against another libtorch (e.g. CUDA)
@@ -32,9 +33,10 @@ if [ "${#missing[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# npm ci also runs `node-gyp rebuild` for this package (it has a binding.gyp):
-# without a nodedir, node-gyp would download Node's headers from nodejs.org.
-# Use the local ones, as scripts/build-native.mjs does.
+# npm ci also runs this package's install step (scripts/install-native.mjs),
+# which builds the addon when it is missing: without a nodedir, node-gyp would
+# download Node's headers from nodejs.org. Use the local ones, as
+# scripts/build-native.mjs does.
 if [ -z "${npm_config_nodedir:-}" ] && [ -f /usr/include/node/node_api.h ]; then export npm_config_nodedir=/usr; fi
 # onnxruntime-node (devDependency: the ONNX export tests) ships its CPU binaries in the npm
 # package; its postinstall would also download CUDA libraries from NuGet, which fails offline.
@@ -44,5 +46,11 @@ export ONNXRUNTIME_NODE_INSTALL="${ONNXRUNTIME_NODE_INSTALL:-skip}"
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi
-npm run build
+# The addon is rebuilt only when it is missing, does not load, is older than
+# native/ or binding.gyp, or was built against another libtorch (say LIBTORCH
+# changed); `npm run build:native` rebuilds it unconditionally.
+node scripts/install-native.mjs
+npm run build:ts
+# `sparse-soups` on PATH: a symlink to dist/src/cli/main.js (/usr/local/bin as root, else ~/.local/bin).
+bash scripts/link-cli.sh
 echo "setup: done ($(node scripts/libtorch.mjs --check))"

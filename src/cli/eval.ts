@@ -1,8 +1,6 @@
 /** `sparse-soups eval <checkpoint>`: test and OOD metrics of one checkpoint. */
 import type { Command } from 'commander';
-import { evaluateCheckpoint } from '../run/evaluate-checkpoint.js';
 import type { ModelOptions } from '../models/registry.js';
-import { prepareDataset } from '../data/index.js';
 import { imageDecodingLoadOptions, imageDecodingOptions, list, parseJsonOption, type ImageDecodingFlags } from './options.js';
 
 interface EvalFlags extends ImageDecodingFlags {
@@ -28,6 +26,9 @@ export function registerEvalCommand(program: Command): void {
     .option('--model-options <json>', 'model options as JSON', parseJsonOption)
     .option('--test-subset <n>', 'evaluate on the first n test images', (v) => Number.parseInt(v, 10));
   imageDecodingOptions(command).action(async (checkpoint: string, o: EvalFlags) => {
+    // Loaded here, not at the top: `--help` and the other commands need none of it.
+    const { evaluateCheckpoint } = await import('../run/evaluate-checkpoint.js');
+    const { prepareDataset } = await import('./data-actions.js');
     const datasetOptions = imageDecodingLoadOptions(o);
     await prepareDataset(o.dataset, { dir: o.dir, ...datasetOptions }); // imagefolder: decode into the cache (with progress) first
     const r = await evaluateCheckpoint({

@@ -1,6 +1,5 @@
 /** `sparse-soups export <checkpoint>`: a dense or compact sparse safetensors file of a checkpoint, or an ONNX model. */
 import type { Command } from 'commander';
-import { exportModel } from '../run/export.js';
 import type { ExportFormat } from '../checkpoints/model-description.js';
 import type { ModelOptions } from '../models/registry.js';
 import { SparseSoupsError } from '../util/errors.js';
@@ -37,6 +36,7 @@ export function registerExportCommand(program: Command): void {
       if (o.format !== 'dense' && o.format !== 'sparse' && o.format !== 'onnx')
         throw new SparseSoupsError(`--format: expected 'dense', 'sparse' or 'onnx', got '${o.format}'`);
       if (o.normalizeInGraph && o.format !== 'onnx') throw new SparseSoupsError('--normalize-in-graph: only with --format onnx');
+      const { exportModel } = await import('../run/export.js');
       const hints = { model: o.model, modelOptions: o.modelOptions, dataset: o.dataset, dir: o.dir };
       const stem = checkpoint.replace(/\.safetensors$/, '');
       if (o.format === 'onnx') {

@@ -2,15 +2,15 @@
  * What several commands share: the executor flags of `run` and `resume`,
  * reading a YAML config file, the list and JSON option parsers, and the
  * progress reporter for the terminal or a log.
+ *
+ * Only commander's types and the error classes are imported up front: the
+ * executors, the YAML parser and the progress reporters load when a command
+ * runs (dynamic `import()`), so `sparse-soups --help` starts in a blink.
  */
 import { readFileSync, existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { parse as parseYaml } from 'yaml';
-import { plainProgressReporter } from '../run/progress.js';
-import { ttyProgressReporter } from '../run/tty-progress.js';
+import type { SmsEvent } from '../sms/pipeline.js';
 import type { RetrainExecutor } from '../sms/executor.js';
-import { ProcessExecutor } from '../exec/process-executor.js';
-import { createQueueExecutor } from '../exec/queue/queue-executor.js';
 import type { ModelOptions } from '../models/registry.js';
 import type { DatasetLoadOptions } from '../data/dataset.js';
 import { SparseSoupsError } from '../util/errors.js';
@@ -25,9 +25,13 @@ export interface ExecutorFlags {
 /** The executor the flags ask for (undefined: inline in this process). */
 export async function makeExecutor(o: ExecutorFlags): Promise<RetrainExecutor | undefined> {
   if (o.executor === 'inline') return undefined;
-  if (o.executor === 'processes') return new ProcessExecutor({ concurrency: o.workers, threadsPerWorker: o.threads });
+  if (o.executor === 'processes') {
+    const { ProcessExecutor } = await import('../exec/process-executor.js');
+    return new ProcessExecutor({ concurrency: o.workers, threadsPerWorker: o.threads });
+  }
   if (o.executor === 'queue') {
     if (!o.redis) throw new SparseSoupsError('--executor queue needs --redis redis://host:port');
+    const { createQueueExecutor } = await import('../exec/queue/queue-executor.js');
     return createQueueExecutor({ redis: o.redis, log: (line) => process.stderr.write(`queue: ${line}\n`) });
   }
   throw new SparseSoupsError(`--executor: expected 'inline', 'processes' or 'queue', got '${o.executor}'`);
@@ -46,8 +50,9 @@ export function executorOptions(cmd: Command): Command {
 }
 
 /** The parsed YAML of a config file; SparseSoupsError when it is missing or not YAML. */
-export function loadConfigFile(path: string): unknown {
+export async function loadConfigFile(path: string): Promise<unknown> {
   if (!existsSync(path)) throw new SparseSoupsError(`config file ${path} not found`);
+  const { parse: parseYaml } = await import('yaml');
   try {
     return parseYaml(readFileSync(path, 'utf8'));
   } catch (e) {
@@ -104,4 +109,7 @@ export const list = (v: string): string[] =>
     .filter((x) => x !== '');
 
 /** Live lines on a terminal, plain periodic lines otherwise (CI, logs). */
-export const reporter = () => (process.stderr.isTTY ? ttyProgressReporter() : plainProgressReporter());
+export async function reporter(): Promise<(e: SmsEvent) => void> {
+  if (process.stderr.isTTY) return (await import('../run/tty-progress.js')).ttyProgressReporter();
+  return (await import('../run/progress.js')).plainProgressReporter();
+}

@@ -1,6 +1,5 @@
 /** `sparse-soups report <run-dir>`: the self-contained report.html of a finished run. */
 import type { Command } from 'commander';
-import { writeReport } from '../report/report.js';
 
 export function registerReportCommand(program: Command): void {
   program
@@ -8,6 +7,7 @@ export function registerReportCommand(program: Command): void {
     .description('write a self-contained report.html (plots, tables, config) into a finished run directory')
     .argument('<run-dir>', 'a run directory with results.json')
     .action(async (dir: string) => {
+      const { writeReport } = await import('../report/report.js'); // vega: loaded only for this command
       const path = await writeReport(dir);
       process.stdout.write(`wrote ${path}\n`);
     });

@@ -1,10 +1,5 @@
 /** `sparse-soups resume <run-dir>`: continue an interrupted run. */
 import type { Command } from 'commander';
-import { openRunDir } from '../run/rundir.js';
-import { runLayout } from '../sms/layout.js';
-import { prepareAndValidate } from '../sms/validate.js';
-import { runExperiment } from '../run/experiment.js';
-import { summaryMarkdown } from '../run/summary.js';
 import { executorOptions, makeExecutor, reporter, type ExecutorFlags } from './options.js';
 
 export function registerResumeCommand(program: Command): void {
@@ -13,10 +8,17 @@ export function registerResumeCommand(program: Command): void {
     .argument('<run-dir>', 'a run directory created by `run`')
     .option('--threads <n>', 'libtorch threads per process', (v) => Number.parseInt(v, 10))
     .action(async (dir: string, o: ExecutorFlags) => {
+      // Loaded here, not at the top: `--help` and the other commands need none of it.
+      const { openRunDir } = await import('../run/rundir.js');
+      const { runLayout } = await import('../sms/layout.js');
+      const { prepareAndValidate } = await import('../sms/validate.js');
+      const { runExperiment } = await import('../run/experiment.js');
+      const { summaryMarkdown } = await import('../run/summary.js');
       const run = await openRunDir(dir);
       await prepareAndValidate(run.config, runLayout(run.path).config);
       const executor = await makeExecutor(o);
-      const results = await runExperiment(run, { onEvent: reporter(), threads: o.threads, executor }).finally(() => executor?.close());
+      const onEvent = await reporter();
+      const results = await runExperiment(run, { onEvent, threads: o.threads, executor }).finally(() => executor?.close());
       process.stdout.write(`\n${summaryMarkdown(results)}\n`);
     });
 }

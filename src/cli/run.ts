@@ -1,11 +1,6 @@
 /** `sparse-soups run <config>`: an SMS experiment from a YAML config, then its report. */
 import type { Command } from 'commander';
-import { parseSmsConfig, replicateConfigs, type SmsConfig } from '../sms/config.js';
-import { prepareAndValidate } from '../sms/validate.js';
-import { createRunDir } from '../run/rundir.js';
-import { runExperiment } from '../run/experiment.js';
-import { summaryMarkdown } from '../run/summary.js';
-import { writeReport } from '../report/report.js';
+import type { SmsConfig } from '../sms/config.js';
 import { executorOptions, loadConfigFile, makeExecutor, reporter, type ExecutorFlags } from './options.js';
 
 export function registerRunCommand(program: Command): void {
@@ -15,13 +10,21 @@ export function registerRunCommand(program: Command): void {
     .option('--out <dir>', 'parent directory of run directories', 'runs')
     .option('--threads <n>', 'libtorch threads per process (default: config, else all cores / workers)', (v) => Number.parseInt(v, 10))
     .action(async (configPath: string, o: ExecutorFlags & { out: string }) => {
-      const config = parseSmsConfig(loadConfigFile(configPath), configPath);
+      // Loaded here, not at the top: `--help` and the other commands need none of it.
+      const { parseSmsConfig } = await import('../sms/config.js');
+      const { prepareAndValidate } = await import('../sms/validate.js');
+      const { createRunDir } = await import('../run/rundir.js');
+      const { runExperiment } = await import('../run/experiment.js');
+      const { summaryMarkdown } = await import('../run/summary.js');
+      const { writeReport } = await import('../report/report.js');
+      const config = parseSmsConfig(await loadConfigFile(configPath), configPath);
       if (config.seeds !== null) return runSeeds(config, configPath, o);
       await prepareAndValidate(config, configPath); // before the run directory exists; its warnings come again as run events
       const run = await createRunDir(config, o.out);
       process.stderr.write(`run directory: ${run.path}\n`);
       const executor = await makeExecutor(o);
-      const results = await runExperiment(run, { onEvent: reporter(), threads: o.threads, executor }).finally(() => executor?.close());
+      const onEvent = await reporter();
+      const results = await runExperiment(run, { onEvent, threads: o.threads, executor }).finally(() => executor?.close());
       const report = await writeReport(run.path);
       process.stdout.write(
         `\n${summaryMarkdown(results)}\n\nresults: ${run.path}/results.json, ${run.path}/results.csv\nreport: ${report}\n`,
@@ -31,14 +34,16 @@ export function registerRunCommand(program: Command): void {
 
 /** `seeds: [...]`: one run per seed (src/run/replicates.ts), each with its report, then their comparison. */
 async function runSeeds(config: SmsConfig, configPath: string, o: ExecutorFlags & { out: string }): Promise<void> {
-  // Every replicate is validated again when it starts; the first one here, before anything is written.
-  await prepareAndValidate(replicateConfigs(config)[0], configPath);
+  const { replicateConfigs } = await import('../sms/config.js');
+  const { prepareAndValidate } = await import('../sms/validate.js');
   const { runReplicates } = await import('../run/replicates.js');
   const { writeComparison, comparisonText } = await import('../report/compare-output.js');
   const { writeReport: writeRunReport } = await import('../report/report.js');
+  // Every replicate is validated again when it starts; the first one here, before anything is written.
+  await prepareAndValidate(replicateConfigs(config)[0], configPath);
   const executor = await makeExecutor(o);
   const dirs = await runReplicates(config, o.out, {
-    onEvent: reporter(),
+    onEvent: await reporter(),
     threads: o.threads,
     executor,
     onReplicateStart: (r) => process.stderr.write(`replicate ${r.index + 1}/${r.count} (seed ${r.seed}): run directory ${r.dir}\n`),

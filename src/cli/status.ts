@@ -1,6 +1,5 @@
 /** `sparse-soups status <run-dir>`: where a run stands. */
 import type { Command } from 'commander';
-import { runStatus, formatStatus } from '../run/status.js';
 
 export function registerStatusCommand(program: Command): void {
   program
@@ -9,6 +8,7 @@ export function registerStatusCommand(program: Command): void {
     .argument('<run-dir>', 'a run directory')
     .option('--json', 'print machine-readable JSON')
     .action(async (dir: string, o: { json?: boolean }) => {
+      const { runStatus, formatStatus } = await import('../run/status.js');
       const s = await runStatus(dir);
       process.stdout.write(o.json ? `${JSON.stringify(s, null, 2)}\n` : `${formatStatus(s)}\n`);
     });

@@ -1,6 +1,5 @@
 /** `sparse-soups worker --redis <url>`: take retrain and merge jobs from the BullMQ queues. */
 import type { Command } from 'commander';
-import { runWorker } from '../exec/queue/worker.js';
 
 export function registerWorkerCommand(program: Command): void {
   program
@@ -10,6 +9,7 @@ export function registerWorkerCommand(program: Command): void {
     .option('--concurrency <n>', 'jobs at once (N > 1 runs N worker processes)', (v) => Number.parseInt(v, 10))
     .option('--threads <n>', 'libtorch threads per job (default: cores / concurrency)', (v) => Number.parseInt(v, 10))
     .action(async (o: { redis: string; concurrency?: number; threads?: number }) => {
+      const { runWorker } = await import('../exec/queue/worker.js'); // bullmq and libtorch: loaded only for this command
       const stop = new AbortController();
       for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => stop.abort());
       process.stderr.write(`worker: taking jobs from ${o.redis} (SIGINT/SIGTERM to stop after the running job)\n`);

@@ -1,6 +1,6 @@
 /**
  * The data layer's public surface: datasets and their registry, file formats,
- * splits, the batch loader, augmentation, PNG previews.
+ * splits, the batch loader and its batches as tensors, augmentation, PNG previews.
  *
  * Importing this module registers the built-in datasets (fashion-mnist, mnist,
  * cifar10, cifar100, npy, imagefolder).
@@ -30,6 +30,7 @@ export { loadImageFolderSplit } from './imagefolder-load.js';
 export * from './split.js';
 export * from './augment.js';
 export * from './loader.js';
+export * from './batches.js';
 export * from './png.js';
 export * from './preview.js';
 // Corruptions (written separately) are exported from ./corruptions/index.js.

@@ -39,6 +39,7 @@ export interface Batch {
   indices: Int32Array;
 }
 
+/** How a DataLoader batches: size, seed, shuffling, augmentation. */
 export interface LoaderOptions {
   /** Images per batch. */
   batchSize: number;

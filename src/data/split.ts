@@ -36,6 +36,7 @@ export interface SplitIndices {
   validationIndices: Int32Array;
 }
 
+/** A training set split into train and validation parts, with the indices of each in the original set. */
 export interface TrainValidationSplit extends SplitIndices {
   train: ImageDataset;
   validation: ImageDataset;

@@ -44,6 +44,7 @@ export interface CalibrationBin {
   gap: number;
 }
 
+/** Calibration of a classifier's confidences (Guo et al. 2017, "On Calibration of Modern Neural Networks"): ECE, MCE and the reliability-diagram bins. */
 export interface CalibrationReport {
   /** Expected calibration error: the count-weighted mean gap. */
   ece: number;

@@ -37,14 +37,17 @@ export interface DistanceOptions {
   names?: string[];
 }
 
+/** Distances between m candidates' weights, each flattened into one vector θ_i (`pairwiseDistances`). */
 export interface CandidateDistances {
   /** The tensors the vectors are made of. */
   names: string[];
   /** Total elements per vector. */
   elements: number;
+  /** m × m, ‖θ_i − θ_j‖₂. */
   pairwiseL2: number[][];
-  /** Degrees in [0, 180]; NaN where a vector is all zeros. */
+  /** m × m, arccos(θ_i·θ_j / (‖θ_i‖‖θ_j‖)) in degrees in [0, 180]; NaN where a vector is all zeros. */
   pairwiseAngleDegrees: number[][];
+  /** ‖θ_i − θ̄‖₂ for each candidate, θ̄ their mean (the uniform soup's weights). */
   toMean: number[];
 }
 

@@ -52,6 +52,7 @@ export interface LayerFlops {
   nonzeroFlops: number;
 }
 
+/** What `countFlops` counts: FLOPs per image, dense and counting only non-zero weights, per layer. */
 export interface ModelFlops {
   /** The input shape that was run, batch first. */
   inputShape: number[];

@@ -30,6 +30,7 @@ export interface LayerZeros {
   sparsity: number;
 }
 
+/** What `modelSparsity` counts: zeros among the prunable weights, globally and per layer, and non-zero parameters. */
 export interface ModelSparsity {
   /** Zeros / total over the prunable weights. */
   global: number;

@@ -17,6 +17,7 @@ import * as F from '../nn/functional.js';
 import { ConfigError, TensorError } from '../util/errors.js';
 import type { ModelConfig } from './registry.js';
 
+/** The small BN ConvNet described above: images [N, C, s, s] → logits [N, classes]; TensorError for inputs of another shape. */
 export class ConvNet extends Module {
   readonly conv1: Conv2d;
   readonly bn1: BatchNorm2d;

@@ -1,6 +1,6 @@
 /** The model zoo: MLP, ConvNet, CIFAR ResNets, WideResNets, VGG-16-BN, the registry by name, loading a model from a file, models from the user's own ES module, and ONNX export. */
 export { createModel, listModels, findModel, registerModel } from './registry.js';
-export type { ModelConfig, ModelOptions, CreateModelOptions, ModelEntry, ModelInfo, ModelOptionName } from './registry.js';
+export type { ModelConfig, ModelOptions, CreateModelOptions, ModelEntry, ModelFactory, ModelInfo, ModelOptionName } from './registry.js';
 export { Mlp } from './mlp.js';
 export type { MlpOptions } from './mlp.js';
 export { ConvNet } from './convnet.js';

@@ -48,10 +48,14 @@ export interface LoadModelHints {
   describe?: (file: string, name: string | undefined) => ZooModelDescription;
 }
 
+/** A model built from a file's description with its weights loaded (`loadModel`). */
 export interface LoadedModel {
   model: Module;
+  /** Which zoo model, its options and input shape. */
   description: ZooModelDescription;
+  /** 'dense' (a state dict) or 'sparse' (values + bitmask, docs/export.md). */
   format: ExportFormat;
+  /** The file's safetensors metadata. */
   metadata: SafeMetadata;
 }
 

@@ -49,6 +49,7 @@ export interface ModelOptions {
   classifier?: VggClassifier;
 }
 
+/** What `createModel` and a model factory receive: the data's shape, the generator, and the model-specific options. */
 export type CreateModelOptions = ModelConfig & ModelOptions;
 export type ModelOptionName = keyof ModelOptions;
 
@@ -75,8 +76,38 @@ const COMMON_KEYS = new Set(['inChannels', 'numClasses', 'imageSize', 'generator
 
 const entries: ModelEntry[] = [];
 
-/** Adds a model to the registry; later entries may not reuse a listed name. */
-export function registerModel(entry: ModelEntry): void {
+/**
+ * Builds a model for the data it is given: `inChannels`, `numClasses` and
+ * `imageSize` from the dataset, and `generator`, the seeded generator its
+ * initial weights must be drawn from (pass it to the layers: `new Linear(i, o,
+ * { generator })`) so a run is reproducible.
+ */
+export type ModelFactory = (config: CreateModelOptions) => Module;
+
+/**
+ * Adds a model to the registry, so `createModel(name, ...)` and a run
+ * config's `model.name` build it.
+ *
+ * - `registerModel(name, factory, description?)`: a model (e.g. a user's own
+ *   `Module` subclass) under an exact name, matched case-insensitively, that
+ *   takes no model-specific options (close over them in `factory`).
+ * - `registerModel(entry)`: a full {@link ModelEntry} (a name pattern, the
+ *   options it accepts).
+ *
+ * Throws ConfigError (`model.name`) when a model of that name is already
+ * registered (or, for a factory, when a registered pattern such as
+ * `resnet-<depth>` already builds the name). The registry is per process: register before `runSms`, and run
+ * the pipeline inline (the default executor), since child processes and queue
+ * workers do not run the registering code.
+ *
+ * @example
+ * registerModel('tiny-cnn', ({ inChannels, numClasses, generator }) => new TinyCnn(inChannels, numClasses, generator));
+ * createModel('tiny-cnn', { inChannels: 1, numClasses: 10, imageSize: 28 });
+ */
+export function registerModel(entry: ModelEntry): void;
+export function registerModel(name: string, factory: ModelFactory, description?: string): void;
+export function registerModel(entryOrName: ModelEntry | string, factory?: ModelFactory, description?: string): void {
+  const entry = typeof entryOrName === 'string' ? factoryEntry(entryOrName, factory, description) : entryOrName;
   if (entries.some((e) => e.name === entry.name)) {
     throw new ConfigError(
       'model.name',
@@ -84,6 +115,20 @@ export function registerModel(entry: ModelEntry): void {
     );
   }
   entries.push(entry);
+}
+
+/** The entry `registerModel(name, factory, description)` adds. */
+function factoryEntry(name: string, factory: ModelFactory | undefined, description = 'a user-registered model'): ModelEntry {
+  if (typeof factory !== 'function')
+    throw new ConfigError('model.name', `registerModel('${name}', factory): factory must be a function (config) => Module`);
+  const taken = findModel(name);
+  if (taken !== null && taken.entry.name !== name)
+    throw new ConfigError(
+      'model.name',
+      `registerModel: '${name}' is already built by the registered model '${taken.entry.name}'; choose another name`,
+    );
+  const pattern = new RegExp(`^${name.toLowerCase().replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
+  return { name, description, pattern, options: [], create: (_match, config) => factory(config) };
 }
 
 /** Every registered model, in registration order. */

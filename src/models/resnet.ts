@@ -87,6 +87,7 @@ export class BasicBlock extends Module {
   }
 }
 
+/** The CIFAR ResNet of depth 6n+2 described above: images [N, C, s, s] → logits [N, classes]; ConfigError for a depth that is not 6n+2. */
 export class CifarResNet extends Module {
   readonly blocksPerStage: number;
   readonly conv1: Conv2d;

@@ -55,6 +55,7 @@ export interface VggOptions extends ModelConfig {
   classifier?: VggClassifier;
 }
 
+/** VGG-16-BN as described above: images [N, C, s, s] (s >= 32) → logits [N, classes]; ConfigError for smaller images. */
 export class Vgg16 extends Module {
   readonly features: Sequential;
   readonly classifier: Module;

@@ -66,6 +66,7 @@ export class WideBasicBlock extends Module {
   }
 }
 
+/** WRN-d-k as described above: images [N, C, s, s] → logits [N, classes]; ConfigError unless (d-4)/6 is a positive integer. */
 export class WideResNet extends Module {
   readonly blocksPerStage: number;
   readonly conv1: Conv2d;

@@ -26,18 +26,21 @@ export class Sequential extends Module {
   }
 }
 
+/** max(x, 0) elementwise, any shape (torch.nn.ReLU). */
 export class ReLU extends Module {
   forward(x: Tensor): Tensor {
     return x.relu();
   }
 }
 
+/** Returns its input (torch.nn.Identity): a placeholder, e.g. for a shortcut. */
 export class Identity extends Module {
   forward(x: Tensor): Tensor {
     return x;
   }
 }
 
+/** Merges dimensions startDim..endDim into one (torch.nn.Flatten; default [N, C, H, W] → [N, C·H·W]). */
 export class Flatten extends Module {
   constructor(
     readonly startDim = 1,
@@ -61,18 +64,21 @@ abstract class Pool2d extends Module {
   }
 }
 
+/** 2-d max pooling over [N, C, H, W] (torch.nn.MaxPool2d): kernel, stride (default: the kernel), zero padding. */
 export class MaxPool2d extends Pool2d {
   forward(x: Tensor): Tensor {
     return F.maxPool2d(x, this.kernelSize, this.stride, this.padding);
   }
 }
 
+/** 2-d average pooling over [N, C, H, W] (torch.nn.AvgPool2d): kernel, stride (default: the kernel), zero padding. */
 export class AvgPool2d extends Pool2d {
   forward(x: Tensor): Tensor {
     return F.avgPool2d(x, this.kernelSize, this.stride, this.padding);
   }
 }
 
+/** Averages [N, C, H, W] into [N, C, h, w] of the given output size (torch.nn.AdaptiveAvgPool2d; 1 for global average pooling). */
 export class AdaptiveAvgPool2d extends Module {
   constructor(readonly outputSize: number | [number, number]) {
     super();
@@ -82,6 +88,7 @@ export class AdaptiveAvgPool2d extends Module {
   }
 }
 
+/** Zeroes each element with probability p in training and scales the rest by 1/(1-p); identity in eval mode (torch.nn.Dropout). */
 export class Dropout extends Module {
   constructor(readonly p = 0.5) {
     super();

@@ -18,14 +18,28 @@ import type { Tensor } from '../tensor/tensor.js';
 import { sgdStep } from '../tensor/sgd-step.js';
 import { ConfigError, TensorError } from '../util/errors.js';
 
+/** The hyperparameters of SGD, as torch.optim.SGD names them (the update is in the comment above). */
 export interface SgdOptions {
+  /** η, the learning rate (change it between steps through `opt.lr`). */
   lr: number;
+  /** μ (default 0). */
   momentum?: number;
+  /** τ (default 0). */
   dampening?: number;
+  /** λ, the L2 coefficient added to the gradient (default 0). */
   weightDecay?: number;
+  /** Nesterov momentum (default false); needs momentum > 0 and dampening 0. */
   nesterov?: boolean;
 }
 
+/**
+ * SGD over a list of parameters, with PyTorch's exact update (above).
+ * `step()` applies it to every parameter that has a gradient, `zeroGrad()`
+ * drops the gradients, `setMasks(masks)` keeps pruned weights and their
+ * momentum at zero after each step, `dispose()` frees the momentum buffers.
+ * Throws ConfigError naming the option for invalid hyperparameters,
+ * TensorError for masks that do not fit the parameters.
+ */
 export class SGD {
   lr: number;
   readonly momentum: number;

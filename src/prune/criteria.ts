@@ -35,11 +35,20 @@ import { CheckpointError, ConfigError } from '../util/errors.js';
 import { PruningMask } from './mask.js';
 import type { NamedTensor } from './prunable.js';
 
+/** Options every criterion takes (a criterion ignores those it does not use). */
 export interface CriterionOptions {
   /** Seed for `random` (default 0); ignored by the magnitude criteria. */
   seed?: number;
 }
 
+/**
+ * A pruning criterion: the mask that prunes `params` to `targetSparsity`
+ * (fraction of all their weights that are zero afterwards, in [0, 1)),
+ * keeping every weight `current` already pruned pruned. Throws ConfigError
+ * for a target outside [0, 1) or below the current sparsity, CheckpointError
+ * when `current` does not fit `params`. Register your own with
+ * `registerCriterion`.
+ */
 export type PruningCriterion = (
   params: NamedTensor[],
   current: PruningMask | null,
@@ -175,7 +184,20 @@ function concatScores(parts: Tensor[], params: NamedTensor[]): Tensor {
   return cat(parts.map((s) => (s.dtype === dtype ? s : s.to(dtype))));
 }
 
-/** Global magnitude pruning: the round(s·N) smallest |w| over all prunable weights. */
+/**
+ * Global magnitude pruning (the default of SMS; `torch.nn.utils.prune.
+ * global_unstructured` with `L1Unstructured` in PyTorch): prunes
+ * the round(s·N) weights of smallest |w| over all N prunable weights, one
+ * threshold for every layer; weights `current` pruned count first. `params`:
+ * `[name, weight]` pairs, e.g. `prunableParameters(model)`; s =
+ * `targetSparsity` in [0, 1). The returned mask is new (dispose it when done).
+ * Errors as for {@link PruningCriterion}.
+ *
+ * @example
+ * const mask = globalMagnitudeMask(prunableParameters(model), null, 0.9);
+ * mask.sparsity(); // 0.9
+ * mask.apply(model);
+ */
 export function globalMagnitudeMask(params: NamedTensor[], current: PruningMask | null, targetSparsity: number): PruningMask {
   checkTarget(targetSparsity);
   checkParams(params, current);
@@ -191,7 +213,12 @@ export function globalMagnitudeMask(params: NamedTensor[], current: PruningMask 
   return new PruningMask(masks);
 }
 
-/** Layer-uniform magnitude pruning: the round(s·n_l) smallest |w| in each layer. */
+/**
+ * Layer-uniform magnitude pruning: prunes the round(s·n_l) weights of
+ * smallest |w| in each layer l of n_l weights (the same fraction everywhere;
+ * `torch.nn.utils.prune.l1_unstructured` per layer). Errors as for
+ * {@link PruningCriterion}.
+ */
 export function uniformMagnitudeMask(params: NamedTensor[], current: PruningMask | null, targetSparsity: number): PruningMask {
   checkTarget(targetSparsity);
   checkParams(params, current);
@@ -211,7 +238,13 @@ export function uniformMagnitudeMask(params: NamedTensor[], current: PruningMask
   return new PruningMask(masks);
 }
 
-/** Random pruning: round(s·N) weights drawn uniformly over all remaining prunable weights, from Rng(seed). */
+/**
+ * Random pruning (the usual sanity baseline): round(s·N) weights drawn
+ * uniformly over all prunable weights, those `current` pruned first, from
+ * the seeded Rng(`opts.seed`, default 0), so a seed gives the same mask on
+ * every machine. Errors as for {@link PruningCriterion}; ConfigError for a
+ * non-finite seed.
+ */
 export function randomMask(
   params: NamedTensor[],
   current: PruningMask | null,
@@ -278,6 +311,7 @@ export function registerCriterion(name: string, description: string, fn: Pruning
   CRITERIA.set(name, { description, fn });
 }
 
+/** Which criterion `computeMask` uses and the mask it starts from. */
 export interface ComputeMaskOptions extends CriterionOptions {
   /** Registered criterion name (default 'global'). */
   criterion?: string;

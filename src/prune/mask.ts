@@ -41,6 +41,7 @@ const MASK_FILE_VERSION = '1';
 const HASH_PREFIX = 'sparse-soups-mask-v1\n';
 const BIT_WEIGHTS = [128, 64, 32, 16, 8, 4, 2, 1];
 
+/** How much of one layer a mask prunes. */
 export interface LayerSparsity {
   name: string;
   /** Weights in the layer. */
@@ -98,6 +99,16 @@ export function unpackMaskBits(bytes: Uint8Array, shape: number[], device?: stri
   });
 }
 
+/**
+ * One float32 0/1 tensor per prunable parameter (1 kept, 0 pruned), named
+ * like the parameter (`conv1.weight`); the explicit, named state of
+ * `torch.nn.utils.prune`'s `weight_mask` buffers. Build one with a criterion
+ * (`globalMagnitudeMask`, `computeMask`), `PruningMask.dense`, `fromZeros` or
+ * `load`; apply it with `apply(model)` (w ← w ⊙ m) and keep it applied while
+ * training with `trainModel(..., { masks: mask.forParameters(names) })`.
+ * `hash()` identifies its content; `save`/`load` use safetensors (see the
+ * file comment above for the format). It owns its tensors: `dispose()`.
+ */
 export class PruningMask {
   private readonly masks: Map<string, Tensor>;
   private hashCache: string | undefined;

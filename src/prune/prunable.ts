@@ -20,6 +20,7 @@ import type { Module } from '../nn/module.js';
 import { Conv2d, Linear } from '../nn/layers.js';
 import { ConfigError } from '../util/errors.js';
 
+/** Which Conv2d and Linear weights to leave dense (DESIGN.md: biases and batch norm are never pruned). */
 export interface PrunableOptions {
   /** Parameter names (`conv1.weight`) or module-name prefixes (`layer1`, `layer1.0`) to leave dense. */
   exclude?: string[];

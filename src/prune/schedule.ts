@@ -42,6 +42,7 @@ export function impPhaseSparsities(goalSparsity: number, phases: number): number
   return Array.from({ length: phases }, (_, i) => (i === phases - 1 ? goalSparsity : 1 - Math.pow(1 - q, i + 1)));
 }
 
+/** Gradual magnitude pruning's cubic schedule (Zhu & Gupta 2017, eq. 1), in optimizer steps. */
 export interface GmpSchedule {
   /** s_i: sparsity at (and before) startStep, usually 0. */
   initialSparsity: number;

@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 
-import { verifiedCheckpoint } from '../checkpoints/store.js';
+import { verifiedCheckpoint } from '../checkpoints/checksum.js'; // not store.js: status loads no tensors
 import { candidateSpecs } from '../sms/candidates.js';
 import { openRunDir } from './rundir.js';
 import { retrainResultFileOf, runLayout } from '../sms/layout.js';

@@ -6,14 +6,19 @@
  */
 import type { SmsConfig } from './config.js';
 
+/** The retraining hyperparameters of one candidate of a phase (config `retrain`, with `candidates.vary` applied). */
 export interface CandidateSpec {
   /** 0-based index within the phase. */
   index: number;
   /** Seed of batch order, augmentation and dropout. */
   seed: number;
+  /** L2 penalty coefficient of SGD (Nesterov momentum when > 0). */
   weightDecay: number;
+  /** Retraining epochs in this phase. */
   epochs: number;
+  /** Peak learning rate of the retraining schedule. */
   maxLr: number;
+  /** Label smoothing ε of the cross-entropy loss, in [0, 1). */
   labelSmoothing: number;
 }
 
@@ -24,6 +29,16 @@ export function defaultCandidateSeed(config: SmsConfig, index: number): number {
   return config.seed * 1000 + index + 1;
 }
 
+/**
+ * The m candidate specs of a phase: each starts from the shared `retrain`
+ * settings (seed `seed·1000 + i + 1`); `candidates.vary` gives candidate i
+ * the i-th value of each listed key, or, with `grid`, one combination of the
+ * lists each (the first key varying slowest).
+ *
+ * @example
+ * candidateSpecs(parseSmsConfig({ ..., candidates: { count: 2, vary: { weightDecay: [1e-4, 5e-4] } } }))
+ *   .map((s) => s.weightDecay); // [0.0001, 0.0005]
+ */
 export function candidateSpecs(config: SmsConfig): CandidateSpec[] {
   const m = config.candidates.count;
   const vary = config.candidates.vary;

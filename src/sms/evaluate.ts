@@ -15,6 +15,7 @@ import { prunableParameters } from '../prune/prunable.js';
 import type { SmsConfig } from './config.js';
 import type { ExperimentData } from './context.js';
 
+/** Top-1 accuracy (fraction in [0, 1]) on the test set corrupted by `corruption` at `severity` 1-5 (docs/corruptions.md). */
 export interface OodScore {
   corruption: string;
   severity: number;
@@ -23,22 +24,30 @@ export interface OodScore {
 
 /** Scores of one set of predictions (a model or an ensemble). */
 export interface PredictionMetrics {
+  /** Top-1 accuracy on the test set, fraction in [0, 1]. */
   testAccuracy: number;
+  /** Mean cross-entropy on the test set, nats. */
   testLoss: number;
-  /** Expected calibration error over 15 confidence bins, fraction. */
+  /** Expected calibration error over 15 equal-width confidence bins (Guo et al. 2017), fraction in [0, 1]. */
   ece: number;
-  /** Maximum calibration error: the largest |accuracy − confidence| of a non-empty bin, fraction. */
+  /** Maximum calibration error: the largest |accuracy − confidence| of a non-empty bin (Naeini et al. 2015), fraction in [0, 1]. */
   mce: number;
+  /** Accuracy of the class the model gets most wrong, fraction in [0, 1]. */
   worstClassAccuracy: number;
   ood: OodScore[];
+  /** Mean of `ood`'s accuracies (NaN when there are no OOD sets). */
   oodMeanAccuracy: number;
 }
 
+/** The scores of one model (dense, candidate, soup, baseline): its predictions' metrics plus its sparsity and cost. */
 export interface ModelMetrics extends PredictionMetrics {
+  /** Zeros / total over the prunable weights, in [0, 1]. */
   sparsity: number;
   perLayerSparsity: { name: string; sparsity: number; total: number }[];
+  /** Non-zero parameters (biases and BN included, buffers not). */
   nonzeroParameters: number;
   totalParameters: number;
+  /** FLOPs (2 · multiply-accumulates) of one forward pass of one image, dense and counting only non-zero weights (metrics/flops.ts). */
   denseFlops: number;
   nonzeroFlops: number;
 }

@@ -3,6 +3,14 @@ import type { ModelMetrics } from './evaluate.js';
 import type { PhaseResult } from './records.js';
 import type { RetrainJob, RetrainProgress } from './retrain.js';
 
+/**
+ * What runSms reports through `onEvent`, discriminated by `type`: `dense-start`
+ * (epochs), `dense-done` (metrics; reused: found on disk), `phase-start`
+ * (phase, targetSparsity in [0, 1], jobs: retrains planned), `job-reused` (a
+ * retrain found finished on disk), `progress` (a retrain's or the dense
+ * training's step, loss, lr, samples/s), `phase-done` (the phase's
+ * PhaseResult). examples/progress-events.ts subscribes to all of them.
+ */
 export type SmsEvent =
   | { type: 'dense-start'; epochs: number }
   | { type: 'dense-done'; metrics: ModelMetrics; reused: boolean }

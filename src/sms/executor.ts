@@ -8,6 +8,7 @@ import { mergePhaseOnce, type MergeOutcome } from './merge.js';
 import type { PhaseMergeSpec, PhaseResults } from './plan.js';
 import { retrainCandidateOnce, type RetrainJob, type RetrainResult, type RetrainProgress } from './retrain.js';
 
+/** Where a phase's retrains and merge run: inline, child processes (exec/process-executor.ts) or BullMQ workers (exec/queue/). */
 export interface RetrainExecutor {
   readonly name: string;
   /** Runs the retrain jobs (in any order or concurrently); results in job order. */

@@ -27,6 +27,7 @@ import { join } from 'node:path';
 /** The soups a phase writes. */
 export type SoupMethod = 'uniform' | 'greedy';
 
+/** The path of every file of a run directory (see the table above); phases are 1-based, candidates and chains 0-based. */
 export interface RunLayout {
   /** The run directory itself. */
   readonly root: string;

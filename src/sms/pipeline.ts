@@ -41,21 +41,56 @@ export type { CandidateRecord, SoupRecord, PhaseResult } from './records.js';
 export type { PhaseMergeSpec } from './plan.js';
 export { meanScores } from './records.js';
 
+/** What `runSms` returns and writes to `<workDir>/results.json`: the dense model's metrics and one record per phase. */
 export interface SmsResults {
+  /** The config's `name`. */
   name: string;
+  /** `configHash(config)`: 12 hex digits naming the config. */
   configHash: string;
+  /** The trained dense model, scored like every other model (BN recalibrated first). */
   dense: ModelMetrics;
+  /** Phase 1..P in order; the last one holds the final soups. */
   phases: PhaseResult[];
 }
 
+/** Where `runSms` writes and how it runs. */
 export interface SmsRunOptions {
   /** The run directory: every checkpoint and record of the run goes here. */
   workDir: string;
   /** Where retrains and merges run (default: inline, in this process). */
   executor?: RetrainExecutor;
+  /** Called synchronously with every progress event (examples/progress-events.ts); keep it fast. */
   onEvent?: (e: SmsEvent) => void;
 }
 
+/**
+ * Runs Sparse Model Soups as DESIGN.md states it (Zimmer, Spiegel & Pokutta,
+ * ICLR 2024): train (or load) the dense parent, then for each of the P
+ * phases prune the parent to `sparsity_p = 1-(1-q)^p` with
+ * `q = 1-(1-s)^(1/P)` (s = `pruning.goalSparsity`; the GMP variant uses
+ * the cubic schedule of Zhu & Gupta 2017 instead), retrain m candidates
+ * from it under that one mask, average them into uniform and greedy soups
+ * (BN recalibrated), score everything, and start the next phase from the
+ * soup named by `merge.method`.
+ *
+ * Resumable: a checkpoint in `workDir` that matches its recorded SHA-256 is
+ * reused, not recomputed (a `job-reused` event says so), so keep one
+ * `workDir` per config (`runLayout`, `configHash`). Models and datasets are
+ * looked up by name in their registries (`registerModel`,
+ * `registerDataset`); with the default inline executor your registrations
+ * are seen, child-process and queue executors run other processes that do
+ * not run your registering code.
+ *
+ * Throws ConfigError for an unknown model or dataset name or a bad
+ * corruption, DataFormatError for unreadable data, TrainingDivergedError
+ * when the loss becomes NaN or infinite, MergeError when candidates' masks
+ * differ, CheckpointError for a checkpoint that does not fit the model.
+ *
+ * @example
+ * const config = parseSmsConfig({ data: { dataset: 'fashion-mnist' }, model: { name: 'convnet' } });
+ * const results = await runSms(config, { workDir: 'runs/demo', onEvent: (e) => console.log(e.type) });
+ * results.phases.at(-1)?.soups.uniform.metrics.testAccuracy; // fraction in [0, 1]
+ */
 export async function runSms(config: SmsConfig, opts: SmsRunOptions): Promise<SmsResults> {
   const emit = opts.onEvent ?? (() => {});
   // A bad name, dataset, model (module) or batch size fails here, in seconds, before any training.

@@ -21,6 +21,7 @@ export interface CandidateRecord {
   metrics: ModelMetrics;
 }
 
+/** A soup of a phase (uniform or greedy), BN recalibrated and scored. */
 export interface SoupRecord {
   validationAccuracy: number;
   /** Labels of the candidates in the soup. */
@@ -61,18 +62,25 @@ export interface RetrainEpochs {
   impLonger: number | null;
 }
 
+/** One phase of an SMS run, as results.json holds it: its candidates, soups and baselines, scored. */
 export interface PhaseResult extends BaselineRecords {
+  /** 1-based. */
   phase: number;
+  /** Fraction of the prunable weights pruned after this phase, in [0, 1). */
   targetSparsity: number;
+  /** Content hash of the phase's mask (PruningMask.hash()), shared by every candidate and soup. */
   maskHash: string;
   /** Null only in results written by earlier versions. */
   pruning: PruningRecord | null;
   /** Null only in results written by earlier versions. */
   retrainEpochs: RetrainEpochs | null;
   candidates: CandidateRecord[];
+  /** The mean of the candidates' scores (the "average candidate"). */
   candidateMean: PredictionMetrics;
+  /** Label of the candidate with the best validation accuracy. */
   bestCandidate: string;
   soups: { uniform: SoupRecord; greedy: SoupRecord };
+  /** Between candidates' weights (metrics/distances.ts): L2 distances, angles in degrees, L2 distance of each to their mean. */
   distances: { pairwiseL2: number[][]; pairwiseAngleDegrees: number[][]; toMean: number[] };
 }
 

@@ -27,6 +27,7 @@ import { readJsonFile, writeJsonFileAtomic } from '../io/atomic.js';
 import { saveCheckpoint, verifiedCheckpoint, type CheckpointRef } from '../checkpoints/store.js';
 import { loadMask } from './masks.js';
 
+/** One retrain: (parent checkpoint, mask, spec, seed) → candidate checkpoint; a pure function of its inputs, so it runs anywhere. */
 export interface RetrainJob {
   config: SmsConfig;
   /** 1-based phase. */
@@ -49,11 +50,16 @@ export interface RetrainJob {
   threads?: number;
 }
 
+/** What a retrain produced: the candidate checkpoint and how it trained. */
 export interface RetrainResult {
   checkpoint: CheckpointRef;
+  /** PruningMask.hash() of the mask the candidate kept. */
   maskHash: string;
+  /** Top-1 accuracy on the validation split (10% of the training set, seed 42), fraction in [0, 1]. */
   validationAccuracy: number;
+  /** Mean training loss of the last epoch, nats. */
   trainLoss: number;
+  /** Wall time of the training loop, s. */
   seconds: number;
   samplesPerSecond: number;
   /** True when the result was found on disk rather than computed now. */
@@ -65,6 +71,7 @@ export function describeRetrainJob(job: Pick<RetrainJob, 'phase' | 'kind' | 'spe
   return `phase ${job.phase}, ${job.kind} candidate ${job.spec.index}`;
 }
 
+/** A training progress event with the retrain it belongs to (kind 'dense' for the dense training). */
 export type RetrainProgress = TrainProgress & { phase: number; candidate: number; kind: RetrainJob['kind'] | 'dense' };
 
 /** The slice of one global dense-style schedule that a GMP-variant phase covers. */
@@ -73,6 +80,18 @@ function globalWindow(config: SmsConfig, spec: CandidateSpec, window: { totalSte
   return (t) => global.lr(Math.min(window.offset + t, window.totalSteps - 1));
 }
 
+/**
+ * Retrains one candidate: loads the parent, applies the mask (w ← w ⊙ m),
+ * trains `spec.epochs` epochs with SGD (momentum from the config, Nesterov
+ * when weight decay > 0) under the retraining schedule (`retrain.schedule`,
+ * docs/schedules.md) while the mask holds pruned weights and their momentum
+ * at zero, scores it on the validation split and saves it to `job.output`
+ * with its checksum. Recomputes even if the output exists
+ * (`retrainCandidateOnce` reuses it).
+ *
+ * Throws CheckpointError when the parent or mask does not verify or fit,
+ * TrainingDivergedError when the loss becomes NaN or infinite.
+ */
 export async function retrainCandidate(job: RetrainJob, onProgress?: (p: RetrainProgress) => void): Promise<RetrainResult> {
   const { config, spec } = job;
   if (job.threads && job.threads > 0 && getNumThreads() !== job.threads) setNumThreads(job.threads);

@@ -36,7 +36,22 @@ export function assertCompatibleStates(states: StateDict[], labels: string[] = s
   });
 }
 
-/** The weighted mean of the states as new tensors (kept; the caller disposes them). */
+/**
+ * The weighted mean of state dicts, θ = Σ_i w_i θ_i / Σ_i w_i (uniform when
+ * `weights` is omitted), over every floating-point tensor, BN running
+ * statistics included (integer tensors such as num_batches_tracked are
+ * copied from the first); accumulated in float64. Like
+ * `torch.optim.swa_utils.AveragedModel` over a fixed set of models. Returns
+ * new tensors (kept outside any scope: dispose them, e.g. `disposeState`).
+ * Throws MergeError when the states differ in names, shapes or dtypes, or
+ * for negative, non-finite or all-zero weights; `labels` name the states in
+ * those messages.
+ *
+ * @example
+ * const soup = averageStates(candidates.map((m) => m.stateDict()));
+ * model.loadStateDict(soup);
+ * disposeState(soup);
+ */
 export function averageStates(states: StateDict[], weights?: number[], labels?: string[]): StateDict {
   assertCompatibleStates(states, labels);
   const w = weights ?? states.map(() => 1);

@@ -17,6 +17,7 @@ import type { DataLoader } from '../data/loader.js';
 import { batchToTensors } from '../data/batches.js';
 import { ConfigError } from '../util/errors.js';
 
+/** How much data `recalibrateBatchNorm` forwards, and where. */
 export interface RecalibrationOptions {
   /** Fraction of the loader's batches to forward (default 0.2, at least one batch). */
   fraction?: number;
@@ -25,7 +26,17 @@ export interface RecalibrationOptions {
   device?: string;
 }
 
-/** Returns the number of batches forwarded (0 when the model has no BN layer). */
+/**
+ * Recomputes the running mean and variance of every BatchNorm layer of
+ * `model` from data, like `torch.optim.swa_utils.update_bn`: resets them,
+ * forwards round(fraction · batches per epoch) batches of `loader` (at least
+ * one; default fraction 0.2) in train mode without gradients with a
+ * cumulative average (momentum = 1/n at the n-th batch), then restores the
+ * layers' momenta and leaves the model in eval mode. Use the training data:
+ * a soup's averaged statistics do not match its averaged weights.
+ * Returns the number of batches forwarded (0 when the model has no BN
+ * layer). Throws ConfigError for a fraction outside (0, 1].
+ */
 export async function recalibrateBatchNorm(model: Module, loader: DataLoader, opts: RecalibrationOptions = {}): Promise<number> {
   const fraction = opts.fraction ?? 0.2;
   if (!(fraction > 0 && fraction <= 1)) {

@@ -11,6 +11,7 @@ import type { StateDict } from '../nn/module.js';
 import { averageStates, disposeState } from './average.js';
 import { MergeError } from '../util/errors.js';
 
+/** A candidate offered to `greedySoup`: its weights and its own validation accuracy (fraction in [0, 1]). */
 export interface SoupIngredient {
   label: string;
   state: StateDict;
@@ -18,6 +19,7 @@ export interface SoupIngredient {
   validationAccuracy: number;
 }
 
+/** Whether `greedySoup` kept a candidate, and the validation accuracies (fractions in [0, 1]) that decided it. */
 export interface GreedyDecision {
   label: string;
   candidateAccuracy: number;
@@ -28,6 +30,7 @@ export interface GreedyDecision {
   accepted: boolean;
 }
 
+/** The greedy soup and how it was built. */
 export interface GreedySoupResult {
   /** The soup's tensors (new; the caller disposes them). */
   state: StateDict;
@@ -36,7 +39,21 @@ export interface GreedySoupResult {
   decisions: GreedyDecision[];
 }
 
-/** `evaluate` returns the validation accuracy of a state (recalibrating BN first). */
+/**
+ * The greedy soup of Wortsman et al. 2022 (Model Soups, Recipe 1), as SMS
+ * uses it: rank `candidates` by validation accuracy, start from the best,
+ * and add each next one if the validation accuracy of the uniform average of
+ * the kept ones plus it does not drop. `evaluate(state)` returns that
+ * accuracy for an averaged state (recalibrate BN in it first, as SMS does).
+ * The returned `state` is new (dispose it); the candidates' are untouched.
+ * Throws MergeError for no candidates or incompatible states.
+ *
+ * @example
+ * const { state, ingredients, decisions } = await greedySoup(
+ *   candidates.map((c, i) => ({ label: `c${i}`, state: c.stateDict(), validationAccuracy: valAcc[i] })),
+ *   async (state) => { soupModel.loadStateDict(state); await recalibrateBatchNorm(soupModel, trainLoader); return accuracyOn(soupModel, validation); },
+ * );
+ */
 export async function greedySoup(candidates: SoupIngredient[], evaluate: (state: StateDict) => Promise<number>): Promise<GreedySoupResult> {
   if (candidates.length === 0) throw new MergeError('greedy soup: no candidates');
   // Stable sort: ties keep the candidates' order.

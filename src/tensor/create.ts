@@ -11,6 +11,7 @@ import { native } from './native.js';
 import { Tensor, Generator, dtypeOfArray, type AnyTypedArray, type DType } from './tensor.js';
 import { TensorError } from '../util/errors.js';
 
+/** The dtype (default float32) and device (default cpu) of a new tensor. */
 export interface CreateOptions {
   dtype?: DType;
   device?: string;
@@ -58,21 +59,27 @@ function fromNumbers(data: number[], dtype: DType): AnyTypedArray {
 export function scalar(value: number, opts: CreateOptions = {}): Tensor {
   return full([], value, opts);
 }
+/** A tensor of `shape` filled with 0. */
 export function zeros(shape: number[], opts: CreateOptions = {}): Tensor {
   return new Tensor(native.zeros(shape, opts.dtype, opts.device));
 }
+/** A tensor of `shape` filled with 1. */
 export function ones(shape: number[], opts: CreateOptions = {}): Tensor {
   return new Tensor(native.ones(shape, opts.dtype, opts.device));
 }
+/** A tensor of `shape` with unspecified contents (write it before reading). */
 export function empty(shape: number[], opts: CreateOptions = {}): Tensor {
   return new Tensor(native.empty(shape, opts.dtype, opts.device));
 }
+/** A tensor of `shape` filled with `value`. */
 export function full(shape: number[], value: number, opts: CreateOptions = {}): Tensor {
   return new Tensor(native.full(shape, value, opts.dtype, opts.device));
 }
+/** Zeros with `t`'s shape, dtype and device. */
 export function zerosLike(t: Tensor): Tensor {
   return new Tensor(native.zerosLike(t.handle));
 }
+/** Ones with `t`'s shape, dtype and device. */
 export function onesLike(t: Tensor): Tensor {
   return new Tensor(native.onesLike(t.handle));
 }
@@ -81,6 +88,7 @@ export function arange(start: number, end: number, step = 1, opts: CreateOptions
   return new Tensor(native.arange(start, end, step, opts.dtype ?? 'int64', opts.device));
 }
 
+/** A new random tensor's dtype, device and generator (default: libtorch's global one, seeded by `manualSeed`). */
 export interface RandomOptions extends CreateOptions {
   generator?: Generator;
 }
@@ -96,6 +104,7 @@ export function rand(shape: number[], opts: RandomOptions = {}): Tensor {
 export function randint(low: number, high: number, shape: number[], generator?: Generator): Tensor {
   return new Tensor(native.randint(low, high, shape, generator?.handle));
 }
+/** A random permutation of 0..n-1, int64. */
 export function randperm(n: number, generator?: Generator): Tensor {
   return new Tensor(native.randperm(n, generator?.handle));
 }
@@ -104,10 +113,12 @@ export function bernoulli(p: Tensor, generator?: Generator): Tensor {
   return new Tensor(native.bernoulli(p.handle, generator?.handle));
 }
 
+/** Concatenates tensors along an existing dimension `dim` (torch.cat); TensorError for none or mismatched shapes. */
 export function cat(tensors: Tensor[], dim = 0): Tensor {
   if (tensors.length === 0) throw new TensorError('cat(): needs at least one tensor');
   return new Tensor(native.cat(tensors.map((t) => t.handle), dim));
 }
+/** Stacks same-shaped tensors along a new dimension `dim` (torch.stack); TensorError for none or mismatched shapes. */
 export function stack(tensors: Tensor[], dim = 0): Tensor {
   if (tensors.length === 0) throw new TensorError('stack(): needs at least one tensor');
   return new Tensor(native.stack(tensors.map((t) => t.handle), dim));
@@ -126,6 +137,7 @@ export function noGrad<R>(fn: () => R): R {
     native.setGradEnabled(previous);
   }
 }
+/** False inside `noGrad`. */
 export function isGradEnabled(): boolean {
   return native.isGradEnabled();
 }
@@ -143,6 +155,7 @@ export function manualSeed(seed: number): void {
 export function setNumThreads(n: number): void {
   native.setNumThreads(n);
 }
+/** libtorch's intra-op thread count. */
 export function getNumThreads(): number {
   return native.getNumThreads();
 }
@@ -154,9 +167,11 @@ export function blasNumThreads(): number | null {
 export function cudaAvailable(): boolean {
   return native.cudaAvailable();
 }
+/** Visible CUDA devices (0 without CUDA). */
 export function cudaDeviceCount(): number {
   return native.cudaDeviceCount();
 }
+/** Waits for the current CUDA device's queued work (for timing); a no-op without CUDA. */
 export function cudaSynchronize(): void {
   native.cudaSynchronize();
 }
@@ -172,6 +187,7 @@ export function liveTensorCount(): number {
 export function reportedExternalBytes(): number {
   return native.reportedExternalBytes();
 }
+/** The version of the libtorch the addon is linked against, 'major.minor.patch' (e.g. '2.6.0'). */
 export function libtorchVersion(): string {
   return native.version().torch;
 }

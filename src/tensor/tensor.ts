@@ -19,7 +19,9 @@ import { TensorError } from '../util/errors.js';
 // Inside tidy scopes, new tensors defer reporting their bytes to V8 (the scope frees them itself).
 setScopeListener((active) => native.setDeferExternalReport(active));
 
+/** A tensor's element type, as PyTorch names it (float16 elements travel as Uint16Array bits). */
 export type DType = 'float32' | 'float64' | 'float16' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
+/** Where a tensor lives: the CPU, the current CUDA device, or CUDA device N. */
 export type Device = 'cpu' | 'cuda' | `cuda:${number}`;
 
 /** The TypedArray that holds each dtype's elements. */
@@ -34,10 +36,12 @@ export interface TypedArrayFor {
   uint8: Uint8Array;
   bool: Uint8Array;
 }
+/** Any TypedArray a tensor can be created from or read into. */
 export type AnyTypedArray = TypedArrayFor[DType];
 
 const DTYPES: readonly DType[] = ['float32', 'float64', 'float16', 'int64', 'int32', 'int16', 'int8', 'uint8', 'bool'];
 
+/** True when `s` names a DType ('float32', 'int64', ...). */
 export function isDType(s: string): s is DType {
   return (DTYPES as readonly string[]).includes(s);
 }
@@ -84,6 +88,13 @@ function viewAs<D extends DType>(buf: ArrayBuffer, dtype: D): TypedArrayFor[D] {
 type Operand = Tensor | number;
 const raw = (o: Operand): NativeTensor | number => (typeof o === 'number' ? o : o.handle);
 
+/**
+ * An n-dimensional array on libtorch with autograd (see the file comment):
+ * shape, dtype and device; math returning new tensors; `_` methods in
+ * place; `backward()` and `grad`; `toArray()` to read it back. Owns native
+ * memory: `dispose()` it or create it inside `tidy`. Errors from libtorch
+ * (bad shapes, dtypes, devices) are TensorErrors.
+ */
 export class Tensor implements Disposable {
   /** The native handle; only tensor/ uses it. */
   readonly handle: NativeTensor;

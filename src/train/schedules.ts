@@ -59,6 +59,7 @@ export interface DenseSchedule extends LrSchedule {
 export type DenseScheduleName = 'linear' | 'cosine' | 'step' | 'constant';
 export type RetrainScheduleName = 'LLR' | 'CLR' | 'SLR' | 'LRW' | 'FT' | 'ALLR';
 
+/** The settings of a dense-training schedule (`makeDenseSchedule`); steps count optimizer steps. */
 export interface DenseScheduleOptions {
   /** Peak learning rate. */
   maxLr: number;
@@ -86,6 +87,7 @@ export interface AllrInputs {
   prunedFraction: number;
 }
 
+/** What a retraining schedule (`makeRetrainSchedule`) is built from: the phase's length and the dense schedule it derives from. */
 export interface RetrainScheduleContext {
   /** T: optimizer steps of this phase's retraining. */
   totalSteps: number;

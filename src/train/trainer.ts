@@ -22,6 +22,7 @@ import type { DataLoader } from '../data/loader.js';
 import { batchToTensors } from '../data/batches.js';
 import { TrainingDivergedError } from '../util/errors.js';
 
+/** Reported every `progressEvery` steps and at the last step of `trainModel`. */
 export interface TrainProgress {
   epoch: number;
   epochs: number;
@@ -34,6 +35,7 @@ export interface TrainProgress {
   elapsedSeconds: number;
 }
 
+/** How `trainModel` trains: epochs, the LR per step, SGD's settings, masks. */
 export interface TrainOptions {
   epochs: number;
   /** Learning rate at optimizer step t (0-based, counted over the whole run). */
@@ -55,10 +57,13 @@ export interface TrainOptions {
   yieldEvery?: number;
 }
 
+/** What a `trainModel` run did. */
 export interface TrainResult {
+  /** Optimizer steps taken, counted from epoch 0 (so a resumed run counts the skipped epochs too). */
   steps: number;
-  /** Mean training loss of the last epoch. */
+  /** Mean training loss of the last epoch, nats. */
   lastEpochLoss: number;
+  /** Wall time, s. */
   seconds: number;
   samplesPerSecond: number;
 }
@@ -70,6 +75,26 @@ export function stepsFor(loader: DataLoader, epochs: number): number {
   return loader.batchesPerEpoch * epochs;
 }
 
+/**
+ * Trains `model` with SGD on `loader`'s batches for `opts.epochs` epochs: per
+ * step, cross-entropy (with label smoothing) of the logits [N, classes]
+ * against the labels [N], backward, then PyTorch's SGD update with momentum
+ * (default 0.9), weight decay (default 0; Nesterov by default when > 0,
+ * DESIGN.md) and the learning rate `opts.lr(step)`; with `opts.masks` the
+ * masked weights and their momentum are exactly 0 after every step (the
+ * retraining of IMP and SMS). Batches come from `loader.epoch(e)`, so the
+ * order is a function of the loader's seed and the epoch. Yields to the event
+ * loop every `yieldEvery` steps.
+ *
+ * Throws TrainingDivergedError when a loss is NaN or infinite (naming epoch,
+ * step and learning rate); the optimizer's ConfigError or TensorError for bad
+ * settings or masks that do not fit the parameters.
+ *
+ * @example
+ * const loader = new DataLoader(train, { batchSize: 128, seed: 0 });
+ * const schedule = makeDenseSchedule('linear', { maxLr: 0.1, totalSteps: stepsFor(loader, 10), warmupFraction: 0.1 });
+ * const { lastEpochLoss } = await trainModel(model, loader, { epochs: 10, lr: schedule.lr, weightDecay: 5e-4 });
+ */
 export async function trainModel(model: Module, loader: DataLoader, opts: TrainOptions): Promise<TrainResult> {
   const weightDecay = opts.weightDecay ?? 0;
   const momentum = opts.momentum ?? 0.9;
