@@ -135,13 +135,7 @@ export function candidateSpreadSpec(opts: { points: SpreadPoint[]; phaseLabels: 
     data: { values: opts.points },
     mark: { type: 'point', filled: true, opacity: 0.9 },
     encoding: {
-      x: {
-        field: 'position',
-        type: 'quantitative',
-        title: 'phase (sparsity)',
-        scale: { domain: [Math.min(...phases) - 0.5, Math.max(...phases) + 0.5], nice: false },
-        axis: { values: phases, labelExpr, grid: false, tickSize: 0, labelPadding: 6 },
-      },
+      x: phasePositionAxis(phases, labelExpr),
       y: { field: 'testAccuracy', type: 'quantitative', title: 'test accuracy (%)', scale: { zero: false, nice: true, padding: 10 } },
       // Fill and stroke from one scale: the mean's 'stroke' shape is a line, invisible without a stroke.
       fill: { field: 'kind', type: 'nominal', title: null, scale: spreadColors },
@@ -187,5 +181,16 @@ export function oodBreakdownSpec(opts: { title: string; points: OodPoint[]; kind
     },
     // Corruptions differ in difficulty by tens of points; a shared axis would flatten the easy ones.
     resolve: { scale: { y: 'independent' } },
+  };
+}
+
+/** The x encoding of per-phase point plots: `position` (phase ± a jitter) on an axis labelled by phase and sparsity. */
+export function phasePositionAxis(phases: number[], labelExpr: string) {
+  return {
+    field: 'position',
+    type: 'quantitative' as const,
+    title: 'phase (sparsity)',
+    scale: { domain: [Math.min(...phases) - 0.5, Math.max(...phases) + 0.5], nice: false },
+    axis: { values: phases, labelExpr, grid: false, tickSize: 0, labelPadding: 6 },
   };
 }

@@ -11,7 +11,7 @@
  * All values are percent (accuracies) or percentage points (differences).
  */
 import type { TopLevelSpec } from 'vega-lite';
-import { baseConfig, colorScale } from './charts.js';
+import { baseConfig, colorScale, phasePositionAxis } from './charts.js';
 import type { Comparison, KindSummary, PairedMetric, PairedRow, SummaryMetric } from './compare.js';
 import type { Verdict } from '../metrics/stats.js';
 
@@ -94,13 +94,7 @@ export function accuracyCiSpec(opts: {
       {
         data: { values: opts.points },
         encoding: {
-          x: {
-            field: 'position',
-            type: 'quantitative',
-            title: 'phase (sparsity)',
-            scale: { domain: [Math.min(...phases) - 0.5, Math.max(...phases) + 0.5], nice: false },
-            axis: { values: phases, labelExpr: `${JSON.stringify(opts.phaseLabels)}[datum.value] || ''`, grid: false, tickSize: 0, labelPadding: 6 },
-          },
+          x: phasePositionAxis(phases, `${JSON.stringify(opts.phaseLabels)}[datum.value] || ''`),
           color: { field: 'model', type: 'nominal', title: 'model', scale: colorScale(opts.kinds), legend: { values: present } },
         },
         layer: [

@@ -12,7 +12,7 @@
 import type { Comparison, KindSummary, PairedMetric, PairedRow } from './compare.js';
 import { headlineRows, SUMMARY_METRICS } from './compare.js';
 import { accuracyCiSpec, ciPoints, pairedDifferencesSpec, pairedPoints, phaseLabels } from './compare-charts.js';
-import { renderSvg } from './render.js';
+import { plotCollector } from './render.js';
 import { esc, figure, pct, page, table, type Section } from './html.js';
 
 export interface ComparePage {
@@ -117,14 +117,7 @@ function runsTable(c: Comparison): string {
 
 /** The comparison page of `c`, with its plots rendered. */
 export async function buildComparePage(c: Comparison, opts: { generatedAt?: Date } = {}): Promise<ComparePage> {
-  const plots: string[] = [];
-  const warnings: string[] = [];
-  const plot = async (spec: Parameters<typeof renderSvg>[0], id: string, label: string, caption: string): Promise<string> => {
-    const r = await renderSvg(spec, id, label);
-    plots.push(id);
-    warnings.push(...r.warnings.map((w) => `${id}: ${w}`));
-    return figure(r.svg, caption);
-  };
+  const { plots, warnings, plot } = plotCollector(figure);
   const labels = phaseLabels(c);
   const dense = c.summaries.find((s) => s.model === 'dense');
   const seeds = c.runs.map((r) => r.seed).join(', ');

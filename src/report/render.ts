@@ -58,3 +58,24 @@ export async function renderSvg(spec: TopLevelSpec, id: string, label: string): 
     view?.finalize();
   }
 }
+
+/**
+ * A page's plots: `plot(spec, id, label, caption)` renders one into a
+ * `<figure>` (html.ts figure) and records its id and vega's warnings, so a
+ * page lists what it rendered and what went wrong.
+ */
+export function plotCollector(figure: (svg: string, caption: string) => string): {
+  plots: string[];
+  warnings: string[];
+  plot: (spec: TopLevelSpec, id: string, label: string, caption: string) => Promise<string>;
+} {
+  const plots: string[] = [];
+  const warnings: string[] = [];
+  const plot = async (spec: TopLevelSpec, id: string, label: string, caption: string): Promise<string> => {
+    const r = await renderSvg(spec, id, label);
+    plots.push(id);
+    warnings.push(...r.warnings.map((w) => `${id}: ${w}`));
+    return figure(r.svg, caption);
+  };
+  return { plots, warnings, plot };
+}

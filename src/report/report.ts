@@ -16,7 +16,7 @@ import type { SmsConfig } from '../sms/config.js';
 import { loadRun, type LoadedRun, type ValidatedResults } from './load.js';
 import { accuracyPoints, carriedSoup, layerSparsityRows, modelKinds, oodPoints, spreadPoints, summaryRows } from './series.js';
 import { accuracyVsSparsitySpec, candidateSpreadSpec, layerSparsitySpec, oodBreakdownSpec } from './charts.js';
-import { renderSvg } from './render.js';
+import { plotCollector } from './render.js';
 import { esc, figure, pct, page, type Section } from './html.js';
 import { candidatesTable, decisionsTable, headlineCards, summaryTable } from './tables.js';
 import { runLayout } from '../sms/layout.js';
@@ -41,14 +41,7 @@ export async function writeReport(runDir: string): Promise<string> {
 /** The report page of a loaded run, without writing it. */
 export async function buildReport(run: LoadedRun, opts: { generatedAt?: Date } = {}): Promise<ReportOutput> {
   const { config, results } = run;
-  const plots: string[] = [];
-  const warnings: string[] = [];
-  const plot = async (spec: Parameters<typeof renderSvg>[0], id: string, label: string, caption: string): Promise<string> => {
-    const r = await renderSvg(spec, id, label);
-    plots.push(id);
-    warnings.push(...r.warnings.map((w) => `${id}: ${w}`));
-    return figure(r.svg, caption);
-  };
+  const { plots, warnings, plot } = plotCollector(figure);
   const kinds = modelKinds(results);
   const rows = summaryRows(results);
   const phases = results.phases;
