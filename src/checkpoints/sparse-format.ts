@@ -1,15 +1,20 @@
 /**
- * The compact sparse format for exported models (`sparse-soups-sparse-v1`):
- * an ordinary safetensors file whose metadata says how to rebuild the dense
- * state dict. Each float32 tensor is stored in whichever of three layouts is
- * smallest for it; other tensors (e.g. BN's int64 `num_batches_tracked`) are
- * stored as they are.
+ * The compact sparse format for exported models: an ordinary safetensors
+ * file whose metadata says how to rebuild the dense state dict. Each float32
+ * tensor is stored in whichever of four storages is smallest for it; other
+ * tensors (e.g. BN's int64 `num_batches_tracked`) are stored as they are.
  *
  * | storage   | file entries                                    | bytes (n elements, k non-zero) |
  * | --------- | ----------------------------------------------- | ------------------------------ |
  * | `dense`   | `<name>`          dtype, shape as in the model  | 4n                             |
  * | `bitmask` | `<name>:values` F32 [k], `<name>:mask` U8 [⌈n/8⌉] | 4k + ⌈n/8⌉                   |
  * | `indices` | `<name>:values` F32 [k], `<name>:indices` I32 [k] | 8k                           |
+ * | `packed`  | `<name>:gaps`, `<name>:high`, `<name>:low` U8 bit streams (packed-storage.ts) | ≈ k·(23 + high_bits + gap cost) / 8 |
+ *
+ * Versions (the `format` metadata key): `sparse-soups-sparse-v1` has the
+ * first three storages; `sparse-soups-sparse-v2` (written now) adds
+ * `packed`. Both are read; any other `sparse-soups-sparse-*` version is
+ * refused, not mistaken for a dense file.
  *
  * - `mask` bits are packed most significant bit first (`bit_order: msb`,
  *   like `numpy.packbits` and the mask files): element i of the row-major
@@ -24,12 +29,13 @@
  *   exporter writes +0.0 in the dense format too, so both formats hold the
  *   same bits. Every other value (NaN payloads included) is kept bit-exact.
  * - The choice per tensor minimizes its data bytes plus its header entries;
- *   ties prefer dense, then bitmask.
+ *   ties prefer dense, then bitmask, indices, packed.
  *
  * The metadata key `layout` is a JSON array, in state-dict order, of
- * `{ name, storage, dtype, shape, nonzero }`; `format` and `bit_order` name
- * the format. Entries lie in the file by element size, largest first, so
- * each is aligned. See docs/export.md for a numpy reader.
+ * `{ name, storage, dtype, shape, nonzero }` (a `packed` entry adds
+ * `gap_bits`, `gap_codes`, `high`, `high_bits`); `format` and `bit_order`
+ * name the format. Entries lie in the file by element size, largest first,
+ * so each is aligned. See docs/export.md for a numpy reader.
  *
  * @example
  * const { tensors, metadata } = encodeSparseStateDict(state); // state: Map<string, SafeTensor>
@@ -37,12 +43,32 @@
  * const loaded = await loadSafetensors('model.sparse.safetensors');
  * decodeSparseStateDict(loaded.tensors, loaded.metadata, 'model.sparse.safetensors'); // the dense state dict
  */
-import { dtypeByteSize, SAFE_DTYPES, type SafeDType, type SafeMetadata, type SafeTensor } from '../io/safetensors.js';
+import { dtypeByteSize, SAFE_DTYPES, typedArrayView, type SafeDType, type SafeMetadata, type SafeTensor } from '../io/safetensors.js';
 import { DataFormatError } from '../util/errors.js';
+import {
+  decodePacked,
+  encodePacked,
+  indexBits,
+  LOW_BITS,
+  MAX_GAP_BITS,
+  packedDataBytes,
+  planPacked,
+  streamBytes,
+  type PackedPlan,
+} from './packed-storage.js';
 
-/** Value of the `format` metadata key of sparse model files. */
-export const SPARSE_FORMAT = 'sparse-soups-sparse-v1';
-export const SPARSE_STORAGES = ['dense', 'bitmask', 'indices'] as const;
+/** Value of the `format` metadata key of the sparse files written now. */
+export const SPARSE_FORMAT = 'sparse-soups-sparse-v2';
+/** The first version: storages dense, bitmask and indices only. Still read. */
+export const SPARSE_FORMAT_V1 = 'sparse-soups-sparse-v1';
+/** Every version this reader knows, with the storages each may use. */
+const KNOWN_FORMATS: Record<string, readonly SparseStorage[]> = {
+  [SPARSE_FORMAT_V1]: ['dense', 'bitmask', 'indices'],
+  [SPARSE_FORMAT]: ['dense', 'bitmask', 'indices', 'packed'],
+};
+/** What every sparse format's name starts with, known version or not. */
+const SPARSE_FORMAT_PREFIX = 'sparse-soups-sparse-';
+export const SPARSE_STORAGES = ['dense', 'bitmask', 'indices', 'packed'] as const;
 export type SparseStorage = (typeof SPARSE_STORAGES)[number];
 /** `auto` picks the smallest storage per tensor; a storage name forces it for every float32 tensor. */
 export type StoragePolicy = 'auto' | SparseStorage;
@@ -56,6 +82,11 @@ export interface SparseLayoutEntry {
   shape: number[];
   /** Elements that are not zero. */
   nonzero: number;
+  /** `packed` only (packed-storage.ts): width and count of the gap codes, the high table and its index width. */
+  gap_bits?: number;
+  gap_codes?: number;
+  high?: number[];
+  high_bits?: number;
 }
 
 export interface SparseEncoding {
@@ -69,6 +100,11 @@ export interface SparseEncoding {
 const VALUES = ':values';
 const MASK = ':mask';
 const INDICES = ':indices';
+const SUFFIXES = [VALUES, MASK, INDICES];
+/** v2: the entry holding every tensor of one dtype stored `dense`, concatenated in layout order. */
+export const denseGroupName = (dtype: SafeDType): string => `:dense:${dtype}`;
+/** v2: the U8 entry holding the streams of every `packed` tensor, one after the other in layout order. */
+export const PACKED_ENTRY = ':packed';
 const SIGN_OFF = 0x7fffffff;
 
 const numelOf = (shape: readonly number[]): number => shape.reduce((n, d) => n * d, 1);
@@ -104,11 +140,11 @@ function headerEntryBytes(entryName: string): number {
   return JSON.stringify(entryName).length + 64;
 }
 
-/** Bytes a storage costs for a float32 tensor of n elements, k non-zero: data plus header entries. */
-export function storageBytes(storage: SparseStorage, name: string, numel: number, nonzero: number): number {
+/** Bytes a data-independent storage (dense, bitmask, indices) costs for a float32 tensor of n elements, k non-zero: data plus header entries. */
+export function storageBytes(storage: Exclude<SparseStorage, 'packed'>, name: string, numel: number, nonzero: number): number {
   switch (storage) {
     case 'dense':
-      return 4 * numel + headerEntryBytes(name);
+      return 4 * numel; // v2: in the dense group, no header entry of its own
     case 'bitmask':
       return 4 * nonzero + Math.ceil(numel / 8) + headerEntryBytes(name + VALUES) + headerEntryBytes(name + MASK);
     case 'indices':
@@ -116,13 +152,25 @@ export function storageBytes(storage: SparseStorage, name: string, numel: number
   }
 }
 
-/** The smallest storage for a float32 tensor (ties: dense, then bitmask). */
-export function chooseStorage(name: string, numel: number, nonzero: number): SparseStorage {
-  let best: SparseStorage = 'dense';
-  for (const storage of SPARSE_STORAGES) {
+const DATA_INDEPENDENT = ['dense', 'bitmask', 'indices'] as const;
+
+/** The smallest of the storages whose size depends on the counts only: dense, bitmask, indices (ties in that order). */
+export function chooseStorage(name: string, numel: number, nonzero: number): Exclude<SparseStorage, 'packed'> {
+  let best: Exclude<SparseStorage, 'packed'> = 'dense';
+  for (const storage of DATA_INDEPENDENT) {
     if (storageBytes(storage, name, numel, nonzero) < storageBytes(best, name, numel, nonzero)) best = storage;
   }
   return best;
+}
+
+/** Bytes of the packed storage: its streams and its layout fields (no header entry: it lies in the shared packed entry). */
+function packedBytes(plan: PackedPlan): number {
+  return packedDataBytes(plan) + JSON.stringify([plan.gapBits, plan.gapCodes, plan.high, plan.highBits]).length;
+}
+
+/** The byte lengths of the three streams of a packed entry (gaps, high, low), in that order in `<name>:packed`. */
+function packedStreamBytes(p: PackedPlan): [gaps: number, high: number, low: number] {
+  return [streamBytes(p.gapCodes, p.gapBits), streamBytes(p.nonzero, p.highBits), streamBytes(p.nonzero, LOW_BITS)];
 }
 
 /**
@@ -137,27 +185,37 @@ export function encodeSparseStateDict(state: ReadonlyMap<string, SafeTensor>, po
     tensors.set(name, t);
   };
   for (const name of state.keys()) {
-    for (const suffix of [VALUES, MASK, INDICES]) {
+    for (const suffix of SUFFIXES) {
       if (state.has(name + suffix))
         throw new DataFormatError('sparse export', `state-dict names "${name}" and "${name + suffix}" would collide in the sparse layout`);
     }
+    if (name.startsWith(':')) throw new DataFormatError('sparse export', `state-dict name "${name}": names starting with ':' are reserved`);
   }
+  const groups = new Map<SafeDType, SafeTensor[]>(); // tensors stored dense, by dtype
+  const packedChunks: Uint8Array[] = [];
   for (const [name, t] of state) {
     const nonzero = countNonzero(t);
     const numel = numelOf(t.shape);
-    const storage: SparseStorage = t.dtype !== 'F32' ? 'dense' : policy === 'auto' ? chooseStorage(name, numel, nonzero) : policy;
-    layout.push({ name, storage, dtype: t.dtype, shape: [...t.shape], nonzero });
-    if (t.dtype !== 'F32') {
-      put(name, t);
-      continue;
+    let storage: SparseStorage = t.dtype !== 'F32' ? 'dense' : policy === 'auto' ? chooseStorage(name, numel, nonzero) : policy;
+    const plan = t.dtype === 'F32' && (policy === 'auto' || policy === 'packed') ? planPacked(bitsOf(t.data)) : null;
+    if (plan && policy === 'auto' && storage !== 'packed' && packedBytes(plan) < storageBytes(storage, name, numel, nonzero)) {
+      storage = 'packed';
     }
+    const entry: SparseLayoutEntry = { name, storage, dtype: t.dtype, shape: [...t.shape], nonzero };
+    layout.push(entry);
     if (storage === 'dense') {
-      const data = t.data.slice();
-      canonicalizeZeros(data);
-      put(name, { dtype: 'F32', shape: [...t.shape], data });
+      const data = t.data.slice() as typeof t.data;
+      if (t.dtype === 'F32') canonicalizeZeros(data as Float32Array);
+      groups.set(t.dtype, [...(groups.get(t.dtype) ?? []), { ...t, data } as SafeTensor]);
       continue;
     }
-    const bits = bitsOf(t.data);
+    if (storage === 'packed') {
+      Object.assign(entry, { gap_bits: plan!.gapBits, gap_codes: plan!.gapCodes, high: plan!.high, high_bits: plan!.highBits });
+      const streams = encodePacked(bitsOf(t.data as Float32Array), plan!);
+      packedChunks.push(streams.gaps, streams.high, streams.low);
+      continue;
+    }
+    const bits = bitsOf(t.data as Float32Array);
     const values = new Uint32Array(nonzero);
     const positions = storage === 'indices' ? new Int32Array(nonzero) : null;
     const mask = storage === 'bitmask' ? new Uint8Array(Math.ceil(numel / 8)) : null;
@@ -172,8 +230,43 @@ export function encodeSparseStateDict(state: ReadonlyMap<string, SafeTensor>, po
     if (mask) put(name + MASK, { dtype: 'U8', shape: [mask.length], data: mask });
     if (positions) put(name + INDICES, { dtype: 'I32', shape: [nonzero], data: positions });
   }
-  const metadata: SafeMetadata = { format: SPARSE_FORMAT, bit_order: 'msb', layout: JSON.stringify(layout) };
+  for (const [dtype, members] of groups) put(denseGroupName(dtype), concatenate(dtype, members));
+  if (packedChunks.length > 0) {
+    const packed = concatenate('U8', packedChunks.map((data) => ({ dtype: 'U8', shape: [data.length], data })));
+    put(PACKED_ENTRY, packed);
+  }
+  const metadata: SafeMetadata = { format: SPARSE_FORMAT, bit_order: 'msb', layout: encodeLayout(layout) };
   return { tensors: alignedOrder(tensors), metadata, layout };
+}
+
+/**
+ * The v2 `layout` metadata: a JSON array with one array per tensor, in
+ * state-dict order, `[name, storage, dtype, shape, nonzero]`, a packed one
+ * followed by `gap_bits, gap_codes, high, high_bits` (half the bytes of
+ * v1's objects, which matters for models of many small tensors).
+ */
+export function encodeLayout(layout: readonly SparseLayoutEntry[]): string {
+  return JSON.stringify(
+    layout.map((e) => {
+      const row: unknown[] = [e.name, e.storage, e.dtype, e.shape, e.nonzero];
+      if (e.storage === 'packed') row.push(e.gap_bits, e.gap_codes, e.high, e.high_bits);
+      return row;
+    }),
+  );
+}
+
+const LAYOUT_ROW_KEYS = ['name', 'storage', 'dtype', 'shape', 'nonzero', 'gap_bits', 'gap_codes', 'high', 'high_bits'];
+
+/** One 1-D tensor of the elements of `members` (all of `dtype`), in order. */
+function concatenate(dtype: SafeDType, members: SafeTensor[]): SafeTensor {
+  const bytes = new Uint8Array(members.reduce((n, t) => n + t.data.byteLength, 0));
+  let at = 0;
+  for (const t of members) {
+    bytes.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), at);
+    at += t.data.byteLength;
+  }
+  const numel = bytes.byteLength / dtypeByteSize(dtype);
+  return { dtype, shape: [numel], data: typedArrayView(dtype, bytes.buffer, 0, numel) } as SafeTensor;
 }
 
 /**
@@ -185,15 +278,26 @@ function alignedOrder(tensors: Map<string, SafeTensor>): Map<string, SafeTensor>
   return new Map([...tensors].sort(([, a], [, b]) => dtypeByteSize(b.dtype) - dtypeByteSize(a.dtype)));
 }
 
-/** Whether a file's metadata says it is in the sparse format. */
+/**
+ * Whether a file's metadata says it is in a sparse format, of any version:
+ * a version this reader does not know is then refused by the reader, not
+ * read as a dense file.
+ */
 export function isSparseFormat(metadata: SafeMetadata): boolean {
-  return metadata.format === SPARSE_FORMAT;
+  return typeof metadata.format === 'string' && metadata.format.startsWith(SPARSE_FORMAT_PREFIX);
 }
 
 /** The layout recorded in a sparse file's metadata, validated. Errors name `file`. */
 export function readSparseLayout(metadata: SafeMetadata, file: string): SparseLayoutEntry[] {
+  const storages = KNOWN_FORMATS[metadata.format ?? ''];
   if (!isSparseFormat(metadata))
     throw new DataFormatError(file, `metadata format is '${metadata.format ?? '(none)'}', not '${SPARSE_FORMAT}'`);
+  if (storages === undefined)
+    throw new DataFormatError(
+      file,
+      `metadata format '${metadata.format}' is a sparse layout version this reader does not know ` +
+        `(it reads ${Object.keys(KNOWN_FORMATS).join(', ')}): the file was written by a newer sparse-soups; read it with that version`,
+    );
   if (metadata.bit_order !== 'msb')
     throw new DataFormatError(file, `metadata bit_order is '${metadata.bit_order ?? '(none)'}'; this reader knows 'msb'`);
   let raw: unknown;
@@ -205,8 +309,20 @@ export function readSparseLayout(metadata: SafeMetadata, file: string): SparseLa
   if (!Array.isArray(raw))
     throw new DataFormatError(file, "metadata 'layout' must be a JSON array of {name, storage, dtype, shape, nonzero}");
   const seen = new Set<string>();
+  const rows = metadata.format !== SPARSE_FORMAT_V1;
   return raw.map((entry: unknown, i): SparseLayoutEntry => {
-    const e = (typeof entry === 'object' && entry !== null ? entry : {}) as Record<string, unknown>;
+    const e = (
+      rows
+        ? Object.fromEntries(Array.isArray(entry) ? entry.map((v: unknown, j) => [LAYOUT_ROW_KEYS[j] ?? `extra${j}`, v]) : [])
+        : typeof entry === 'object' && entry !== null
+          ? entry
+          : {}
+    ) as Record<string, unknown>;
+    if (rows && (!Array.isArray(entry) || entry.length !== (e.storage === 'packed' ? 9 : 5)))
+      throw new DataFormatError(
+        file,
+        `layout[${i}] must be [name, storage, dtype, shape, nonzero] (a packed one followed by gap_bits, gap_codes, high, high_bits), got ${JSON.stringify(entry)?.slice(0, 120)}`,
+      );
     const where = `layout[${i}]${typeof e.name === 'string' ? ` ("${e.name}")` : ''}`;
     const fail = (problem: string): never => {
       throw new DataFormatError(file, `${where}: ${problem}`);
@@ -215,8 +331,8 @@ export function readSparseLayout(metadata: SafeMetadata, file: string): SparseLa
     const name = e.name as string;
     if (seen.has(name)) fail('the name appears twice');
     seen.add(name);
-    if (!(SPARSE_STORAGES as readonly unknown[]).includes(e.storage))
-      fail(`storage must be one of ${SPARSE_STORAGES.join(', ')}, got ${JSON.stringify(e.storage)}`);
+    if (!(storages as readonly unknown[]).includes(e.storage))
+      fail(`storage must be one of ${storages.join(', ')} in ${metadata.format}, got ${JSON.stringify(e.storage)}`);
     if (!(SAFE_DTYPES as readonly unknown[]).includes(e.dtype)) fail(`unknown dtype ${JSON.stringify(e.dtype)}`);
     if (e.storage !== 'dense' && e.dtype !== 'F32') fail(`storage ${String(e.storage)} needs dtype F32, got ${String(e.dtype)}`);
     const shape = e.shape;
@@ -232,14 +348,35 @@ export function readSparseLayout(metadata: SafeMetadata, file: string): SparseLa
       fail(`nonzero must be an integer in 0..${numel}, got ${JSON.stringify(e.nonzero)}`);
     }
     if (e.storage === 'indices' && numel > 2 ** 31) fail(`${numel} elements do not fit int32 indices`);
-    return {
+    const out: SparseLayoutEntry = {
       name,
       storage: e.storage as SparseStorage,
       dtype: e.dtype as SafeDType,
       shape: [...(shape as number[])],
       nonzero: e.nonzero as number,
     };
+    if (e.storage === 'packed') Object.assign(out, readPackedFields(e, fail));
+    return out;
   });
+}
+
+/** The `packed` fields of a layout entry, validated. */
+function readPackedFields(e: Record<string, unknown>, fail: (problem: string) => never): Required<Pick<SparseLayoutEntry, 'gap_bits' | 'gap_codes' | 'high' | 'high_bits'>> {
+  const { gap_bits: gapBits, gap_codes: gapCodes, high, high_bits: highBits } = e;
+  if (!Number.isSafeInteger(gapBits) || (gapBits as number) < 1 || (gapBits as number) > MAX_GAP_BITS)
+    fail(`gap_bits must be an integer in 1..${MAX_GAP_BITS}, got ${JSON.stringify(gapBits)}`);
+  if (!Number.isSafeInteger(gapCodes) || (gapCodes as number) < (e.nonzero as number))
+    fail(`gap_codes must be an integer of at least nonzero (${String(e.nonzero)}), got ${JSON.stringify(gapCodes)}`);
+  if (
+    !Array.isArray(high) ||
+    !high.every((h, i) => Number.isSafeInteger(h) && h >= 0 && h < 512 && (i === 0 || h > (high[i - 1] as number)))
+  )
+    fail(`high must be an increasing list of integers in 0..511 (sign and exponent bits), got ${JSON.stringify(high)}`);
+  const table = high as number[];
+  if ((e.nonzero as number) > 0 && table.length === 0) fail('high is empty but there are non-zero values');
+  if (highBits !== indexBits(table.length))
+    fail(`high_bits must be ${indexBits(table.length)} for a ${table.length}-entry high table, got ${JSON.stringify(highBits)}`);
+  return { gap_bits: gapBits as number, gap_codes: gapCodes as number, high: table, high_bits: highBits as number };
 }
 
 /**
@@ -255,6 +392,9 @@ export function decodeSparseStateDict(
   file: string,
 ): Map<string, SafeTensor> {
   const layout = readSparseLayout(metadata, file);
+  const grouped = metadata.format !== SPARSE_FORMAT_V1; // v2 keeps dense tensors in one entry per dtype
+  const groupCursor = new Map<SafeDType, number>();
+  let packedCursor = 0;
   const used = new Set<string>();
   const out = new Map<string, SafeTensor>();
   for (const entry of layout) {
@@ -270,14 +410,56 @@ export function decodeSparseStateDict(
       used.add(entryName);
       return t;
     };
+    /** A dense tensor's elements in its dtype's group, which follow the previous dense tensors of that dtype. */
+    const fromDenseGroup = (e: SparseLayoutEntry): SafeTensor => {
+      const groupName = denseGroupName(e.dtype);
+      const group = tensors.get(groupName);
+      if (group === undefined) return fail(`the file has no entry "${groupName}"`);
+      if (group.dtype !== e.dtype || group.shape.length !== 1)
+        fail(`entry "${groupName}" is ${group.dtype} ${fmtShape(group.shape)}, expected a 1-D ${e.dtype} list`);
+      used.add(groupName);
+      const begin = groupCursor.get(e.dtype) ?? 0;
+      const end = begin + numelOf(e.shape);
+      if (end > group.data.length)
+        fail(`needs elements ${begin}..${end - 1} of "${groupName}", which has ${group.data.length}: truncated, or another layout`);
+      groupCursor.set(e.dtype, end);
+      return { dtype: e.dtype, shape: [...e.shape], data: group.data.subarray(begin, end) } as SafeTensor;
+    };
     if (entry.storage === 'dense') {
-      const t = take(entry.name, entry.dtype, entry.shape);
+      const t = grouped ? fromDenseGroup(entry) : take(entry.name, entry.dtype, entry.shape);
       const nonzero = countNonzero(t);
       if (entry.dtype === 'F32' && nonzero !== entry.nonzero) fail(`has ${nonzero} non-zero values, the layout says ${entry.nonzero}`);
       out.set(entry.name, t);
       continue;
     }
     const numel = numelOf(entry.shape);
+    if (entry.storage === 'packed') {
+      const plan: PackedPlan = {
+        gapBits: entry.gap_bits!,
+        gapCodes: entry.gap_codes!,
+        high: entry.high!,
+        highBits: entry.high_bits!,
+        nonzero: entry.nonzero,
+      };
+      const [gapBytes, highBytes, lowBytes] = packedStreamBytes(plan);
+      const packed = tensors.get(PACKED_ENTRY);
+      if (packed === undefined || packed.dtype !== 'U8' || packed.shape.length !== 1)
+        fail(`the file has no 1-D U8 entry "${PACKED_ENTRY}" (${packed === undefined ? 'missing' : `${packed.dtype} ${fmtShape(packed.shape)}`})`);
+      used.add(PACKED_ENTRY);
+      const begin = packedCursor;
+      packedCursor += gapBytes + highBytes + lowBytes;
+      if (packedCursor > packed!.data.length)
+        fail(`needs bytes ${begin}..${packedCursor - 1} of "${PACKED_ENTRY}", which has ${packed!.data.length}: truncated, or another layout`);
+      const bytes = (packed!.data as Uint8Array).subarray(begin, packedCursor);
+      const streams = {
+        gaps: bytes.subarray(0, gapBytes),
+        high: bytes.subarray(gapBytes, gapBytes + highBytes),
+        low: bytes.subarray(gapBytes + highBytes),
+      };
+      const bits = decodePacked(streams, plan, numel, fail);
+      out.set(entry.name, { dtype: 'F32', shape: [...entry.shape], data: new Float32Array(bits.buffer) });
+      continue;
+    }
     const valuesEntry = tensors.get(entry.name + VALUES);
     if (valuesEntry === undefined) fail(`the file has no entry "${entry.name + VALUES}"`);
     if (valuesEntry!.dtype !== 'F32' || valuesEntry!.shape.length !== 1) {
@@ -306,6 +488,14 @@ export function decodeSparseStateDict(
       }
     }
     out.set(entry.name, { dtype: 'F32', shape: [...entry.shape], data: new Float32Array(bits.buffer) });
+  }
+  const packedEntry = tensors.get(PACKED_ENTRY);
+  if (grouped && packedEntry !== undefined && packedEntry.data.length !== packedCursor)
+    throw new DataFormatError(file, `entry "${PACKED_ENTRY}" holds ${packedEntry.data.length} bytes, the layout's packed tensors ${packedCursor}`);
+  for (const [dtype, end] of groupCursor) {
+    const length = tensors.get(denseGroupName(dtype))!.data.length;
+    if (end !== length)
+      throw new DataFormatError(file, `entry "${denseGroupName(dtype)}" holds ${length} elements, the layout's dense ${dtype} tensors ${end}`);
   }
   const unexpected = [...tensors.keys()].filter((name) => !used.has(name));
   if (unexpected.length > 0) {
