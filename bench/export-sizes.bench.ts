@@ -50,19 +50,30 @@ const rows: SizeRow[] = [];
 try {
   for (const d of models) {
     for (const sparsity of sparsities) {
-      const model = createModel(d.name, { inChannels: d.inChannels, numClasses: d.numClasses, imageSize: d.imageSize, generator: new Generator(0) });
+      const model = createModel(d.name, {
+        inChannels: d.inChannels,
+        numClasses: d.numClasses,
+        imageSize: d.imageSize,
+        generator: new Generator(0),
+      });
       noGrad(() => tidy(() => model.train().forward(randn([32, d.inChannels, d.imageSize, d.imageSize], { generator: new Generator(1) }))));
       const mask = getCriterion('global')(prunableParameters(model), null, sparsity, {});
       mask.apply(model);
       mask.dispose();
       const dense = await exportStateDict(model.stateDict(), d, join(dir, `${d.name}-${sparsity}.dense.safetensors`), { format: 'dense' });
-      const sparse = await exportStateDict(model.stateDict(), d, join(dir, `${d.name}-${sparsity}.sparse.safetensors`), { format: 'sparse' });
+      const sparse = await exportStateDict(model.stateDict(), d, join(dir, `${d.name}-${sparsity}.sparse.safetensors`), {
+        format: 'sparse',
+      });
       model.dispose();
       const a = (await readModelFile(dense.path)).state;
       const b = (await readModelFile(sparse.path)).state;
       for (const [name, t] of a) {
         const u = b.get(name)!;
-        if (!Buffer.from(u.data.buffer, u.data.byteOffset, u.data.byteLength).equals(Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength)))
+        if (
+          !Buffer.from(u.data.buffer, u.data.byteOffset, u.data.byteLength).equals(
+            Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength),
+          )
+        )
           throw new Error(`${d.name} at ${sparsity}: ${name} decodes to other bits`);
       }
       const gzipDenseBytes = gzipSync(readFileSync(dense.path), { level: 9 }).byteLength;
@@ -85,12 +96,18 @@ try {
 }
 
 const n = (x: number): string => x.toLocaleString('en-US');
-console.log('| model | sparsity | non-zero / float32 elements | dense (B) | gzip -9 dense (B) | sparse (B) | sparse / gzip -9 dense | sparse / dense | storages |');
+console.log(
+  '| model | sparsity | non-zero / float32 elements | dense (B) | gzip -9 dense (B) | sparse (B) | sparse / gzip -9 dense | sparse / dense | storages |',
+);
 console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
 for (const r of rows) {
-  const storages = Object.entries(r.storage).map(([s, c]) => `${c} ${s}`).join(', ');
+  const storages = Object.entries(r.storage)
+    .map(([s, c]) => `${c} ${s}`)
+    .join(', ');
   console.log(
     `| ${r.model} | ${(100 * r.sparsity).toFixed(0)}% | ${n(r.nonzero)} / ${n(r.total)} | ${n(r.denseBytes)} | ${n(r.gzipDenseBytes)} | ${n(r.sparseBytes)} | ${r.vsGzip.toFixed(3)} | ${(100 * r.vsDense).toFixed(1)}% | ${storages} |`,
   );
 }
-console.log(JSON.stringify({ bench: 'export-sizes', pruning: 'global magnitude, seeded init weights', peer: 'gzip -9 of the dense file', rows }));
+console.log(
+  JSON.stringify({ bench: 'export-sizes', pruning: 'global magnitude, seeded init weights', peer: 'gzip -9 of the dense file', rows }),
+);

@@ -232,7 +232,10 @@ export function encodeSparseStateDict(state: ReadonlyMap<string, SafeTensor>, po
   }
   for (const [dtype, members] of groups) put(denseGroupName(dtype), concatenate(dtype, members));
   if (packedChunks.length > 0) {
-    const packed = concatenate('U8', packedChunks.map((data) => ({ dtype: 'U8', shape: [data.length], data })));
+    const packed = concatenate(
+      'U8',
+      packedChunks.map((data) => ({ dtype: 'U8', shape: [data.length], data })),
+    );
     put(PACKED_ENTRY, packed);
   }
   const metadata: SafeMetadata = { format: SPARSE_FORMAT, bit_order: 'msb', layout: encodeLayout(layout) };
@@ -361,7 +364,10 @@ export function readSparseLayout(metadata: SafeMetadata, file: string): SparseLa
 }
 
 /** The `packed` fields of a layout entry, validated. */
-function readPackedFields(e: Record<string, unknown>, fail: (problem: string) => never): Required<Pick<SparseLayoutEntry, 'gap_bits' | 'gap_codes' | 'high' | 'high_bits'>> {
+function readPackedFields(
+  e: Record<string, unknown>,
+  fail: (problem: string) => never,
+): Required<Pick<SparseLayoutEntry, 'gap_bits' | 'gap_codes' | 'high' | 'high_bits'>> {
   const { gap_bits: gapBits, gap_codes: gapCodes, high, high_bits: highBits } = e;
   if (!Number.isSafeInteger(gapBits) || (gapBits as number) < 1 || (gapBits as number) > MAX_GAP_BITS)
     fail(`gap_bits must be an integer in 1..${MAX_GAP_BITS}, got ${JSON.stringify(gapBits)}`);
@@ -444,12 +450,16 @@ export function decodeSparseStateDict(
       const [gapBytes, highBytes, lowBytes] = packedStreamBytes(plan);
       const packed = tensors.get(PACKED_ENTRY);
       if (packed === undefined || packed.dtype !== 'U8' || packed.shape.length !== 1)
-        fail(`the file has no 1-D U8 entry "${PACKED_ENTRY}" (${packed === undefined ? 'missing' : `${packed.dtype} ${fmtShape(packed.shape)}`})`);
+        fail(
+          `the file has no 1-D U8 entry "${PACKED_ENTRY}" (${packed === undefined ? 'missing' : `${packed.dtype} ${fmtShape(packed.shape)}`})`,
+        );
       used.add(PACKED_ENTRY);
       const begin = packedCursor;
       packedCursor += gapBytes + highBytes + lowBytes;
       if (packedCursor > packed!.data.length)
-        fail(`needs bytes ${begin}..${packedCursor - 1} of "${PACKED_ENTRY}", which has ${packed!.data.length}: truncated, or another layout`);
+        fail(
+          `needs bytes ${begin}..${packedCursor - 1} of "${PACKED_ENTRY}", which has ${packed!.data.length}: truncated, or another layout`,
+        );
       const bytes = (packed!.data as Uint8Array).subarray(begin, packedCursor);
       const streams = {
         gaps: bytes.subarray(0, gapBytes),
@@ -491,11 +501,17 @@ export function decodeSparseStateDict(
   }
   const packedEntry = tensors.get(PACKED_ENTRY);
   if (grouped && packedEntry !== undefined && packedEntry.data.length !== packedCursor)
-    throw new DataFormatError(file, `entry "${PACKED_ENTRY}" holds ${packedEntry.data.length} bytes, the layout's packed tensors ${packedCursor}`);
+    throw new DataFormatError(
+      file,
+      `entry "${PACKED_ENTRY}" holds ${packedEntry.data.length} bytes, the layout's packed tensors ${packedCursor}`,
+    );
   for (const [dtype, end] of groupCursor) {
     const length = tensors.get(denseGroupName(dtype))!.data.length;
     if (end !== length)
-      throw new DataFormatError(file, `entry "${denseGroupName(dtype)}" holds ${length} elements, the layout's dense ${dtype} tensors ${end}`);
+      throw new DataFormatError(
+        file,
+        `entry "${denseGroupName(dtype)}" holds ${length} elements, the layout's dense ${dtype} tensors ${end}`,
+      );
   }
   const unexpected = [...tensors.keys()].filter((name) => !used.has(name));
   if (unexpected.length > 0) {

@@ -54,7 +54,13 @@ test('every storage (dense, bitmask, indices, packed, auto) round-trips bit-exac
   const state = sampleState();
   // Long gaps (escape codes), many sign/exponent values (a full high table), every element non-zero.
   const wide = new Float32Array(200_000);
-  for (const [i, v] of [[3, 1], [300, -2], [150_000, 1e-30], [199_999, 3e38]] as const) wide[i] = v;
+  for (const [i, v] of [
+    [3, 1],
+    [300, -2],
+    [150_000, 1e-30],
+    [199_999, 3e38],
+  ] as const)
+    wide[i] = v;
   state.set('wide', { dtype: 'F32', shape: [200_000], data: wide });
   const everyBit = new Uint32Array(600);
   for (let i = 0; i < everyBit.length; i++) everyBit[i] = (Math.imul(i + 1, 0x9e3779b1) >>> 0) | 1; // never a zero
@@ -189,6 +195,12 @@ test(
       await writeSparse(dir, 'dtype', (t) => t.set(denseGroupName('F32'), { dtype: 'F64', shape: [8], data: new Float64Array(8) })),
       'fc.bias',
       '":dense:F32" is F64 [8]',
+    );
+    // The dense group truncated: the last dense tensor's elements are not all there.
+    await assertFormatError(
+      await writeSparse(dir, 'dense-cut', (t) => t.set(denseGroupName('F32'), f32([1, 2, 3, 4, 5, 6, 7], [7]))),
+      'tensor "fc.bias" (dense)',
+      'needs elements 0..7 of ":dense:F32", which has 7: truncated',
     );
     await assertFormatError(
       await writeSparse(dir, 'storage', (_t, layout) => ((layout[0] as { storage: string }).storage = 'csr')),
