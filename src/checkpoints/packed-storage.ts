@@ -6,7 +6,7 @@
  * | -------------- | --------------------------------------------------------------------- |
  * | `<name>:gaps`  | g_j = zeros skipped before it, in `gap_bits`-wide codes: M = 2^gap_bits - 1 is an escape ("M more zeros, continue"), a code c < M ends the gap (g_j = M·escapes + c) |
  * | `<name>:high`  | its top 9 bits (sign and exponent) as a `high_bits`-wide index into the layout's `high` table |
- * | `<name>:low`   | its low 23 bits (the mantissa), 23 bits each                          |
+ * | `<name>:low`   | its mantissa (low 23 bits) without the `23 - low_bits` trailing bits that are 0 in every value: `low_bits` bits each |
  *
  * Position p_0 = g_0, p_j = p_{j-1} + 1 + g_j; zeros after the last non-zero
  * are not coded. Each stream is U8 [⌈codes · width / 8⌉], codes packed most
@@ -17,7 +17,8 @@
  * few values (2 to 8 after magnitude pruning), and the gaps cost about their
  * entropy with a width fitted per tensor: at 90% sparsity ≈ 23 + 3 + 5 bits
  * per non-zero, against 32 + 8 for values plus uint8 deltas, which gzip -9
- * of the dense file beats.
+ * of the dense file beats. Values with fewer mantissa bits (1.0, BN's
+ * initial weights; weights trained in bfloat16) store only those.
  *
  * @example
  * const plan = planPacked(bits); // bits: a Uint32Array view of the float32 tensor
@@ -35,6 +36,8 @@ export interface PackedPlan {
   high: number[];
   /** Width of an index into `high`: ⌈log2(high.length)⌉ (0 when one value). */
   highBits: number;
+  /** Mantissa bits stored, 0..23: the trailing bits that are 0 in every value are not (all 23 for 1.0, 16 for bfloat16 values). */
+  lowBits: number;
   /** Non-zero elements. */
   nonzero: number;
 }
@@ -60,6 +63,7 @@ export const indexBits = (count: number): number => (count <= 1 ? 0 : Math.ceil(
 export function planPacked(bits: Uint32Array): PackedPlan {
   const codesByWidth = new Array<number>(MAX_GAP_BITS + 1).fill(0);
   const high = new Set<number>();
+  let lowOr = 0;
   let nonzero = 0;
   let previous = -1;
   for (let i = 0; i < bits.length; i++) {
@@ -67,18 +71,27 @@ export function planPacked(bits: Uint32Array): PackedPlan {
     const gap = i - previous - 1;
     for (let w = 1; w <= MAX_GAP_BITS; w++) codesByWidth[w] += 1 + Math.floor(gap / (2 ** w - 1));
     high.add(bits[i] >>> LOW_BITS);
+    lowOr |= bits[i] & LOW_MASK;
     previous = i;
     nonzero++;
   }
   let gapBits = 1;
   for (let w = 2; w <= MAX_GAP_BITS; w++) if (codesByWidth[w] * w < codesByWidth[gapBits] * gapBits) gapBits = w;
   const table = [...high].sort((a, b) => a - b);
-  return { gapBits, gapCodes: codesByWidth[gapBits], high: table, highBits: indexBits(table.length), nonzero };
+  const trailingZeros = lowOr === 0 ? LOW_BITS : 31 - Math.clz32(lowOr & -lowOr);
+  return {
+    gapBits,
+    gapCodes: codesByWidth[gapBits],
+    high: table,
+    highBits: indexBits(table.length),
+    lowBits: LOW_BITS - trailingZeros,
+    nonzero,
+  };
 }
 
 /** Data bytes of the three streams. */
 export function packedDataBytes(p: PackedPlan): number {
-  return streamBytes(p.gapCodes, p.gapBits) + streamBytes(p.nonzero, p.highBits) + streamBytes(p.nonzero, LOW_BITS);
+  return streamBytes(p.gapCodes, p.gapBits) + streamBytes(p.nonzero, p.highBits) + streamBytes(p.nonzero, p.lowBits);
 }
 
 /** Writes codes MSB first. */
@@ -108,7 +121,7 @@ class BitReader {
 export function encodePacked(bits: Uint32Array, p: PackedPlan): PackedStreams {
   const gaps = new BitWriter(p.gapCodes * p.gapBits);
   const high = new BitWriter(p.nonzero * p.highBits);
-  const low = new BitWriter(p.nonzero * LOW_BITS);
+  const low = new BitWriter(p.nonzero * p.lowBits);
   const escape = 2 ** p.gapBits - 1;
   const highIndex = new Map(p.high.map((h, i) => [h, i]));
   let previous = -1;
@@ -118,7 +131,7 @@ export function encodePacked(bits: Uint32Array, p: PackedPlan): PackedStreams {
     for (; gap >= escape; gap -= escape) gaps.write(escape, p.gapBits);
     gaps.write(gap, p.gapBits);
     high.write(highIndex.get(bits[i] >>> LOW_BITS)!, p.highBits);
-    low.write(bits[i] & LOW_MASK, LOW_BITS);
+    low.write((bits[i] & LOW_MASK) >>> (LOW_BITS - p.lowBits), p.lowBits);
     previous = i;
   }
   return { gaps: gaps.bytes, high: high.bytes, low: low.bytes };
@@ -134,7 +147,7 @@ export function encodePacked(bits: Uint32Array, p: PackedPlan): PackedStreams {
 export function decodePacked(s: PackedStreams, p: PackedPlan, numel: number, fail: (problem: string) => never): Uint32Array {
   checkPadding(s.gaps, p.gapCodes * p.gapBits, 'gaps', fail);
   checkPadding(s.high, p.nonzero * p.highBits, 'high', fail);
-  checkPadding(s.low, p.nonzero * LOW_BITS, 'low', fail);
+  checkPadding(s.low, p.nonzero * p.lowBits, 'low', fail);
   const out = new Uint32Array(numel);
   const gaps = new BitReader(s.gaps);
   const high = new BitReader(s.high);
@@ -152,7 +165,7 @@ export function decodePacked(s: PackedStreams, p: PackedPlan, numel: number, fai
     if (position >= numel) fail(`position ${position} of value ${j} is outside 0..${numel - 1}`);
     const h = high.read(p.highBits);
     if (h >= p.high.length) fail(`high index ${h} of value ${j} is outside the ${p.high.length}-entry high table`);
-    const value = ((p.high[h] << LOW_BITS) | low.read(LOW_BITS)) >>> 0;
+    const value = ((p.high[h] << LOW_BITS) | (low.read(p.lowBits) << (LOW_BITS - p.lowBits))) >>> 0;
     if ((value & SIGN_OFF) === 0) fail(`value ${j} is zero; zeros are not stored`);
     out[position] = value;
     gap = 0;

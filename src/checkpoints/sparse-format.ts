@@ -33,7 +33,7 @@
  *
  * The metadata key `layout` is a JSON array, in state-dict order, of
  * `{ name, storage, dtype, shape, nonzero }` (a `packed` entry adds
- * `gap_bits`, `gap_codes`, `high`, `high_bits`); `format` and `bit_order`
+ * `gap_bits`, `gap_codes`, `high`, `high_bits`, `low_bits`); `format` and `bit_order`
  * name the format. Entries lie in the file by element size, largest first,
  * so each is aligned. See docs/export.md for a numpy reader.
  *
@@ -87,6 +87,7 @@ export interface SparseLayoutEntry {
   gap_codes?: number;
   high?: number[];
   high_bits?: number;
+  low_bits?: number;
 }
 
 export interface SparseEncoding {
@@ -165,12 +166,12 @@ export function chooseStorage(name: string, numel: number, nonzero: number): Exc
 
 /** Bytes of the packed storage: its streams and its layout fields (no header entry: it lies in the shared packed entry). */
 function packedBytes(plan: PackedPlan): number {
-  return packedDataBytes(plan) + JSON.stringify([plan.gapBits, plan.gapCodes, plan.high, plan.highBits]).length;
+  return packedDataBytes(plan) + JSON.stringify([plan.gapBits, plan.gapCodes, plan.high, plan.highBits, plan.lowBits]).length;
 }
 
 /** The byte lengths of the three streams of a packed entry (gaps, high, low), in that order in `<name>:packed`. */
 function packedStreamBytes(p: PackedPlan): [gaps: number, high: number, low: number] {
-  return [streamBytes(p.gapCodes, p.gapBits), streamBytes(p.nonzero, p.highBits), streamBytes(p.nonzero, LOW_BITS)];
+  return [streamBytes(p.gapCodes, p.gapBits), streamBytes(p.nonzero, p.highBits), streamBytes(p.nonzero, p.lowBits)];
 }
 
 /**
@@ -210,7 +211,13 @@ export function encodeSparseStateDict(state: ReadonlyMap<string, SafeTensor>, po
       continue;
     }
     if (storage === 'packed') {
-      Object.assign(entry, { gap_bits: plan!.gapBits, gap_codes: plan!.gapCodes, high: plan!.high, high_bits: plan!.highBits });
+      Object.assign(entry, {
+        gap_bits: plan!.gapBits,
+        gap_codes: plan!.gapCodes,
+        high: plan!.high,
+        high_bits: plan!.highBits,
+        low_bits: plan!.lowBits,
+      });
       const streams = encodePacked(bitsOf(t.data as Float32Array), plan!);
       packedChunks.push(streams.gaps, streams.high, streams.low);
       continue;
@@ -245,20 +252,20 @@ export function encodeSparseStateDict(state: ReadonlyMap<string, SafeTensor>, po
 /**
  * The v2 `layout` metadata: a JSON array with one array per tensor, in
  * state-dict order, `[name, storage, dtype, shape, nonzero]`, a packed one
- * followed by `gap_bits, gap_codes, high, high_bits` (half the bytes of
+ * followed by `gap_bits, gap_codes, high, high_bits, low_bits` (half the bytes of
  * v1's objects, which matters for models of many small tensors).
  */
 export function encodeLayout(layout: readonly SparseLayoutEntry[]): string {
   return JSON.stringify(
     layout.map((e) => {
       const row: unknown[] = [e.name, e.storage, e.dtype, e.shape, e.nonzero];
-      if (e.storage === 'packed') row.push(e.gap_bits, e.gap_codes, e.high, e.high_bits);
+      if (e.storage === 'packed') row.push(e.gap_bits, e.gap_codes, e.high, e.high_bits, e.low_bits);
       return row;
     }),
   );
 }
 
-const LAYOUT_ROW_KEYS = ['name', 'storage', 'dtype', 'shape', 'nonzero', 'gap_bits', 'gap_codes', 'high', 'high_bits'];
+const LAYOUT_ROW_KEYS = ['name', 'storage', 'dtype', 'shape', 'nonzero', 'gap_bits', 'gap_codes', 'high', 'high_bits', 'low_bits'];
 
 /** One 1-D tensor of the elements of `members` (all of `dtype`), in order. */
 function concatenate(dtype: SafeDType, members: SafeTensor[]): SafeTensor {
@@ -321,10 +328,10 @@ export function readSparseLayout(metadata: SafeMetadata, file: string): SparseLa
           ? entry
           : {}
     ) as Record<string, unknown>;
-    if (rows && (!Array.isArray(entry) || entry.length !== (e.storage === 'packed' ? 9 : 5)))
+    if (rows && (!Array.isArray(entry) || entry.length !== (e.storage === 'packed' ? 10 : 5)))
       throw new DataFormatError(
         file,
-        `layout[${i}] must be [name, storage, dtype, shape, nonzero] (a packed one followed by gap_bits, gap_codes, high, high_bits), got ${JSON.stringify(entry)?.slice(0, 120)}`,
+        `layout[${i}] must be [name, storage, dtype, shape, nonzero] (a packed one followed by gap_bits, gap_codes, high, high_bits, low_bits), got ${JSON.stringify(entry)?.slice(0, 120)}`,
       );
     const where = `layout[${i}]${typeof e.name === 'string' ? ` ("${e.name}")` : ''}`;
     const fail = (problem: string): never => {
@@ -367,8 +374,8 @@ export function readSparseLayout(metadata: SafeMetadata, file: string): SparseLa
 function readPackedFields(
   e: Record<string, unknown>,
   fail: (problem: string) => never,
-): Required<Pick<SparseLayoutEntry, 'gap_bits' | 'gap_codes' | 'high' | 'high_bits'>> {
-  const { gap_bits: gapBits, gap_codes: gapCodes, high, high_bits: highBits } = e;
+): Required<Pick<SparseLayoutEntry, 'gap_bits' | 'gap_codes' | 'high' | 'high_bits' | 'low_bits'>> {
+  const { gap_bits: gapBits, gap_codes: gapCodes, high, high_bits: highBits, low_bits: lowBits } = e;
   if (!Number.isSafeInteger(gapBits) || (gapBits as number) < 1 || (gapBits as number) > MAX_GAP_BITS)
     fail(`gap_bits must be an integer in 1..${MAX_GAP_BITS}, got ${JSON.stringify(gapBits)}`);
   if (!Number.isSafeInteger(gapCodes) || (gapCodes as number) < (e.nonzero as number))
@@ -382,7 +389,15 @@ function readPackedFields(
   if ((e.nonzero as number) > 0 && table.length === 0) fail('high is empty but there are non-zero values');
   if (highBits !== indexBits(table.length))
     fail(`high_bits must be ${indexBits(table.length)} for a ${table.length}-entry high table, got ${JSON.stringify(highBits)}`);
-  return { gap_bits: gapBits as number, gap_codes: gapCodes as number, high: table, high_bits: highBits as number };
+  if (!Number.isSafeInteger(lowBits) || (lowBits as number) < 0 || (lowBits as number) > LOW_BITS)
+    fail(`low_bits must be an integer in 0..${LOW_BITS}, got ${JSON.stringify(lowBits)}`);
+  return {
+    gap_bits: gapBits as number,
+    gap_codes: gapCodes as number,
+    high: table,
+    high_bits: highBits as number,
+    low_bits: lowBits as number,
+  };
 }
 
 /**
@@ -445,6 +460,7 @@ export function decodeSparseStateDict(
         gapCodes: entry.gap_codes!,
         high: entry.high!,
         highBits: entry.high_bits!,
+        lowBits: entry.low_bits!,
         nonzero: entry.nonzero,
       };
       const [gapBytes, highBytes, lowBytes] = packedStreamBytes(plan);

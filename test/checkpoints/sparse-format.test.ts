@@ -65,6 +65,9 @@ test('every storage (dense, bitmask, indices, packed, auto) round-trips bit-exac
   const everyBit = new Uint32Array(600);
   for (let i = 0; i < everyBit.length; i++) everyBit[i] = (Math.imul(i + 1, 0x9e3779b1) >>> 0) | 1; // never a zero
   state.set('every_exponent', { dtype: 'F32', shape: [20, 30], data: new Float32Array(everyBit.buffer) });
+  // Values of bfloat16 (16 trailing mantissa bits 0): 7 mantissa bits stored; ±1.0 and 0.5 only: none.
+  state.set('bf16', f32Bits([0x3f81_0000, 0, 0xbe40_0000, 0x4000_0000], [4]));
+  state.set('ones', f32([1, -1, 0, 0.5, 1], [5]));
   const sizes: Record<string, number> = {};
   for (const policy of ['dense', 'bitmask', 'indices', 'packed', 'auto'] as StoragePolicy[]) {
     const { tensors, metadata, layout } = encodeSparseStateDict(state, policy);
@@ -87,6 +90,9 @@ test('every storage (dense, bitmask, indices, packed, auto) round-trips bit-exac
   assert.equal(encodeSparseStateDict(state, 'bitmask').layout.find((e) => e.name === 'odd.weight')!.nonzero, 3, '-0.0 is a zero');
   assert.ok(sizes.auto <= Math.min(sizes.dense, sizes.bitmask, sizes.indices, sizes.packed), JSON.stringify(sizes));
   const packed = encodeSparseStateDict(state, 'packed').layout;
+  assert.equal(packed.find((e) => e.name === 'bf16')!.low_bits, 7);
+  assert.equal(packed.find((e) => e.name === 'ones')!.low_bits, 0);
+  assert.equal(packed.find((e) => e.name === 'every_exponent')!.low_bits, 23);
   const wideEntry = packed.find((e) => e.name === 'wide')!;
   assert.ok(wideEntry.gap_codes! > wideEntry.nonzero, 'a gap longer than 2^16 - 1 takes escape codes');
   assert.equal(packed.find((e) => e.name === 'every_exponent')!.high!.length > 100, true);
@@ -221,7 +227,7 @@ test(
 
 /**
  * A file of one packed tensor `w` = [1, 0, 0, 1.5] (gap_bits 1: gap codes
- * 0 | 1 1 0, a high table of one value, two 23-bit mantissas), whose layout
+ * 0 | 1 1 0, a high table of one value, two 1-bit mantissas), whose layout
  * entry and packed bytes `edit` may change first.
  */
 async function writePacked(
@@ -231,7 +237,7 @@ async function writePacked(
 ): Promise<string> {
   const enc = encodeSparseStateDict(new Map([['w', f32([1, 0, 0, 1.5], [4])]]), 'packed');
   const entry = enc.layout[0];
-  assert.deepEqual([entry.gap_bits, entry.gap_codes, entry.high, entry.high_bits], [1, 4, [127], 0]);
+  assert.deepEqual([entry.gap_bits, entry.gap_codes, entry.high, entry.high_bits, entry.low_bits], [1, 4, [127], 0, 1]);
   const packed = enc.tensors.get(PACKED_ENTRY)!.data as Uint8Array;
   assert.equal(packed[0], 0b0110_0000, 'gap codes 0, 1, 1, 0, MSB first');
   const edited = edit(entry, packed) ?? packed;
@@ -281,11 +287,11 @@ test(
     await assertFormatError(
       await writePacked(dir, 'truncated', (_e, p) => p.slice(0, -1)),
       'tensor "w" (packed)',
-      'needs bytes 0..6 of ":packed", which has 6: truncated',
+      'needs bytes 0..1 of ":packed", which has 1: truncated',
     );
     await assertFormatError(
       await writePacked(dir, 'trailing', (_e, p) => Uint8Array.from([...p, 0])),
-      '":packed" holds 8 bytes, the layout\'s packed tensors 7',
+      '":packed" holds 3 bytes, the layout\'s packed tensors 2',
     );
     // Malformed packed fields.
     await assertFormatError(
@@ -338,7 +344,7 @@ test(
     await assertFormatError(v1, 'layout[0] ("fc.weight")', 'storage must be one of dense, bitmask, indices in sparse-soups-sparse-v1');
 
     const row = join(dir, 'row.safetensors');
-    await saveSafetensors(row, enc.tensors, { ...enc.metadata, layout: JSON.stringify([['fc.weight', 'packed', 'F32', [2, 4], 2]]) });
+    await saveSafetensors(row, enc.tensors, { ...enc.metadata, layout: JSON.stringify([['fc.weight', 'packed', 'F32', [2, 4], 2, 1]]) });
     await assertFormatError(row, 'layout[0] must be [name, storage, dtype, shape, nonzero]');
   }),
 );
