@@ -2,11 +2,12 @@
  * Sparse export sizes against the dense file and its peer, gzip -9 of the
  * dense file: the ConvNet (1×28×28) and ResNet-20 (3×32×32) with seeded
  * initial weights, BN running statistics from one batch of random images,
- * pruned by global magnitude (every conv and linear weight) to each
- * sparsity. Each sparse file is decoded again and checked bit-equal to the
+ * pruned by magnitude (every conv and linear weight; `global`: one
+ * threshold, the default, or `uniform`: the same fraction per layer) to
+ * each sparsity. Each sparse file is decoded again and checked bit-equal to the
  * dense one. Prints a table, then one JSON line {"bench":"export-sizes",...}.
  *
- * Run: node --import tsx bench/export-sizes.bench.ts [--sparsities 0.9,0.95,0.98] [--out /tmp]
+ * Run: node --import tsx bench/export-sizes.bench.ts [--sparsities 0.9,0.95,0.98] [--criterion global|uniform] [--out /tmp]
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -39,6 +40,7 @@ const argValue = (name: string, fallback: string): string => {
   return at >= 0 ? args[at + 1] : fallback;
 };
 const sparsities = argValue('sparsities', '0.9,0.95,0.98').split(',').map(Number);
+const criterion = argValue('criterion', 'global');
 setNumThreads(1);
 
 const models: ModelDescription[] = [
@@ -57,7 +59,7 @@ try {
         generator: new Generator(0),
       });
       noGrad(() => tidy(() => model.train().forward(randn([32, d.inChannels, d.imageSize, d.imageSize], { generator: new Generator(1) }))));
-      const mask = getCriterion('global')(prunableParameters(model), null, sparsity, {});
+      const mask = getCriterion(criterion)(prunableParameters(model), null, sparsity, {});
       mask.apply(model);
       mask.dispose();
       const dense = await exportStateDict(model.stateDict(), d, join(dir, `${d.name}-${sparsity}.dense.safetensors`), { format: 'dense' });
@@ -109,5 +111,10 @@ for (const r of rows) {
   );
 }
 console.log(
-  JSON.stringify({ bench: 'export-sizes', pruning: 'global magnitude, seeded init weights', peer: 'gzip -9 of the dense file', rows }),
+  JSON.stringify({
+    bench: 'export-sizes',
+    pruning: `${criterion} magnitude, seeded initial weights`,
+    peer: 'gzip -9 of the dense file',
+    rows,
+  }),
 );
