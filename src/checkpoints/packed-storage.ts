@@ -61,27 +61,31 @@ export const indexBits = (count: number): number => (count <= 1 ? 0 : Math.ceil(
 
 /** The gap widths' code counts and the high table of a tensor's bits (zeros are +0.0 or -0.0). */
 export function planPacked(bits: Uint32Array): PackedPlan {
-  const codesByWidth = new Array<number>(MAX_GAP_BITS + 1).fill(0);
+  const gaps: number[] = [];
   const high = new Set<number>();
   let lowOr = 0;
-  let nonzero = 0;
   let previous = -1;
   for (let i = 0; i < bits.length; i++) {
     if ((bits[i] & SIGN_OFF) === 0) continue;
-    const gap = i - previous - 1;
-    for (let w = 1; w <= MAX_GAP_BITS; w++) codesByWidth[w] += 1 + Math.floor(gap / (2 ** w - 1));
+    gaps.push(i - previous - 1);
     high.add(bits[i] >>> LOW_BITS);
     lowOr |= bits[i] & LOW_MASK;
     previous = i;
-    nonzero++;
   }
+  const nonzero = gaps.length;
   let gapBits = 1;
-  for (let w = 2; w <= MAX_GAP_BITS; w++) if (codesByWidth[w] * w < codesByWidth[gapBits] * gapBits) gapBits = w;
+  let gapCodes = Infinity;
+  for (let w = 1; w <= MAX_GAP_BITS; w++) {
+    const escape = 2 ** w - 1;
+    let codes = nonzero;
+    for (const gap of gaps) codes += Math.floor(gap / escape);
+    if (codes * w < gapCodes * gapBits) [gapBits, gapCodes] = [w, codes];
+  }
   const table = [...high].sort((a, b) => a - b);
   const trailingZeros = lowOr === 0 ? LOW_BITS : 31 - Math.clz32(lowOr & -lowOr);
   return {
     gapBits,
-    gapCodes: codesByWidth[gapBits],
+    gapCodes: nonzero === 0 ? 0 : gapCodes,
     high: table,
     highBits: indexBits(table.length),
     lowBits: LOW_BITS - trailingZeros,
