@@ -1,15 +1,17 @@
 /**
  * The `packed` storage of the sparse format (v2, docs/export.md): a float32
- * tensor's non-zero elements as three MSB-first bit streams, bit-exact.
+ * tensor's non-zero elements as three MSB-first bit streams, bit-exact,
+ * which lie one after the other (gaps, high, low) in the file's `:packed`
+ * entry.
  *
- * | entry          | holds, per non-zero element j (row-major order)                       |
- * | -------------- | --------------------------------------------------------------------- |
- * | `<name>:gaps`  | g_j = zeros skipped before it, in `gap_bits`-wide codes: M = 2^gap_bits - 1 is an escape ("M more zeros, continue"), a code c < M ends the gap (g_j = M·escapes + c) |
- * | `<name>:high`  | its top 9 bits (sign and exponent) as a `high_bits`-wide index into the layout's `high` table |
- * | `<name>:low`   | its mantissa (low 23 bits) without the `23 - low_bits` trailing bits that are 0 in every value: `low_bits` bits each |
+ * | stream  | holds, per non-zero element j (row-major order)                       |
+ * | ------- | --------------------------------------------------------------------- |
+ * | gaps    | g_j = zeros skipped before it, in `gap_bits`-wide codes: M = 2^gap_bits - 1 is an escape ("M more zeros, continue"), a code c < M ends the gap (g_j = M·escapes + c) |
+ * | high    | its top 9 bits (sign and exponent) as a `high_bits`-wide index into the layout's `high` table |
+ * | low     | its mantissa (low 23 bits) without the `23 - low_bits` trailing bits that are 0 in every value: `low_bits` bits each |
  *
  * Position p_0 = g_0, p_j = p_{j-1} + 1 + g_j; zeros after the last non-zero
- * are not coded. Each stream is U8 [⌈codes · width / 8⌉], codes packed most
+ * are not coded. Each stream is ⌈codes · width / 8⌉ bytes, codes packed most
  * significant bit first (as `numpy.packbits`), padding bits 0.
  *
  * Why: the float32 mantissa of a weight is close to random (23 bits that no

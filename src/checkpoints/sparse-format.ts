@@ -4,17 +4,19 @@
  * tensor is stored in whichever of four storages is smallest for it; other
  * tensors (e.g. BN's int64 `num_batches_tracked`) are stored as they are.
  *
- * | storage   | file entries                                    | bytes (n elements, k non-zero) |
+ * | storage   | file entries (v2)                               | bytes (n elements, k non-zero) |
  * | --------- | ----------------------------------------------- | ------------------------------ |
- * | `dense`   | `<name>`          dtype, shape as in the model  | 4n                             |
+ * | `dense`   | in `:dense:<dtype>`, every dense tensor of that dtype concatenated in layout order | 4n |
+ * | `packed`  | in `:packed` (U8), the three bit streams of every packed tensor in layout order (packed-storage.ts) | ≈ k·(low_bits + high_bits + gap bits) / 8 |
  * | `bitmask` | `<name>:values` F32 [k], `<name>:mask` U8 [⌈n/8⌉] | 4k + ⌈n/8⌉                   |
  * | `indices` | `<name>:values` F32 [k], `<name>:indices` I32 [k] | 8k                           |
- * | `packed`  | `<name>:gaps`, `<name>:high`, `<name>:low` U8 bit streams (packed-storage.ts) | ≈ k·(23 + high_bits + gap cost) / 8 |
  *
- * Versions (the `format` metadata key): `sparse-soups-sparse-v1` has the
- * first three storages; `sparse-soups-sparse-v2` (written now) adds
- * `packed`. Both are read; any other `sparse-soups-sparse-*` version is
- * refused, not mistaken for a dense file.
+ * Versions (the `format` metadata key, sparse-layout.ts):
+ * `sparse-soups-sparse-v1` has dense (an entry `<name>` each), bitmask and
+ * indices, and a layout of objects; `sparse-soups-sparse-v2` (written now)
+ * groups the dense tensors, adds `packed`, and writes the layout as rows.
+ * Both are read; any other `sparse-soups-sparse-*` version is refused, not
+ * mistaken for a dense file.
  *
  * - `mask` bits are packed most significant bit first (`bit_order: msb`,
  *   like `numpy.packbits` and the mask files): element i of the row-major
@@ -31,10 +33,10 @@
  * - The choice per tensor minimizes its data bytes plus its header entries;
  *   ties prefer dense, then bitmask, indices, packed.
  *
- * The metadata key `layout` is a JSON array, in state-dict order, of
- * `{ name, storage, dtype, shape, nonzero }` (a `packed` entry adds
- * `gap_bits`, `gap_codes`, `high`, `high_bits`, `low_bits`); `format` and `bit_order`
- * name the format. Entries lie in the file by element size, largest first,
+ * The metadata key `layout` is a JSON array, in state-dict order, of rows
+ * `[name, storage, dtype, shape, nonzero]` (a `packed` row adds
+ * `gap_bits, gap_codes, high, high_bits, low_bits`); `format` and
+ * `bit_order` name the format. Entries lie in the file by element size, largest first,
  * so each is aligned. See docs/export.md for a numpy reader.
  *
  * @example
@@ -43,52 +45,30 @@
  * const loaded = await loadSafetensors('model.sparse.safetensors');
  * decodeSparseStateDict(loaded.tensors, loaded.metadata, 'model.sparse.safetensors'); // the dense state dict
  */
-import { dtypeByteSize, SAFE_DTYPES, typedArrayView, type SafeDType, type SafeMetadata, type SafeTensor } from '../io/safetensors.js';
+import { dtypeByteSize, typedArrayView, type SafeDType, type SafeMetadata, type SafeTensor } from '../io/safetensors.js';
 import { DataFormatError } from '../util/errors.js';
+import { decodePacked, encodePacked, packedDataBytes, planPacked, streamBytes, type PackedPlan } from './packed-storage.js';
 import {
-  decodePacked,
-  encodePacked,
-  indexBits,
-  LOW_BITS,
-  MAX_GAP_BITS,
-  packedDataBytes,
-  planPacked,
-  streamBytes,
-  type PackedPlan,
-} from './packed-storage.js';
+  encodeLayout,
+  readSparseLayout,
+  SPARSE_FORMAT,
+  SPARSE_FORMAT_V1,
+  type SparseLayoutEntry,
+  type SparseStorage,
+  type StoragePolicy,
+} from './sparse-layout.js';
 
-/** Value of the `format` metadata key of the sparse files written now. */
-export const SPARSE_FORMAT = 'sparse-soups-sparse-v2';
-/** The first version: storages dense, bitmask and indices only. Still read. */
-export const SPARSE_FORMAT_V1 = 'sparse-soups-sparse-v1';
-/** Every version this reader knows, with the storages each may use. */
-const KNOWN_FORMATS: Record<string, readonly SparseStorage[]> = {
-  [SPARSE_FORMAT_V1]: ['dense', 'bitmask', 'indices'],
-  [SPARSE_FORMAT]: ['dense', 'bitmask', 'indices', 'packed'],
-};
-/** What every sparse format's name starts with, known version or not. */
-const SPARSE_FORMAT_PREFIX = 'sparse-soups-sparse-';
-export const SPARSE_STORAGES = ['dense', 'bitmask', 'indices', 'packed'] as const;
-export type SparseStorage = (typeof SPARSE_STORAGES)[number];
-/** `auto` picks the smallest storage per tensor; a storage name forces it for every float32 tensor. */
-export type StoragePolicy = 'auto' | SparseStorage;
-
-/** How one tensor of the state dict is stored. */
-export interface SparseLayoutEntry {
-  name: string;
-  storage: SparseStorage;
-  /** The tensor's dtype in the model (F32 for every sparse storage). */
-  dtype: SafeDType;
-  shape: number[];
-  /** Elements that are not zero. */
-  nonzero: number;
-  /** `packed` only (packed-storage.ts): width and count of the gap codes, the high table and its index width. */
-  gap_bits?: number;
-  gap_codes?: number;
-  high?: number[];
-  high_bits?: number;
-  low_bits?: number;
-}
+export {
+  encodeLayout,
+  isSparseFormat,
+  readSparseLayout,
+  SPARSE_FORMAT,
+  SPARSE_FORMAT_V1,
+  SPARSE_STORAGES,
+  type SparseLayoutEntry,
+  type SparseStorage,
+  type StoragePolicy,
+} from './sparse-layout.js';
 
 export interface SparseEncoding {
   /** The entries to write, in state-dict order. */
@@ -207,7 +187,8 @@ export function encodeSparseStateDict(state: ReadonlyMap<string, SafeTensor>, po
     if (storage === 'dense') {
       const data = t.data.slice() as typeof t.data;
       if (t.dtype === 'F32') canonicalizeZeros(data as Float32Array);
-      groups.set(t.dtype, [...(groups.get(t.dtype) ?? []), { ...t, data } as SafeTensor]);
+      if (!groups.has(t.dtype)) groups.set(t.dtype, []);
+      groups.get(t.dtype)!.push({ ...t, data } as SafeTensor);
       continue;
     }
     if (storage === 'packed') {
@@ -249,24 +230,6 @@ export function encodeSparseStateDict(state: ReadonlyMap<string, SafeTensor>, po
   return { tensors: alignedOrder(tensors), metadata, layout };
 }
 
-/**
- * The v2 `layout` metadata: a JSON array with one array per tensor, in
- * state-dict order, `[name, storage, dtype, shape, nonzero]`, a packed one
- * followed by `gap_bits, gap_codes, high, high_bits, low_bits` (half the bytes of
- * v1's objects, which matters for models of many small tensors).
- */
-export function encodeLayout(layout: readonly SparseLayoutEntry[]): string {
-  return JSON.stringify(
-    layout.map((e) => {
-      const row: unknown[] = [e.name, e.storage, e.dtype, e.shape, e.nonzero];
-      if (e.storage === 'packed') row.push(e.gap_bits, e.gap_codes, e.high, e.high_bits, e.low_bits);
-      return row;
-    }),
-  );
-}
-
-const LAYOUT_ROW_KEYS = ['name', 'storage', 'dtype', 'shape', 'nonzero', 'gap_bits', 'gap_codes', 'high', 'high_bits', 'low_bits'];
-
 /** One 1-D tensor of the elements of `members` (all of `dtype`), in order. */
 function concatenate(dtype: SafeDType, members: SafeTensor[]): SafeTensor {
   const bytes = new Uint8Array(members.reduce((n, t) => n + t.data.byteLength, 0));
@@ -286,118 +249,6 @@ function concatenate(dtype: SafeDType, members: SafeTensor[]): SafeTensor {
  */
 function alignedOrder(tensors: Map<string, SafeTensor>): Map<string, SafeTensor> {
   return new Map([...tensors].sort(([, a], [, b]) => dtypeByteSize(b.dtype) - dtypeByteSize(a.dtype)));
-}
-
-/**
- * Whether a file's metadata says it is in a sparse format, of any version:
- * a version this reader does not know is then refused by the reader, not
- * read as a dense file.
- */
-export function isSparseFormat(metadata: SafeMetadata): boolean {
-  return typeof metadata.format === 'string' && metadata.format.startsWith(SPARSE_FORMAT_PREFIX);
-}
-
-/** The layout recorded in a sparse file's metadata, validated. Errors name `file`. */
-export function readSparseLayout(metadata: SafeMetadata, file: string): SparseLayoutEntry[] {
-  const storages = KNOWN_FORMATS[metadata.format ?? ''];
-  if (!isSparseFormat(metadata))
-    throw new DataFormatError(file, `metadata format is '${metadata.format ?? '(none)'}', not '${SPARSE_FORMAT}'`);
-  if (storages === undefined)
-    throw new DataFormatError(
-      file,
-      `metadata format '${metadata.format}' is a sparse layout version this reader does not know ` +
-        `(it reads ${Object.keys(KNOWN_FORMATS).join(', ')}): the file was written by a newer sparse-soups; read it with that version`,
-    );
-  if (metadata.bit_order !== 'msb')
-    throw new DataFormatError(file, `metadata bit_order is '${metadata.bit_order ?? '(none)'}'; this reader knows 'msb'`);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(metadata.layout ?? '');
-  } catch {
-    throw new DataFormatError(file, "metadata 'layout' is missing or not JSON");
-  }
-  if (!Array.isArray(raw))
-    throw new DataFormatError(file, "metadata 'layout' must be a JSON array of {name, storage, dtype, shape, nonzero}");
-  const seen = new Set<string>();
-  const rows = metadata.format !== SPARSE_FORMAT_V1;
-  return raw.map((entry: unknown, i): SparseLayoutEntry => {
-    const e = (
-      rows
-        ? Object.fromEntries(Array.isArray(entry) ? entry.map((v: unknown, j) => [LAYOUT_ROW_KEYS[j] ?? `extra${j}`, v]) : [])
-        : typeof entry === 'object' && entry !== null
-          ? entry
-          : {}
-    ) as Record<string, unknown>;
-    if (rows && (!Array.isArray(entry) || entry.length !== (e.storage === 'packed' ? 10 : 5)))
-      throw new DataFormatError(
-        file,
-        `layout[${i}] must be [name, storage, dtype, shape, nonzero] (a packed one followed by gap_bits, gap_codes, high, high_bits, low_bits), got ${JSON.stringify(entry)?.slice(0, 120)}`,
-      );
-    const where = `layout[${i}]${typeof e.name === 'string' ? ` ("${e.name}")` : ''}`;
-    const fail = (problem: string): never => {
-      throw new DataFormatError(file, `${where}: ${problem}`);
-    };
-    if (typeof e.name !== 'string' || e.name === '') fail('name must be a non-empty string');
-    const name = e.name as string;
-    if (seen.has(name)) fail('the name appears twice');
-    seen.add(name);
-    if (!(storages as readonly unknown[]).includes(e.storage))
-      fail(`storage must be one of ${storages.join(', ')} in ${metadata.format}, got ${JSON.stringify(e.storage)}`);
-    if (!(SAFE_DTYPES as readonly unknown[]).includes(e.dtype)) fail(`unknown dtype ${JSON.stringify(e.dtype)}`);
-    if (e.storage !== 'dense' && e.dtype !== 'F32') fail(`storage ${String(e.storage)} needs dtype F32, got ${String(e.dtype)}`);
-    const shape = e.shape;
-    if (
-      !Array.isArray(shape) ||
-      !shape.every((d) => Number.isSafeInteger(d) && d >= 0) ||
-      !Number.isSafeInteger(numelOf(shape as number[]))
-    ) {
-      fail(`shape must be a list of non-negative integers, got ${JSON.stringify(shape)}`);
-    }
-    const numel = numelOf(shape as number[]);
-    if (!Number.isSafeInteger(e.nonzero) || (e.nonzero as number) < 0 || (e.nonzero as number) > numel) {
-      fail(`nonzero must be an integer in 0..${numel}, got ${JSON.stringify(e.nonzero)}`);
-    }
-    if (e.storage === 'indices' && numel > 2 ** 31) fail(`${numel} elements do not fit int32 indices`);
-    const out: SparseLayoutEntry = {
-      name,
-      storage: e.storage as SparseStorage,
-      dtype: e.dtype as SafeDType,
-      shape: [...(shape as number[])],
-      nonzero: e.nonzero as number,
-    };
-    if (e.storage === 'packed') Object.assign(out, readPackedFields(e, fail));
-    return out;
-  });
-}
-
-/** The `packed` fields of a layout entry, validated. */
-function readPackedFields(
-  e: Record<string, unknown>,
-  fail: (problem: string) => never,
-): Required<Pick<SparseLayoutEntry, 'gap_bits' | 'gap_codes' | 'high' | 'high_bits' | 'low_bits'>> {
-  const { gap_bits: gapBits, gap_codes: gapCodes, high, high_bits: highBits, low_bits: lowBits } = e;
-  if (!Number.isSafeInteger(gapBits) || (gapBits as number) < 1 || (gapBits as number) > MAX_GAP_BITS)
-    fail(`gap_bits must be an integer in 1..${MAX_GAP_BITS}, got ${JSON.stringify(gapBits)}`);
-  if (!Number.isSafeInteger(gapCodes) || (gapCodes as number) < (e.nonzero as number))
-    fail(`gap_codes must be an integer of at least nonzero (${String(e.nonzero)}), got ${JSON.stringify(gapCodes)}`);
-  if (
-    !Array.isArray(high) ||
-    !high.every((h, i) => Number.isSafeInteger(h) && h >= 0 && h < 512 && (i === 0 || h > (high[i - 1] as number)))
-  )
-    fail(`high must be an increasing list of integers in 0..511 (sign and exponent bits), got ${JSON.stringify(high)}`);
-  const table = high as number[];
-  if ((e.nonzero as number) > 0 && table.length === 0) fail('high is empty but there are non-zero values');
-  if (highBits !== indexBits(table.length))
-    fail(`high_bits must be ${indexBits(table.length)} for a ${table.length}-entry high table, got ${JSON.stringify(highBits)}`);
-  if (!Number.isSafeInteger(lowBits) || (lowBits as number) < 0 || (lowBits as number) > LOW_BITS)
-    fail(`low_bits must be an integer in 0..${LOW_BITS}, got ${JSON.stringify(lowBits)}`);
-  return {
-    gap_bits: gapBits as number,
-    gap_codes: gapCodes as number,
-    high: table,
-    high_bits: highBits as number,
-    low_bits: lowBits as number,
-  };
 }
 
 /**
