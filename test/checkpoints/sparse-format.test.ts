@@ -98,6 +98,14 @@ test('every storage (dense, bitmask, indices, packed, auto) round-trips bit-exac
   assert.equal(packed.find((e) => e.name === 'every_exponent')!.high!.length > 100, true);
 });
 
+test('state-dict names that would collide with the grouped entries are refused', () => {
+  for (const name of [':packed', ':dense:F32'])
+    assert.throws(
+      () => encodeSparseStateDict(new Map([[name, f32([1], [1])]])),
+      (e: unknown) => e instanceof DataFormatError && e.message.includes(`"${name}": names starting with ':' are reserved`),
+    );
+});
+
 test('the storage choice follows the density: dense, then bitmask, then indices', () => {
   assert.equal(chooseStorage('w', 10_000, 10_000), 'dense');
   assert.equal(chooseStorage('w', 10_000, 9_800), 'dense'); // bitmask: 4k + n/8 = 40 450 bytes > 40 000
