@@ -1,15 +1,22 @@
 /**
- * The compact sparse format for exported models (`sparse-soups-sparse-v1`):
- * an ordinary safetensors file whose metadata says how to rebuild the dense
- * state dict. Each float32 tensor is stored in whichever of three layouts is
- * smallest for it; other tensors (e.g. BN's int64 `num_batches_tracked`) are
- * stored as they are.
+ * The compact sparse format for exported models: an ordinary safetensors
+ * file whose metadata says how to rebuild the dense state dict. Each float32
+ * tensor is stored in whichever of four storages is smallest for it; other
+ * tensors (e.g. BN's int64 `num_batches_tracked`) are stored as they are.
  *
- * | storage   | file entries                                    | bytes (n elements, k non-zero) |
+ * | storage   | file entries (v2)                               | bytes (n elements, k non-zero) |
  * | --------- | ----------------------------------------------- | ------------------------------ |
- * | `dense`   | `<name>`          dtype, shape as in the model  | 4n                             |
+ * | `dense`   | in `:dense:<dtype>`, every dense tensor of that dtype concatenated in layout order | 4n |
+ * | `packed`  | in `:packed` (U8), the three bit streams of every packed tensor in layout order (packed-storage.ts) | ≈ k·(low_bits + high_bits + gap bits) / 8 |
  * | `bitmask` | `<name>:values` F32 [k], `<name>:mask` U8 [⌈n/8⌉] | 4k + ⌈n/8⌉                   |
  * | `indices` | `<name>:values` F32 [k], `<name>:indices` I32 [k] | 8k                           |
+ *
+ * Versions (the `format` metadata key, sparse-layout.ts):
+ * `sparse-soups-sparse-v1` has dense (an entry `<name>` each), bitmask and
+ * indices, and a layout of objects; `sparse-soups-sparse-v2` (written now)
+ * groups the dense tensors, adds `packed`, and writes the layout as rows.
+ * Both are read; any other `sparse-soups-sparse-*` version is refused, not
+ * mistaken for a dense file.
  *
  * - `mask` bits are packed most significant bit first (`bit_order: msb`,
  *   like `numpy.packbits` and the mask files): element i of the row-major
@@ -24,12 +31,13 @@
  *   exporter writes +0.0 in the dense format too, so both formats hold the
  *   same bits. Every other value (NaN payloads included) is kept bit-exact.
  * - The choice per tensor minimizes its data bytes plus its header entries;
- *   ties prefer dense, then bitmask.
+ *   ties prefer dense, then bitmask, indices, packed.
  *
- * The metadata key `layout` is a JSON array, in state-dict order, of
- * `{ name, storage, dtype, shape, nonzero }`; `format` and `bit_order` name
- * the format. Entries lie in the file by element size, largest first, so
- * each is aligned. See docs/export.md for a numpy reader.
+ * The metadata key `layout` is a JSON array, in state-dict order, of rows
+ * `[name, storage, dtype, shape, nonzero]` (a `packed` row adds
+ * `gap_bits, gap_codes, high, high_bits, low_bits`); `format` and
+ * `bit_order` name the format. Entries lie in the file by element size, largest first,
+ * so each is aligned. See docs/export.md for a numpy reader.
  *
  * @example
  * const { tensors, metadata } = encodeSparseStateDict(state); // state: Map<string, SafeTensor>
@@ -37,26 +45,30 @@
  * const loaded = await loadSafetensors('model.sparse.safetensors');
  * decodeSparseStateDict(loaded.tensors, loaded.metadata, 'model.sparse.safetensors'); // the dense state dict
  */
-import { dtypeByteSize, SAFE_DTYPES, type SafeDType, type SafeMetadata, type SafeTensor } from '../io/safetensors.js';
+import { dtypeByteSize, typedArrayView, type SafeDType, type SafeMetadata, type SafeTensor } from '../io/safetensors.js';
 import { DataFormatError } from '../util/errors.js';
+import { decodePacked, encodePacked, packedDataBytes, planPacked, streamBytes, type PackedPlan } from './packed-storage.js';
+import {
+  encodeLayout,
+  readSparseLayout,
+  SPARSE_FORMAT,
+  SPARSE_FORMAT_V1,
+  type SparseLayoutEntry,
+  type SparseStorage,
+  type StoragePolicy,
+} from './sparse-layout.js';
 
-/** Value of the `format` metadata key of sparse model files. */
-export const SPARSE_FORMAT = 'sparse-soups-sparse-v1';
-export const SPARSE_STORAGES = ['dense', 'bitmask', 'indices'] as const;
-export type SparseStorage = (typeof SPARSE_STORAGES)[number];
-/** `auto` picks the smallest storage per tensor; a storage name forces it for every float32 tensor. */
-export type StoragePolicy = 'auto' | SparseStorage;
-
-/** How one tensor of the state dict is stored. */
-export interface SparseLayoutEntry {
-  name: string;
-  storage: SparseStorage;
-  /** The tensor's dtype in the model (F32 for every sparse storage). */
-  dtype: SafeDType;
-  shape: number[];
-  /** Elements that are not zero. */
-  nonzero: number;
-}
+export {
+  encodeLayout,
+  isSparseFormat,
+  readSparseLayout,
+  SPARSE_FORMAT,
+  SPARSE_FORMAT_V1,
+  SPARSE_STORAGES,
+  type SparseLayoutEntry,
+  type SparseStorage,
+  type StoragePolicy,
+} from './sparse-layout.js';
 
 export interface SparseEncoding {
   /** The entries to write, in state-dict order. */
@@ -69,6 +81,11 @@ export interface SparseEncoding {
 const VALUES = ':values';
 const MASK = ':mask';
 const INDICES = ':indices';
+const SUFFIXES = [VALUES, MASK, INDICES];
+/** v2: the entry holding every tensor of one dtype stored `dense`, concatenated in layout order. */
+export const denseGroupName = (dtype: SafeDType): string => `:dense:${dtype}`;
+/** v2: the U8 entry holding the streams of every `packed` tensor, one after the other in layout order. */
+export const PACKED_ENTRY = ':packed';
 const SIGN_OFF = 0x7fffffff;
 
 const numelOf = (shape: readonly number[]): number => shape.reduce((n, d) => n * d, 1);
@@ -104,11 +121,11 @@ function headerEntryBytes(entryName: string): number {
   return JSON.stringify(entryName).length + 64;
 }
 
-/** Bytes a storage costs for a float32 tensor of n elements, k non-zero: data plus header entries. */
-export function storageBytes(storage: SparseStorage, name: string, numel: number, nonzero: number): number {
+/** Bytes a data-independent storage (dense, bitmask, indices) costs for a float32 tensor of n elements, k non-zero: data plus header entries. */
+export function storageBytes(storage: Exclude<SparseStorage, 'packed'>, name: string, numel: number, nonzero: number): number {
   switch (storage) {
     case 'dense':
-      return 4 * numel + headerEntryBytes(name);
+      return 4 * numel; // v2: in the dense group, no header entry of its own
     case 'bitmask':
       return 4 * nonzero + Math.ceil(numel / 8) + headerEntryBytes(name + VALUES) + headerEntryBytes(name + MASK);
     case 'indices':
@@ -116,13 +133,25 @@ export function storageBytes(storage: SparseStorage, name: string, numel: number
   }
 }
 
-/** The smallest storage for a float32 tensor (ties: dense, then bitmask). */
-export function chooseStorage(name: string, numel: number, nonzero: number): SparseStorage {
-  let best: SparseStorage = 'dense';
-  for (const storage of SPARSE_STORAGES) {
+const DATA_INDEPENDENT = ['dense', 'bitmask', 'indices'] as const;
+
+/** The smallest of the storages whose size depends on the counts only: dense, bitmask, indices (ties in that order). */
+export function chooseStorage(name: string, numel: number, nonzero: number): Exclude<SparseStorage, 'packed'> {
+  let best: Exclude<SparseStorage, 'packed'> = 'dense';
+  for (const storage of DATA_INDEPENDENT) {
     if (storageBytes(storage, name, numel, nonzero) < storageBytes(best, name, numel, nonzero)) best = storage;
   }
   return best;
+}
+
+/** Bytes of the packed storage: its streams and its layout fields (no header entry: it lies in the shared packed entry). */
+function packedBytes(plan: PackedPlan): number {
+  return packedDataBytes(plan) + JSON.stringify([plan.gapBits, plan.gapCodes, plan.high, plan.highBits, plan.lowBits]).length;
+}
+
+/** The byte lengths of the three streams of a packed entry (gaps, high, low), in that order in `<name>:packed`. */
+function packedStreamBytes(p: PackedPlan): [gaps: number, high: number, low: number] {
+  return [streamBytes(p.gapCodes, p.gapBits), streamBytes(p.nonzero, p.highBits), streamBytes(p.nonzero, p.lowBits)];
 }
 
 /**
@@ -137,27 +166,44 @@ export function encodeSparseStateDict(state: ReadonlyMap<string, SafeTensor>, po
     tensors.set(name, t);
   };
   for (const name of state.keys()) {
-    for (const suffix of [VALUES, MASK, INDICES]) {
+    for (const suffix of SUFFIXES) {
       if (state.has(name + suffix))
         throw new DataFormatError('sparse export', `state-dict names "${name}" and "${name + suffix}" would collide in the sparse layout`);
     }
+    if (name.startsWith(':')) throw new DataFormatError('sparse export', `state-dict name "${name}": names starting with ':' are reserved`);
   }
+  const groups = new Map<SafeDType, SafeTensor[]>(); // tensors stored dense, by dtype
+  const packedChunks: Uint8Array[] = [];
   for (const [name, t] of state) {
     const nonzero = countNonzero(t);
     const numel = numelOf(t.shape);
-    const storage: SparseStorage = t.dtype !== 'F32' ? 'dense' : policy === 'auto' ? chooseStorage(name, numel, nonzero) : policy;
-    layout.push({ name, storage, dtype: t.dtype, shape: [...t.shape], nonzero });
-    if (t.dtype !== 'F32') {
-      put(name, t);
-      continue;
+    let storage: SparseStorage = t.dtype !== 'F32' ? 'dense' : policy === 'auto' ? chooseStorage(name, numel, nonzero) : policy;
+    const plan = t.dtype === 'F32' && (policy === 'auto' || policy === 'packed') ? planPacked(bitsOf(t.data)) : null;
+    if (plan && policy === 'auto' && storage !== 'packed' && packedBytes(plan) < storageBytes(storage, name, numel, nonzero)) {
+      storage = 'packed';
     }
+    const entry: SparseLayoutEntry = { name, storage, dtype: t.dtype, shape: [...t.shape], nonzero };
+    layout.push(entry);
     if (storage === 'dense') {
-      const data = t.data.slice();
-      canonicalizeZeros(data);
-      put(name, { dtype: 'F32', shape: [...t.shape], data });
+      const data = t.data.slice() as typeof t.data;
+      if (t.dtype === 'F32') canonicalizeZeros(data as Float32Array);
+      if (!groups.has(t.dtype)) groups.set(t.dtype, []);
+      groups.get(t.dtype)!.push({ ...t, data } as SafeTensor);
       continue;
     }
-    const bits = bitsOf(t.data);
+    if (storage === 'packed') {
+      Object.assign(entry, {
+        gap_bits: plan!.gapBits,
+        gap_codes: plan!.gapCodes,
+        high: plan!.high,
+        high_bits: plan!.highBits,
+        low_bits: plan!.lowBits,
+      });
+      const streams = encodePacked(bitsOf(t.data as Float32Array), plan!);
+      packedChunks.push(streams.gaps, streams.high, streams.low);
+      continue;
+    }
+    const bits = bitsOf(t.data as Float32Array);
     const values = new Uint32Array(nonzero);
     const positions = storage === 'indices' ? new Int32Array(nonzero) : null;
     const mask = storage === 'bitmask' ? new Uint8Array(Math.ceil(numel / 8)) : null;
@@ -172,8 +218,28 @@ export function encodeSparseStateDict(state: ReadonlyMap<string, SafeTensor>, po
     if (mask) put(name + MASK, { dtype: 'U8', shape: [mask.length], data: mask });
     if (positions) put(name + INDICES, { dtype: 'I32', shape: [nonzero], data: positions });
   }
-  const metadata: SafeMetadata = { format: SPARSE_FORMAT, bit_order: 'msb', layout: JSON.stringify(layout) };
+  for (const [dtype, members] of groups) put(denseGroupName(dtype), concatenate(dtype, members));
+  if (packedChunks.length > 0) {
+    const packed = concatenate(
+      'U8',
+      packedChunks.map((data) => ({ dtype: 'U8', shape: [data.length], data })),
+    );
+    put(PACKED_ENTRY, packed);
+  }
+  const metadata: SafeMetadata = { format: SPARSE_FORMAT, bit_order: 'msb', layout: encodeLayout(layout) };
   return { tensors: alignedOrder(tensors), metadata, layout };
+}
+
+/** One 1-D tensor of the elements of `members` (all of `dtype`), in order. */
+function concatenate(dtype: SafeDType, members: SafeTensor[]): SafeTensor {
+  const bytes = new Uint8Array(members.reduce((n, t) => n + t.data.byteLength, 0));
+  let at = 0;
+  for (const t of members) {
+    bytes.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), at);
+    at += t.data.byteLength;
+  }
+  const numel = bytes.byteLength / dtypeByteSize(dtype);
+  return { dtype, shape: [numel], data: typedArrayView(dtype, bytes.buffer, 0, numel) } as SafeTensor;
 }
 
 /**
@@ -183,63 +249,6 @@ export function encodeSparseStateDict(state: ReadonlyMap<string, SafeTensor>, po
  */
 function alignedOrder(tensors: Map<string, SafeTensor>): Map<string, SafeTensor> {
   return new Map([...tensors].sort(([, a], [, b]) => dtypeByteSize(b.dtype) - dtypeByteSize(a.dtype)));
-}
-
-/** Whether a file's metadata says it is in the sparse format. */
-export function isSparseFormat(metadata: SafeMetadata): boolean {
-  return metadata.format === SPARSE_FORMAT;
-}
-
-/** The layout recorded in a sparse file's metadata, validated. Errors name `file`. */
-export function readSparseLayout(metadata: SafeMetadata, file: string): SparseLayoutEntry[] {
-  if (!isSparseFormat(metadata))
-    throw new DataFormatError(file, `metadata format is '${metadata.format ?? '(none)'}', not '${SPARSE_FORMAT}'`);
-  if (metadata.bit_order !== 'msb')
-    throw new DataFormatError(file, `metadata bit_order is '${metadata.bit_order ?? '(none)'}'; this reader knows 'msb'`);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(metadata.layout ?? '');
-  } catch {
-    throw new DataFormatError(file, "metadata 'layout' is missing or not JSON");
-  }
-  if (!Array.isArray(raw))
-    throw new DataFormatError(file, "metadata 'layout' must be a JSON array of {name, storage, dtype, shape, nonzero}");
-  const seen = new Set<string>();
-  return raw.map((entry: unknown, i): SparseLayoutEntry => {
-    const e = (typeof entry === 'object' && entry !== null ? entry : {}) as Record<string, unknown>;
-    const where = `layout[${i}]${typeof e.name === 'string' ? ` ("${e.name}")` : ''}`;
-    const fail = (problem: string): never => {
-      throw new DataFormatError(file, `${where}: ${problem}`);
-    };
-    if (typeof e.name !== 'string' || e.name === '') fail('name must be a non-empty string');
-    const name = e.name as string;
-    if (seen.has(name)) fail('the name appears twice');
-    seen.add(name);
-    if (!(SPARSE_STORAGES as readonly unknown[]).includes(e.storage))
-      fail(`storage must be one of ${SPARSE_STORAGES.join(', ')}, got ${JSON.stringify(e.storage)}`);
-    if (!(SAFE_DTYPES as readonly unknown[]).includes(e.dtype)) fail(`unknown dtype ${JSON.stringify(e.dtype)}`);
-    if (e.storage !== 'dense' && e.dtype !== 'F32') fail(`storage ${String(e.storage)} needs dtype F32, got ${String(e.dtype)}`);
-    const shape = e.shape;
-    if (
-      !Array.isArray(shape) ||
-      !shape.every((d) => Number.isSafeInteger(d) && d >= 0) ||
-      !Number.isSafeInteger(numelOf(shape as number[]))
-    ) {
-      fail(`shape must be a list of non-negative integers, got ${JSON.stringify(shape)}`);
-    }
-    const numel = numelOf(shape as number[]);
-    if (!Number.isSafeInteger(e.nonzero) || (e.nonzero as number) < 0 || (e.nonzero as number) > numel) {
-      fail(`nonzero must be an integer in 0..${numel}, got ${JSON.stringify(e.nonzero)}`);
-    }
-    if (e.storage === 'indices' && numel > 2 ** 31) fail(`${numel} elements do not fit int32 indices`);
-    return {
-      name,
-      storage: e.storage as SparseStorage,
-      dtype: e.dtype as SafeDType,
-      shape: [...(shape as number[])],
-      nonzero: e.nonzero as number,
-    };
-  });
 }
 
 /**
@@ -255,6 +264,9 @@ export function decodeSparseStateDict(
   file: string,
 ): Map<string, SafeTensor> {
   const layout = readSparseLayout(metadata, file);
+  const grouped = metadata.format !== SPARSE_FORMAT_V1; // v2 keeps dense tensors in one entry per dtype
+  const groupCursor = new Map<SafeDType, number>();
+  let packedCursor = 0;
   const used = new Set<string>();
   const out = new Map<string, SafeTensor>();
   for (const entry of layout) {
@@ -270,14 +282,61 @@ export function decodeSparseStateDict(
       used.add(entryName);
       return t;
     };
+    /** A dense tensor's elements in its dtype's group, which follow the previous dense tensors of that dtype. */
+    const fromDenseGroup = (e: SparseLayoutEntry): SafeTensor => {
+      const groupName = denseGroupName(e.dtype);
+      const group = tensors.get(groupName);
+      if (group === undefined) return fail(`the file has no entry "${groupName}"`);
+      if (group.dtype !== e.dtype || group.shape.length !== 1)
+        fail(`entry "${groupName}" is ${group.dtype} ${fmtShape(group.shape)}, expected a 1-D ${e.dtype} list`);
+      used.add(groupName);
+      const begin = groupCursor.get(e.dtype) ?? 0;
+      const end = begin + numelOf(e.shape);
+      if (end > group.data.length)
+        fail(`needs elements ${begin}..${end - 1} of "${groupName}", which has ${group.data.length}: truncated, or another layout`);
+      groupCursor.set(e.dtype, end);
+      return { dtype: e.dtype, shape: [...e.shape], data: group.data.subarray(begin, end) } as SafeTensor;
+    };
     if (entry.storage === 'dense') {
-      const t = take(entry.name, entry.dtype, entry.shape);
+      const t = grouped ? fromDenseGroup(entry) : take(entry.name, entry.dtype, entry.shape);
       const nonzero = countNonzero(t);
       if (entry.dtype === 'F32' && nonzero !== entry.nonzero) fail(`has ${nonzero} non-zero values, the layout says ${entry.nonzero}`);
       out.set(entry.name, t);
       continue;
     }
     const numel = numelOf(entry.shape);
+    if (entry.storage === 'packed') {
+      const plan: PackedPlan = {
+        gapBits: entry.gap_bits!,
+        gapCodes: entry.gap_codes!,
+        high: entry.high!,
+        highBits: entry.high_bits!,
+        lowBits: entry.low_bits!,
+        nonzero: entry.nonzero,
+      };
+      const [gapBytes, highBytes, lowBytes] = packedStreamBytes(plan);
+      const packed = tensors.get(PACKED_ENTRY);
+      if (packed === undefined || packed.dtype !== 'U8' || packed.shape.length !== 1)
+        fail(
+          `the file has no 1-D U8 entry "${PACKED_ENTRY}" (${packed === undefined ? 'missing' : `${packed.dtype} ${fmtShape(packed.shape)}`})`,
+        );
+      used.add(PACKED_ENTRY);
+      const begin = packedCursor;
+      packedCursor += gapBytes + highBytes + lowBytes;
+      if (packedCursor > packed!.data.length)
+        fail(
+          `needs bytes ${begin}..${packedCursor - 1} of "${PACKED_ENTRY}", which has ${packed!.data.length}: truncated, or another layout`,
+        );
+      const bytes = (packed!.data as Uint8Array).subarray(begin, packedCursor);
+      const streams = {
+        gaps: bytes.subarray(0, gapBytes),
+        high: bytes.subarray(gapBytes, gapBytes + highBytes),
+        low: bytes.subarray(gapBytes + highBytes),
+      };
+      const bits = decodePacked(streams, plan, numel, fail);
+      out.set(entry.name, { dtype: 'F32', shape: [...entry.shape], data: new Float32Array(bits.buffer) });
+      continue;
+    }
     const valuesEntry = tensors.get(entry.name + VALUES);
     if (valuesEntry === undefined) fail(`the file has no entry "${entry.name + VALUES}"`);
     if (valuesEntry!.dtype !== 'F32' || valuesEntry!.shape.length !== 1) {
@@ -306,6 +365,20 @@ export function decodeSparseStateDict(
       }
     }
     out.set(entry.name, { dtype: 'F32', shape: [...entry.shape], data: new Float32Array(bits.buffer) });
+  }
+  const packedEntry = tensors.get(PACKED_ENTRY);
+  if (grouped && packedEntry !== undefined && packedEntry.data.length !== packedCursor)
+    throw new DataFormatError(
+      file,
+      `entry "${PACKED_ENTRY}" holds ${packedEntry.data.length} bytes, the layout's packed tensors ${packedCursor}`,
+    );
+  for (const [dtype, end] of groupCursor) {
+    const length = tensors.get(denseGroupName(dtype))!.data.length;
+    if (end !== length)
+      throw new DataFormatError(
+        file,
+        `entry "${denseGroupName(dtype)}" holds ${length} elements, the layout's dense ${dtype} tensors ${end}`,
+      );
   }
   const unexpected = [...tensors.keys()].filter((name) => !used.has(name));
   if (unexpected.length > 0) {

@@ -43,6 +43,11 @@ export function toSafeTensor(name: string, t: Tensor): SafeTensor {
   return { dtype, shape: t.shape, data: t.toArray() } as SafeTensor;
 }
 
+/** The dtype `fromSafeTensor` gives an entry of `dtype` (BF16 becomes float32), or undefined when it cannot load one. */
+export function loadedDType(dtype: SafeDType): DType | undefined {
+  return dtype === 'BF16' ? 'float32' : FROM_SAFE[dtype];
+}
+
 /**
  * A safetensors entry as a new (kept) CPU tensor. BF16 (PyTorch's bfloat16)
  * becomes float32, exactly: the addon has no bfloat16 tensors, and every

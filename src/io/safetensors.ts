@@ -102,6 +102,11 @@ export function dtypeByteSize(dtype: SafeDType): number {
   return ARRAY_CLASS[dtype].BYTES_PER_ELEMENT;
 }
 
+/** A typed array of `dtype` over `length` elements of `buffer` from `byteOffset` (a view, not a copy). */
+export function typedArrayView(dtype: SafeDType, buffer: ArrayBufferLike, byteOffset: number, length: number): SafeTensorData {
+  return new ARRAY_CLASS[dtype](buffer, byteOffset, length);
+}
+
 /** The reference implementation refuses headers above 100 MB; so do we, before allocating them. */
 export const MAX_HEADER_BYTES = 100_000_000;
 const METADATA_KEY = '__metadata__';

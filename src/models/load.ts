@@ -13,12 +13,12 @@
  * description; // { name: 'convnet', options: {}, inChannels: 1, numClasses: 10, imageSize: 28, dataset: 'fashion-mnist' }
  * model.dispose();
  */
-import type { SafeMetadata } from '../io/safetensors.js';
+import type { SafeMetadata, SafeTensor } from '../io/safetensors.js';
 import type { Module } from '../nn/module.js';
 import { adaptStateDict, describeStateDictMismatch } from '../nn/adapt-state-dict.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { Generator } from '../tensor/tensor.js';
-import { fromSafeTensor } from '../checkpoints/state-dict.js';
+import { fromSafeTensor, loadedDType } from '../checkpoints/state-dict.js';
 import {
   DESCRIPTION_KEYS,
   SHAPE_KEYS,
@@ -65,13 +65,15 @@ export interface LoadedModel {
  * CheckpointError naming the keys. The caller disposes the model.
  */
 export async function loadModel(path: string, hints: LoadModelHints = {}): Promise<LoadedModel> {
+  // A malformed or inconsistent file (sparse: every count, position and entry checked) fails here, before any model is built.
   const { format, state, metadata } = await readModelFile(path);
   const description = resolveDescription(path, metadata, hints);
   const model = createDescribedModel(description);
   const tensors = new Map<string, Tensor>();
   try {
+    // A file of another model fails here, from its names, shapes and dtypes, before any of its tensors is made.
+    assertStateFits(state, model, path, description);
     for (const [name, s] of state) tensors.set(name, fromSafeTensor(name, s, path));
-    assertStateFits(tensors, model, path, description);
     model.loadStateDict(tensors, { origin: path });
   } catch (e) {
     model.dispose();
@@ -117,8 +119,12 @@ function resolveDescription(file: string, metadata: SafeMetadata, hints: LoadMod
  * unexpected and misshapen keys by group (a checkpoint of another model
  * typically has all three).
  */
-function assertStateFits(state: ReadonlyMap<string, Tensor>, model: Module, file: string, d: ModelDescription): void {
-  const { mismatch } = adaptStateDict(state, model.stateDict());
+function assertStateFits(state: ReadonlyMap<string, SafeTensor>, model: Module, file: string, d: ModelDescription): void {
+  // adaptStateDict reads a source tensor's shape and dtype only: the entries' suffice (an unloadable dtype fails in fromSafeTensor).
+  const described = new Map(
+    [...state].map(([name, s]) => [name, { shape: s.shape, dtype: loadedDType(s.dtype) ?? 'float32' } as unknown as Tensor]),
+  );
+  const { mismatch } = adaptStateDict(described, model.stateDict());
   if (mismatch === null) return;
   throw new CheckpointError(
     `${file} does not fit ${describeModel(d)}. ${describeStateDictMismatch(mismatch)}. Is it a checkpoint of another model? Pass the model and options it was trained with (--model, --model-options).`,

@@ -5,7 +5,7 @@
  *
  * @example
  * const r = await exportModel({ checkpoint: 'run/phase-3/soup-uniform.safetensors', output: 'soup.sparse.safetensors', format: 'sparse' });
- * r.ratio; // e.g. 0.13: the sparse file is 13% of the dense one
+ * r.ratio; // e.g. 0.09 at 90% sparsity: the sparse file is 9% of the dense one
  * const { model } = await loadModel('soup.sparse.safetensors'); // a ready Module (models/load.ts)
  * const o = await exportModel({ checkpoint: 'soup.sparse.safetensors', output: 'soup.onnx', format: 'onnx' });
  * o.normalization; // { mean: [0.286], std: [0.353] }: stated in the file's metadata (or in the graph with normalizeInGraph)

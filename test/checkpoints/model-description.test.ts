@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setNumThreads } from '../../src/tensor/index.js';
 import { saveSafetensors } from '../../src/io/safetensors.js';
@@ -63,48 +64,34 @@ const pythonProblem = (() => {
   return probe.status === 0 ? undefined : `${PYTHON} with numpy is not available`;
 })();
 
-// The layout as docs/export.md describes it, read with json and numpy only.
-const NUMPY_READER = `
-import hashlib, json, struct, sys
-import numpy as np
-raw = open(sys.argv[1], 'rb').read()
-n = struct.unpack('<Q', raw[:8])[0]
-header = json.loads(raw[8:8 + n]); data = raw[8 + n:]
-meta = header.pop('__metadata__')
-assert meta['format'] == 'sparse-soups-sparse-v1' and meta['bit_order'] == 'msb'
-DT = {'F32': np.float32, 'U8': np.uint8, 'I32': np.int32, 'I64': np.int64}
-def get(name):
-    e = header[name]; b, end = e['data_offsets']
-    return np.frombuffer(data[b:end], dtype=DT[e['dtype']]).reshape(e['shape'])
-out = {}
-for e in json.loads(meta['layout']):
-    name, shape, size = e['name'], e['shape'], int(np.prod(e['shape']))
-    if e['storage'] == 'dense':
-        t = get(name)
-    else:
-        flat = np.zeros(size, dtype=np.float32)
-        if e['storage'] == 'bitmask':
-            flat[np.unpackbits(get(name + ':mask'), count=size).astype(bool)] = get(name + ':values')
-        else:
-            flat[get(name + ':indices')] = get(name + ':values')
-        t = flat.reshape(shape)
-    out[name] = hashlib.sha256(np.ascontiguousarray(t).tobytes()).hexdigest()
-print(json.dumps(out))
+// The reader of docs/export.md ("Reading it in Python": numpy and the raw
+// safetensors header only), run as written there, hashing what it returns.
+const DOCS = join(import.meta.dirname, '../../docs/export.md');
+function numpyRecipe(): string {
+  const blocks = [...readFileSync(DOCS, 'utf8').matchAll(/```python\n([\s\S]*?)```/g)].map((m) => m[1]);
+  const recipe = blocks.find((b) => b.includes('def load_sparse(path)'));
+  assert.ok(recipe, 'docs/export.md has a python block defining load_sparse(path)');
+  return `${recipe}
+import hashlib, sys
+state = load_sparse(sys.argv[1])
+print(json.dumps({name: hashlib.sha256(np.ascontiguousarray(t).tobytes()).hexdigest() for name, t in state.items()}))
 `;
+}
 
 test(
-  'numpy alone reconstructs the sparse file as documented (MSB-first bitmask, row-major indices)',
+  'the numpy recipe of docs/export.md reads every storage back byte-identical to the dense export',
   { skip: pythonProblem },
   withTempDir(async (dir) => {
     const model = prunedModel(CONVNET, 7);
     const dense = await exportStateDict(model.stateDict(), CONVNET, join(dir, 'd.safetensors'), { format: 'dense' });
     const state = (await readModelFile(dense.path)).state;
-    for (const policy of ['auto', 'bitmask', 'indices'] as StoragePolicy[]) {
+    const recipe = numpyRecipe();
+    for (const policy of ['auto', 'packed', 'bitmask', 'indices', 'dense'] as StoragePolicy[]) {
       const sparse = await exportStateDict(model.stateDict(), CONVNET, join(dir, `${policy}.safetensors`), {
         format: 'sparse',
         storage: policy,
       });
-      const result = spawnSync(PYTHON, ['-c', NUMPY_READER, sparse.path], { encoding: 'utf8' });
+      const result = spawnSync(PYTHON, ['-c', recipe, sparse.path], { encoding: 'utf8' });
       assert.equal(result.status, 0, result.stderr);
       const hashes = JSON.parse(result.stdout) as Record<string, string>;
       assert.deepEqual(Object.keys(hashes), [...state.keys()]);

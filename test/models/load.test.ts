@@ -71,3 +71,36 @@ test(
     mlp.dispose();
   }),
 );
+
+test(
+  'a well-formed sparse file of another model is a CheckpointError naming the file, the tensors and the shapes',
+  withTempDir(async (dir) => {
+    const mlp = createModel('mlp', { inChannels: 1, numClasses: 10, imageSize: 28, hiddenSizes: [16], generator: new Generator(0) });
+    const described = { name: 'mlp', options: { hiddenSizes: [16] }, inChannels: 1, numClasses: 10, imageSize: 28 };
+    // Names that do not fit: an MLP's tensors under a file that says convnet.
+    const mislabelled = await exportStateDict(
+      mlp.stateDict(),
+      { ...described, name: 'convnet', options: {} },
+      join(dir, 'mislabelled.sparse.safetensors'),
+      {
+        format: 'sparse',
+      },
+    );
+    await assert.rejects(loadModel(mislabelled.path), (e: unknown) => {
+      assert.ok(e instanceof CheckpointError, String(e));
+      assert.match(e.message, /mislabelled\.sparse\.safetensors does not fit convnet \{\} for 1×28×28 images, 10 classes/);
+      assert.match(e.message, /Keys \d+ missing: 'conv1\.weight'/);
+      assert.match(e.message, /'fc1\.weight' is \[16, 784\] in the file, \[128, 3136\] in the model/);
+      return true;
+    });
+    // Shapes that do not fit: the right model, other options from the hints.
+    const own = await exportStateDict(mlp.stateDict(), described, join(dir, 'mlp16.sparse.safetensors'), { format: 'sparse' });
+    await assert.rejects(loadModel(own.path, { modelOptions: { hiddenSizes: [8] } }), (e: unknown) => {
+      assert.ok(e instanceof CheckpointError, String(e));
+      assert.match(e.message, /mlp16\.sparse\.safetensors does not fit mlp \{"hiddenSizes":\[8\]\}/);
+      assert.match(e.message, /is \[16, 784\] in the file, \[8, 784\] in the model/);
+      return true;
+    });
+    mlp.dispose();
+  }),
+);

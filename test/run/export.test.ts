@@ -52,7 +52,7 @@ test(
     assert.equal(sparse.total, 421_930); // every float32 element of the state dict
     assert.equal(sparse.nonzero, dense.nonzero);
     assert.ok(sparse.nonzero < 0.11 * sparse.total && sparse.nonzero > 0.09 * sparse.total);
-    assert.ok(sparse.storage.bitmask + sparse.storage.indices >= 4, 'the four weight tensors are stored sparsely');
+    assert.ok(sparse.storage.packed >= 4, 'the four weight tensors are packed');
     assert.equal(dense.storage.dense, 16);
 
     // Self-describing: the metadata rebuilds the model; the source's kind is carried over.
