@@ -5,9 +5,10 @@
 //
 // Threads: at::parallel_for over output rows/planes, so libtorch's intra-op
 // pool and at::get_num_threads() apply. Vectorization: the inner loops run
-// over contiguous output columns; the kernels that hold them are compiled
-// twice (GCC target_clones: AVX2+FMA and the x86-64 baseline) and the loader
-// picks the one the CPU supports, so the build needs no -march flag.
+// over contiguous output columns, accumulated in vector registers; that
+// kernel (CombineRow) is compiled twice, for AVX2+FMA and for the build's
+// baseline, and the one the CPU supports is picked at load time
+// (__builtin_cpu_supports), so the build needs no -march flag.
 #include <ATen/Parallel.h>
 
 #include <algorithm>
@@ -15,10 +16,8 @@
 
 #include "tensor_wrap.h"
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define SS_MULTIVERSION __attribute__((target_clones("arch=haswell", "default")))
-#else
-#define SS_MULTIVERSION
+#if defined(__x86_64__) && defined(__GNUC__)
+#define SS_X86_DISPATCH 1
 #endif
 
 namespace ss {
@@ -83,7 +82,6 @@ int64_t GrainFor(int64_t tasks, int64_t totalWork) {
 }
 
 // y[n, r] = b[r] + Σ_k W[r, k] x[n, k], rows [r0, r1), for a few images: dot products.
-SS_MULTIVERSION
 void LinearRowsDot(const Csr& w, const float* __restrict x, int64_t n, int64_t in, const float* bias, float* __restrict y, int64_t r0, int64_t r1) {
   const int64_t out = w.rows;
   for (int64_t i = 0; i < n; ++i) {
@@ -96,20 +94,72 @@ void LinearRowsDot(const Csr& w, const float* __restrict x, int64_t n, int64_t i
   }
 }
 
-// yT[r, :] = b[r] + Σ_k W[r, k] xT[k, :], rows [r0, r1): the inner loop runs over the batch.
-SS_MULTIVERSION
-void LinearRowsAxpy(const Csr& w, const float* __restrict xT, int64_t n, const float* bias, float* __restrict yT, int64_t r0, int64_t r1) {
-  for (int64_t r = r0; r < r1; ++r) {
-    float* __restrict yr = yT + r * n;
-    const float b = bias ? bias[r] : 0.f;
-    for (int64_t j = 0; j < n; ++j) yr[j] = b;
-    for (int64_t k = w.rowPtr[r]; k < w.rowPtr[r + 1]; ++k) {
-      const float v = w.values[k];
-      const float* __restrict xr = xT + static_cast<int64_t>(w.colIdx[k]) * n;
-      for (int64_t j = 0; j < n; ++j) yr[j] += v * xr[j];
-    }
+// Eight floats; `aligned(4)` lets it load from and store to any float address.
+typedef float Vec8 __attribute__((vector_size(32), aligned(4)));
+constexpr int64_t kVec = 8;
+// Slack after every source buffer: tiles read up to kVec·8 - 1 floats past
+// the last value they keep, so the buffers are allocated that much longer.
+constexpr int64_t kSlack = kVec * 8;
+
+// out[j0 … j0 + 8·NV) = b + Σ_k values[k] · src[offsets[k] + j], accumulated
+// in NV vector registers over all of a row's non-zeros: one load and one
+// multiply-add per 8 outputs and non-zero, no stores inside the loop.
+template <int NV>
+__attribute__((always_inline)) inline void CombineTile(const float* __restrict src, const int64_t* __restrict offsets, const float* __restrict values, int64_t k0, int64_t k1, float b,
+                        float* __restrict out, int64_t j0) {
+  Vec8 acc[NV];
+  for (int v = 0; v < NV; ++v) acc[v] = Vec8{} + b;
+  for (int64_t k = k0; k < k1; ++k) {
+    const float* p = src + offsets[k] + j0;
+    const Vec8 w = Vec8{} + values[k];
+    for (int v = 0; v < NV; ++v) acc[v] += w * *reinterpret_cast<const Vec8*>(p + v * kVec);
   }
+  for (int v = 0; v < NV; ++v) *reinterpret_cast<Vec8*>(out + j0 + v * kVec) = acc[v];
 }
+
+// out[0 … len) (written up to len rounded up to 8) = b + Σ_k values[k] · src[offsets[k] + j]:
+// one sparse row times dense rows, tiled over j.
+__attribute__((always_inline)) inline void CombineRowBody(const float* __restrict src, const int64_t* __restrict offsets, const float* __restrict values, int64_t k0,
+                                                          int64_t k1, float b, float* __restrict out, int64_t len) {
+  int64_t j = 0;
+  for (; j + 8 * kVec <= len; j += 8 * kVec) CombineTile<8>(src, offsets, values, k0, k1, b, out, j);
+  if (j + 4 * kVec <= len) {
+    CombineTile<4>(src, offsets, values, k0, k1, b, out, j);
+    j += 4 * kVec;
+  }
+  if (j + 2 * kVec <= len) {
+    CombineTile<2>(src, offsets, values, k0, k1, b, out, j);
+    j += 2 * kVec;
+  }
+  for (; j < len; j += kVec) CombineTile<1>(src, offsets, values, k0, k1, b, out, j);
+}
+
+using CombineRowFn = void (*)(const float*, const int64_t*, const float*, int64_t, int64_t, float, float*, int64_t);
+
+void CombineRowBaseline(const float* src, const int64_t* offsets, const float* values, int64_t k0, int64_t k1, float b, float* out, int64_t len) {
+  CombineRowBody(src, offsets, values, k0, k1, b, out, len);
+}
+
+#ifdef SS_X86_DISPATCH
+__attribute__((target("avx2,fma"))) void CombineRowAvx2(const float* src, const int64_t* offsets, const float* values, int64_t k0, int64_t k1, float b,
+                                                        float* out, int64_t len) {
+  CombineRowBody(src, offsets, values, k0, k1, b, out, len);
+}
+#endif
+
+CombineRowFn PickCombineRow() {
+#ifdef SS_X86_DISPATCH
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return CombineRowAvx2;
+#endif
+  return CombineRowBaseline;
+}
+
+// The kernel for this CPU, chosen once.
+const CombineRowFn CombineRow = PickCombineRow();
+
+// Round up to whole vectors, the width CombineRow writes.
+inline int64_t RoundUp(int64_t n) { return (n + kVec - 1) / kVec * kVec; }
 
 // denseToCsr(weight [rows, cols] float32) → [rowPtr int64, colIdx int32, values float32]
 Napi::Value DenseToCsr(const Napi::CallbackInfo& info) {
@@ -160,11 +210,19 @@ Napi::Value SparseLinear(const Napi::CallbackInfo& info) {
     at::parallel_for(0, out, grain, [&](int64_t r0, int64_t r1) { LinearRowsDot(w, xp, n, in, b, yp, r0, r1); });
     return Wrap(info.Env(), y);
   }
-  at::Tensor xT = x.t().contiguous();
-  at::Tensor yT = at::empty({out, n}, at::kFloat);
-  const float* xp = xT.data_ptr<float>();
+  // xT [in, N] with slack after it; yT rows padded to whole vectors.
+  at::Tensor xTbuf = at::zeros({in * n + kSlack}, at::kFloat);
+  xTbuf.narrow(0, 0, in * n).view({in, n}).copy_(x.t());
+  const int64_t ld = RoundUp(n);
+  at::Tensor yT = at::empty({out, ld}, at::kFloat);
+  std::vector<int64_t> offsets(nnz);
+  for (int64_t k = 0; k < nnz; ++k) offsets[k] = static_cast<int64_t>(w.colIdx[k]) * n;
+  const float* xp = xTbuf.data_ptr<float>();
   float* yp = yT.data_ptr<float>();
-  at::parallel_for(0, out, grain, [&](int64_t r0, int64_t r1) { LinearRowsAxpy(w, xp, n, b, yp, r0, r1); });
+  at::parallel_for(0, out, grain, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) CombineRow(xp, offsets.data(), w.values, w.rowPtr[r], w.rowPtr[r + 1], b ? b[r] : 0.f, yp + r * ld, n);
+  });
+  yT = yT.narrow(1, 0, n);
   return Wrap(info.Env(), yT.t().contiguous());
 }
 
@@ -174,7 +232,6 @@ struct ConvGeometry {
 
 // One output plane per task t = image·O + channel, tasks [t0, t1). `offsets`
 // holds each non-zero's offset into a padded image (channel, kernel row and column).
-SS_MULTIVERSION
 void ConvPlanes(const Csr& w, const int64_t* __restrict offsets, const float* __restrict xpad, const float* bias, float* __restrict y,
                 float* __restrict wide, const ConvGeometry& g, int64_t t0, int64_t t1) {
   const int64_t O = w.rows, plane = g.hout * g.wout, inImage = g.c * g.hp * g.wp;
@@ -188,12 +245,7 @@ void ConvPlanes(const Csr& w, const int64_t* __restrict offsets, const float* __
     const float* __restrict xi = xpad + img * inImage;
     float* __restrict out = y + t * plane;
     if (g.sh == 1 && g.sw == 1) {
-      for (int64_t j = 0; j < span; ++j) wide[j] = b;
-      for (int64_t k = w.rowPtr[r]; k < w.rowPtr[r + 1]; ++k) {
-        const float v = w.values[k];
-        const float* __restrict src = xi + offsets[k];
-        for (int64_t j = 0; j < span; ++j) wide[j] += v * src[j];
-      }
+      CombineRow(xi, offsets, w.values, w.rowPtr[r], w.rowPtr[r + 1], b, wide, span);
       for (int64_t oy = 0; oy < g.hout; ++oy)
         for (int64_t ox = 0; ox < g.wout; ++ox) out[oy * g.wout + ox] = wide[oy * g.wp + ox];
     } else {
@@ -233,7 +285,10 @@ Napi::Value SparseConv2d(const Napi::CallbackInfo& info) {
   if (hp < effH || wp < effW)
     TypeError(info.Env(), "sparseConv2d: input " + c10::str(x.sizes()) + " with padding is smaller than the kernel");
   ConvGeometry g{c, hp, wp, (hp - effH) / stride[0] + 1, (wp - effW) / stride[1] + 1, stride[0], stride[1]};
-  at::Tensor xpad = padding[0] || padding[1] ? at::constant_pad_nd(x, {padding[1], padding[1], padding[0], padding[0]}, 0).contiguous() : x;
+  // The padded input, with slack after it for the vector tiles (CombineRow).
+  at::Tensor xbuf = at::zeros({n * c * hp * wp + kSlack}, at::kFloat);
+  at::Tensor xpad = xbuf.narrow(0, 0, n * c * hp * wp).view({n, c, hp, wp});
+  xpad.narrow(2, padding[0], x.size(2)).narrow(3, padding[1], x.size(3)).copy_(x);
   const int64_t nnz = w.rowPtr[w.rows];
   std::vector<int64_t> offsets(nnz);
   for (int64_t k = 0; k < nnz; ++k) {
@@ -247,7 +302,7 @@ Napi::Value SparseConv2d(const Napi::CallbackInfo& info) {
   const int64_t tasks = n * w.rows, span = (g.hout - 1) * wp + g.wout;
   const int64_t grain = GrainFor(tasks, nnz * n * g.hout * g.wout);
   at::parallel_for(0, tasks, grain, [&](int64_t t0, int64_t t1) {
-    std::vector<float> wide(static_cast<size_t>(span));
+    std::vector<float> wide(static_cast<size_t>(RoundUp(span)));
     ConvPlanes(w, offsets.data(), xp, b, yp, wide.data(), g, t0, t1);
   });
   return Wrap(info.Env(), y);
