@@ -150,7 +150,7 @@ async function measureOnnx(model: Module, d: ZooModelDescription, threads: numbe
   try {
     const mod = await import('onnxruntime-node');
     // CommonJS through ESM: the API is the namespace or its default export, depending on the loader.
-    ort = (mod as { default?: typeof mod }).default ?? mod;
+    ort = (mod as unknown as { default?: typeof mod }).default ?? mod;
   } catch (e) {
     return { engine: 'onnxruntime', latencyMs: null, imagesPerSecond: null, note: `onnxruntime-node could not be loaded: ${(e as Error).message.split('\n')[0]}` };
   }
