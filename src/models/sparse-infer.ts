@@ -21,7 +21,8 @@
 import type { Tensor } from '../tensor/tensor.js';
 import { noGrad } from '../tensor/create.js';
 import { CsrMatrix, sparseConv2d, sparseLinear } from '../tensor/sparse.js';
-import { tidy, keep } from '../tensor/scope.js';
+import { tidy, keep, type Disposable } from '../tensor/scope.js';
+import * as F from '../nn/functional.js';
 import type { Module } from '../nn/module.js';
 import { BatchNorm2d, Conv2d, Linear } from '../nn/layers.js';
 import { Sequential } from '../nn/containers.js';
@@ -38,13 +39,13 @@ const FOLDABLE_MODELS = [ConvNet, CifarResNet, Vgg16, Mlp];
 export interface SparseInferenceStats {
   /** Conv2d and Linear layers running on the sparse kernels. */
   layers: number;
-  /** Weights of those layers, zeros included. */
+  /** Weights of the float32 CPU Conv2d and Linear layers (sparse or dense kernel), zeros included. */
   weights: number;
   /** Their non-zero weights (after BN folding, which keeps zeros). */
   nonZeros: number;
   /** BatchNorm2d layers folded into the conv before them. */
   foldedBatchNorms: number;
-  /** Layers left dense, with the reason (grouped conv, not float32, not on CPU). */
+  /** Layers left on libtorch's dense kernels, with the reason (too dense, grouped conv, not float32, not on CPU). */
   denseLayers: string[];
 }
 
@@ -61,7 +62,17 @@ export interface SparseInferenceModel {
 export interface SparseInferenceOptions {
   /** Fold BN into the conv before it (default: on for the zoo models that are known to allow it). */
   foldBatchNorm?: boolean;
+  /**
+   * Layers with more non-zeros than this fraction keep libtorch's dense
+   * kernel (with BN still folded): default 0.3, about where the sparse conv
+   * kernel stops being faster than libtorch's dense one here (docs/benchmarks.md).
+   * 1 puts every layer on the sparse kernels.
+   */
+  maxDensity?: number;
 }
+
+/** See SparseInferenceOptions.maxDensity. */
+export const DEFAULT_MAX_DENSITY = 0.3;
 
 /**
  * Loads a dense or sparse checkpoint or export (whatever `loadModel` reads)
@@ -91,8 +102,8 @@ export function toSparseInference(model: Module, opts: SparseInferenceOptions = 
   model.eval();
   const fold = opts.foldBatchNorm ?? FOLDABLE_MODELS.some((cls) => model instanceof cls);
   const stats: SparseInferenceStats = { layers: 0, weights: 0, nonZeros: 0, foldedBatchNorms: 0, denseLayers: [] };
-  const owned: CsrMatrix[] = [];
-  const biases: Tensor[] = [];
+  const maxDensity = opts.maxDensity ?? DEFAULT_MAX_DENSITY;
+  const owned: Disposable[] = [];
   const folded = fold ? conv2dBatchNormPairs(model) : new Map<Conv2d, BatchNorm2d>();
   noGrad(() => {
     for (const [name, layer] of model.namedModules()) {
@@ -104,20 +115,26 @@ export function toSparseInference(model: Module, opts: SparseInferenceOptions = 
       }
       const bn = layer instanceof Conv2d ? folded.get(layer) : undefined;
       const { weight, bias } = bn ? foldBatchNorm(layer as Conv2d, bn) : { weight: layer.weight, bias: layer.bias };
-      const matrix = layer instanceof Conv2d ? weight.flatten(1) : weight;
-      const csr = CsrMatrix.fromDense(matrix);
-      if (matrix !== weight) matrix.dispose();
-      for (const t of [csr.rowPtr, csr.colIdx, csr.values]) keep(t);
-      owned.push(csr);
       if (bn) {
-        weight.dispose();
-        biases.push(bias!);
+        owned.push(weight, bias!);
         bn.forward = (x: Tensor): Tensor => x;
         stats.foldedBatchNorms += 1;
       }
-      stats.layers += 1;
+      const matrix = layer instanceof Conv2d ? weight.flatten(1) : weight;
+      const csr = CsrMatrix.fromDense(matrix);
+      if (matrix !== weight) matrix.dispose();
       stats.weights += layer.weight.numel;
       stats.nonZeros += csr.nnz;
+      const density = csr.nnz / Math.max(1, layer.weight.numel);
+      if (density > maxDensity) {
+        csr.dispose();
+        stats.denseLayers.push(`${name}: density ${density.toFixed(3)} > maxDensity ${maxDensity}`);
+        layer.forward = denseForward(layer, weight, bias);
+        continue;
+      }
+      for (const t of [csr.rowPtr, csr.colIdx, csr.values]) keep(t);
+      owned.push(csr);
+      stats.layers += 1;
       if (layer instanceof Conv2d) {
         const g = {
           kernel: [layer.kernelSize, layer.kernelSize],
@@ -139,8 +156,7 @@ export function toSparseInference(model: Module, opts: SparseInferenceOptions = 
     dispose: () => {
       if (disposed) return;
       disposed = true;
-      for (const c of owned) c.dispose();
-      for (const b of biases) b.dispose();
+      for (const t of owned) t.dispose();
       model.dispose();
     },
   };
@@ -151,6 +167,13 @@ function denseReason(layer: Conv2d | Linear): string | null {
   if (layer.weight.device !== 'cpu') return `weight is on ${layer.weight.device}, the sparse kernels run on the CPU`;
   if (layer instanceof Conv2d && layer.groups !== 1) return `grouped convolution (groups ${layer.groups})`;
   return null;
+}
+
+/** libtorch's kernel with the (BN-folded) weight and bias. */
+function denseForward(layer: Conv2d | Linear, weight: Tensor, bias: Tensor | null): (x: Tensor) => Tensor {
+  if (layer instanceof Linear) return (x) => F.linear(x, weight, bias);
+  const o = { stride: layer.stride, padding: layer.padding, dilation: layer.dilation, groups: layer.groups };
+  return (x) => F.conv2d(x, weight, bias, o);
 }
 
 /** sparseLinear over the last dimension of an input of any rank ≥ 1. */

@@ -73,21 +73,26 @@ for (const d of [CONVNET, RESNET20, MLP]) {
       const dense = prunedModel(d, sparsity);
       const file = join(dir, 'model.safetensors');
       await exportStateDict(dense.stateDict(), d, file, { format: sparsity > 0 ? 'sparse' : 'dense' });
-      const sparse = await loadSparseModel(file);
-      try {
-        assert.equal(sparse.stats.denseLayers.length, 0);
-        if (d.name !== 'mlp') assert.ok(sparse.stats.foldedBatchNorms > 0);
-        const density = sparse.stats.nonZeros / sparse.stats.weights;
-        assert.ok(Math.abs(1 - sparsity - density) < 0.01, `density ${density}`);
-        for (const [batch, count] of [[64, INPUTS], [1, sparsity === 0.9 ? INPUTS : 64]]) {
-          const c = compare(dense, (x) => sparse.forward(x), d, batch, count);
-          assert.equal(c.argmaxMismatches, 0, `batch ${batch}: argmax differs on ${c.argmaxMismatches} inputs`);
-          assert.ok(c.maxDiff <= REL_TOL * c.scale, `batch ${batch}: max |Δlogit| ${c.maxDiff} > ${REL_TOL} · ${c.scale}`);
+      // Every layer on the sparse kernels (maxDensity 1), then the default mix of sparse and dense kernels.
+      for (const maxDensity of [1, undefined]) {
+        const sparse = await loadSparseModel(file, {}, { maxDensity });
+        try {
+          if (maxDensity === 1) assert.deepEqual(sparse.stats.denseLayers, []);
+          else assert.ok(sparse.stats.denseLayers.every((l) => /density .* > maxDensity 0.3/.test(l)), sparse.stats.denseLayers.join('; '));
+          if (d.name !== 'mlp') assert.ok(sparse.stats.foldedBatchNorms > 0);
+          const density = sparse.stats.nonZeros / sparse.stats.weights;
+          assert.ok(Math.abs(1 - sparsity - density) < 0.01, `density ${density}`);
+          const runs = maxDensity === 1 ? [[64, INPUTS], [1, sparsity === 0.9 ? INPUTS : 64]] : [[64, INPUTS]];
+          for (const [batch, count] of runs) {
+            const c = compare(dense, (x) => sparse.forward(x), d, batch, count);
+            assert.equal(c.argmaxMismatches, 0, `batch ${batch}: argmax differs on ${c.argmaxMismatches} inputs`);
+            assert.ok(c.maxDiff <= REL_TOL * c.scale, `batch ${batch}: max |Δlogit| ${c.maxDiff} > ${REL_TOL} · ${c.scale}`);
+          }
+        } finally {
+          sparse.dispose();
         }
-      } finally {
-        sparse.dispose();
-        dense.dispose();
       }
+      dense.dispose();
     }));
   }
 }
@@ -95,7 +100,7 @@ for (const d of [CONVNET, RESNET20, MLP]) {
 test('toSparseInference keeps BN unfolded when asked, with the same predictions', () => {
   const dense = prunedModel(RESNET20, 0.9, 5);
   const copy = prunedModel(RESNET20, 0.9, 5);
-  const sparse = toSparseInference(copy, { foldBatchNorm: false });
+  const sparse = toSparseInference(copy, { foldBatchNorm: false, maxDensity: 1 });
   try {
     assert.equal(sparse.stats.foldedBatchNorms, 0);
     const c = compare(dense, (x) => sparse.forward(x), RESNET20, 16, 32);
