@@ -286,9 +286,16 @@ Napi::Value SparseConv2d(const Napi::CallbackInfo& info) {
     TypeError(info.Env(), "sparseConv2d: input " + c10::str(x.sizes()) + " with padding is smaller than the kernel");
   ConvGeometry g{c, hp, wp, (hp - effH) / stride[0] + 1, (wp - effW) / stride[1] + 1, stride[0], stride[1]};
   // The padded input, with slack after it for the vector tiles (CombineRow).
-  at::Tensor xbuf = at::zeros({n * c * hp * wp + kSlack}, at::kFloat);
-  at::Tensor xpad = xbuf.narrow(0, 0, n * c * hp * wp).view({n, c, hp, wp});
-  xpad.narrow(2, padding[0], x.size(2)).narrow(3, padding[1], x.size(3)).copy_(x);
+  // Plain loops, not libtorch ops: at batch 1 a layer's arithmetic is a few
+  // microseconds, the same order as one libtorch op's dispatch.
+  std::vector<float> xbuf(static_cast<size_t>(n * c * hp * wp + kSlack), 0.f);
+  {
+    const int64_t h = x.size(2), wd = x.size(3);
+    const float* src = x.data_ptr<float>();
+    for (int64_t plane = 0; plane < n * c; ++plane)
+      for (int64_t row = 0; row < h; ++row)
+        std::copy_n(src + (plane * h + row) * wd, wd, xbuf.data() + plane * hp * wp + (row + padding[0]) * wp + padding[1]);
+  }
   const int64_t nnz = w.rowPtr[w.rows];
   std::vector<int64_t> offsets(nnz);
   for (int64_t k = 0; k < nnz; ++k) {
@@ -297,7 +304,7 @@ Napi::Value SparseConv2d(const Napi::CallbackInfo& info) {
   }
   at::Tensor y = at::empty({n, w.rows, g.hout, g.wout}, at::kFloat);
   const float* b = bias ? bias->data_ptr<float>() : nullptr;
-  const float* xp = xpad.data_ptr<float>();
+  const float* xp = xbuf.data();
   float* yp = y.data_ptr<float>();
   const int64_t tasks = n * w.rows, span = (g.hout - 1) * wp + g.wout;
   const int64_t grain = GrainFor(tasks, nnz * n * g.hout * g.wout);
