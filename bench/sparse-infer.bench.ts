@@ -5,7 +5,7 @@
  * ResNet-20 (3×32×32) pruned to 90% and 98% with the global magnitude
  * criterion:
  *
- *   node --import tsx bench/sparse-infer.bench.ts [--models convnet,resnet20] [--sparsities 0.9,0.98] [--threads 1] [--latency-runs 200] [--throughput-runs 20]
+ *   node --import tsx bench/sparse-infer.bench.ts [--models convnet,resnet20] [--sparsities 0.9,0.98] [--threads 1] [--latency-runs 200] [--throughput-runs 20] [--max-density 0.6]
  *
  * The weights are not trained: each model is PyTorch's default random
  * initialization (seed 1), pruned by global magnitude. Global magnitude on
@@ -34,6 +34,7 @@ const { values } = parseArgs({
     threads: { type: 'string', default: '1' },
     'latency-runs': { type: 'string', default: '200' },
     'throughput-runs': { type: 'string', default: '20' },
+    'max-density': { type: 'string' },
   },
 });
 
@@ -56,7 +57,11 @@ for (const name of values.models.split(',')) {
     const layers = prunableParameters(model)
       .map(([p, tensor]) => `${p.replace(/\.weight$/, '')} ${tidy(() => tensor.ne(0).sum().item() / tensor.numel).toFixed(3)}`)
       .join(', ');
-    const r = await benchmarkInference(model, d, { latencyRuns: Number(values['latency-runs']), throughputRuns: Number(values['throughput-runs']) });
+    const r = await benchmarkInference(model, d, {
+      latencyRuns: Number(values['latency-runs']),
+      throughputRuns: Number(values['throughput-runs']),
+      maxDensity: values['max-density'] === undefined ? undefined : Number(values['max-density']),
+    });
     console.log(`\n${formatInferBenchmark(r)}`);
     console.log(`  layer densities: ${layers}`);
     if (r.sparseStats.denseLayers.length > 0) console.log(`  on libtorch's dense kernels: ${r.sparseStats.denseLayers.join('; ')}`);

@@ -16,6 +16,7 @@ interface BenchInferFlags {
   threads?: number;
   latencyRuns: number;
   throughputRuns: number;
+  maxDensity?: number;
 }
 
 const positiveInt = (v: string): number => {
@@ -36,6 +37,7 @@ export function registerBenchInferCommand(program: Command): void {
     .option('--threads <n>', 'intra-op threads for every engine (default: libtorch default)', positiveInt)
     .option('--latency-runs <n>', 'single-image forwards timed per engine', positiveInt, 200)
     .option('--throughput-runs <n>', 'batches of 64 timed per engine', positiveInt, 20)
+    .option('--max-density <d>', "layers denser than this keep libtorch's dense kernel in the sparse engine (default 0.6; 1: all sparse)", Number)
     .action(async (checkpoint: string, o: BenchInferFlags) => {
       const { setNumThreads } = await import('../tensor/create.js');
       const { loadModel } = await import('../models/load.js');
@@ -44,7 +46,7 @@ export function registerBenchInferCommand(program: Command): void {
       if (o.threads !== undefined) setNumThreads(o.threads);
       const { model, description } = await loadModel(checkpoint, checkpointLoadHints(o));
       try {
-        const r = await benchmarkInference(model, description, { latencyRuns: o.latencyRuns, throughputRuns: o.throughputRuns });
+        const r = await benchmarkInference(model, description, { latencyRuns: o.latencyRuns, throughputRuns: o.throughputRuns, maxDensity: o.maxDensity });
         process.stdout.write(`${checkpoint}\n${formatInferBenchmark(r)}\n`);
         process.stdout.write(
           `${JSON.stringify({ checkpoint, model: r.model, sparsity: Math.round((1 - r.density) * 1e4) / 1e4, threads: r.threads, ...r.ratios, loadAverage: r.loadAverage })}\n`,

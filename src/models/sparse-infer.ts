@@ -64,15 +64,16 @@ export interface SparseInferenceOptions {
   foldBatchNorm?: boolean;
   /**
    * Layers with more non-zeros than this fraction keep libtorch's dense
-   * kernel (with BN still folded): default 0.3, about where the sparse conv
-   * kernel stops being faster than libtorch's dense one here (docs/benchmarks.md).
-   * 1 puts every layer on the sparse kernels.
+   * kernel (with BN still folded): default 0.6. At batch 1 libtorch's conv
+   * has a large fixed cost, so the sparse kernel wins up to about half
+   * density on ResNet-20's layers, but not on the ConvNet's 71%-dense conv2
+   * (docs/benchmarks.md). 1 puts every layer on the sparse kernels.
    */
   maxDensity?: number;
 }
 
 /** See SparseInferenceOptions.maxDensity. */
-export const DEFAULT_MAX_DENSITY = 0.3;
+export const DEFAULT_MAX_DENSITY = 0.6;
 
 /**
  * Loads a dense or sparse checkpoint or export (whatever `loadModel` reads)

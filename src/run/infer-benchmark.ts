@@ -59,6 +59,8 @@ export interface InferBenchmarkOptions {
   throughputBatch?: number;
   /** Untimed forwards before each measurement (default 10). */
   warmup?: number;
+  /** The sparse engine's maxDensity (models/sparse-infer.ts; default there). */
+  maxDensity?: number;
 }
 
 type Forward = (x: Float32Array, dims: number[]) => Promise<void>;
@@ -75,7 +77,7 @@ export async function benchmarkInference(
   const threads = getNumThreads();
   const copy = createDescribedModel(description);
   copy.loadStateDict(model.stateDict());
-  const sparse = toSparseInference(copy);
+  const sparse = toSparseInference(copy, { maxDensity: opts.maxDensity });
   model.eval();
   const withTensor =
     (f: (x: Tensor) => Tensor): Forward =>
