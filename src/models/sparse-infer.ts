@@ -70,10 +70,18 @@ export interface SparseInferenceOptions {
    * (docs/benchmarks.md). 1 puts every layer on the sparse kernels.
    */
   maxDensity?: number;
+  /**
+   * Layers with at most this many weights use the sparse kernels whatever
+   * their density (default 4096): their arithmetic is smaller than the
+   * fixed cost of a libtorch conv call at batch 1.
+   */
+  smallLayerWeights?: number;
 }
 
 /** See SparseInferenceOptions.maxDensity. */
 export const DEFAULT_MAX_DENSITY = 0.6;
+/** See SparseInferenceOptions.smallLayerWeights. */
+export const DEFAULT_SMALL_LAYER_WEIGHTS = 4096;
 
 /**
  * Loads a dense or sparse checkpoint or export (whatever `loadModel` reads)
@@ -104,6 +112,7 @@ export function toSparseInference(model: Module, opts: SparseInferenceOptions = 
   const fold = opts.foldBatchNorm ?? FOLDABLE_MODELS.some((cls) => model instanceof cls);
   const stats: SparseInferenceStats = { layers: 0, weights: 0, nonZeros: 0, foldedBatchNorms: 0, denseLayers: [] };
   const maxDensity = opts.maxDensity ?? DEFAULT_MAX_DENSITY;
+  const smallLayer = opts.smallLayerWeights ?? DEFAULT_SMALL_LAYER_WEIGHTS;
   const owned: Disposable[] = [];
   const folded = fold ? conv2dBatchNormPairs(model) : new Map<Conv2d, BatchNorm2d>();
   noGrad(() => {
@@ -127,7 +136,7 @@ export function toSparseInference(model: Module, opts: SparseInferenceOptions = 
       stats.weights += layer.weight.numel;
       stats.nonZeros += csr.nnz;
       const density = csr.nnz / Math.max(1, layer.weight.numel);
-      if (density > maxDensity) {
+      if (density > maxDensity && layer.weight.numel > smallLayer) {
         csr.dispose();
         stats.denseLayers.push(`${name}: density ${density.toFixed(3)} > maxDensity ${maxDensity}`);
         layer.forward = denseForward(layer, weight, bias);
