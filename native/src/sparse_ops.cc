@@ -1,7 +1,7 @@
 // Sparse inference kernels: a weight matrix in CSR form (rowPtr int64 [rows+1],
 // colIdx int32 [nnz], values float32 [nnz]) times dense activations, for
-// Linear layers and for Conv2d (direct convolution over a zero-padded input,
-// one output plane per (image, output channel) task).
+// Linear layers and for Conv2d (direct convolution over a zero-padded input
+// split into stride phases, one output plane per (image, output channel) task).
 //
 // Threads: at::parallel_for over output rows/planes, so libtorch's intra-op
 // pool and at::get_num_threads() apply. Vectorization: the inner loops run
@@ -226,40 +226,30 @@ Napi::Value SparseLinear(const Napi::CallbackInfo& info) {
   return Wrap(info.Env(), yT.t().contiguous());
 }
 
+// The input is stored as stride phases: phase (py, px) of a padded plane
+// holds its rows py, py+sh, … and columns px, px+sw, …, each phase a
+// [hq, wq] plane (hq = ⌈hp/sh⌉, wq = ⌈wp/sw⌉). Every kernel tap then reads
+// one phase at a fixed offset, contiguously along output columns, so any
+// stride runs as stride 1 does (for stride 1 the one phase is the padded plane).
 struct ConvGeometry {
-  int64_t c, hp, wp, hout, wout, sh, sw;
+  int64_t c, sh, sw, hq, wq, hout, wout;
 };
 
 // One output plane per task t = image·O + channel, tasks [t0, t1). `offsets`
-// holds each non-zero's offset into a padded image (channel, kernel row and column).
-void ConvPlanes(const Csr& w, const int64_t* __restrict offsets, const float* __restrict xpad, const float* bias, float* __restrict y,
+// holds each non-zero's offset into an image's phases. The output rows are
+// computed wq wide, so each non-zero is one contiguous multiply-add over
+// (hout-1)·wq + wout values, inside its phase plane; the extra columns are
+// dropped afterwards.
+void ConvPlanes(const Csr& w, const int64_t* __restrict offsets, const float* __restrict xq, const float* bias, float* __restrict y,
                 float* __restrict wide, const ConvGeometry& g, int64_t t0, int64_t t1) {
-  const int64_t O = w.rows, plane = g.hout * g.wout, inImage = g.c * g.hp * g.wp;
-  // Stride 1: the output rows are computed g.wp wide, so each non-zero is one
-  // contiguous multiply-add over (hout-1)·wp + wout values (it stays inside
-  // the padded plane); the extra columns are dropped afterwards.
-  const int64_t span = (g.hout - 1) * g.wp + g.wout;
+  const int64_t O = w.rows, plane = g.hout * g.wout, inImage = g.c * g.sh * g.sw * g.hq * g.wq;
+  const int64_t span = (g.hout - 1) * g.wq + g.wout;
   for (int64_t t = t0; t < t1; ++t) {
     const int64_t img = t / O, r = t % O;
-    const float b = bias ? bias[r] : 0.f;
-    const float* __restrict xi = xpad + img * inImage;
     float* __restrict out = y + t * plane;
-    if (g.sh == 1 && g.sw == 1) {
-      CombineRow(xi, offsets, w.values, w.rowPtr[r], w.rowPtr[r + 1], b, wide, span);
-      for (int64_t oy = 0; oy < g.hout; ++oy)
-        for (int64_t ox = 0; ox < g.wout; ++ox) out[oy * g.wout + ox] = wide[oy * g.wp + ox];
-    } else {
-      for (int64_t j = 0; j < plane; ++j) out[j] = b;
-      for (int64_t k = w.rowPtr[r]; k < w.rowPtr[r + 1]; ++k) {
-        const float v = w.values[k];
-        const float* __restrict src = xi + offsets[k];
-        for (int64_t oy = 0; oy < g.hout; ++oy) {
-          const float* __restrict s = src + oy * g.sh * g.wp;
-          float* __restrict o = out + oy * g.wout;
-          for (int64_t ox = 0; ox < g.wout; ++ox) o[ox] += v * s[ox * g.sw];
-        }
-      }
-    }
+    CombineRow(xq + img * inImage, offsets, w.values, w.rowPtr[r], w.rowPtr[r + 1], bias ? bias[r] : 0.f, wide, span);
+    for (int64_t oy = 0; oy < g.hout; ++oy)
+      for (int64_t ox = 0; ox < g.wout; ++ox) out[oy * g.wout + ox] = wide[oy * g.wq + ox];
   }
 }
 
@@ -284,29 +274,45 @@ Napi::Value SparseConv2d(const Napi::CallbackInfo& info) {
   const int64_t effH = dilation[0] * (kh - 1) + 1, effW = dilation[1] * (kw - 1) + 1;
   if (hp < effH || wp < effW)
     TypeError(info.Env(), "sparseConv2d: input " + c10::str(x.sizes()) + " with padding is smaller than the kernel");
-  ConvGeometry g{c, hp, wp, (hp - effH) / stride[0] + 1, (wp - effW) / stride[1] + 1, stride[0], stride[1]};
-  // The padded input, with slack after it for the vector tiles (CombineRow).
-  // Plain loops, not libtorch ops: at batch 1 a layer's arithmetic is a few
-  // microseconds, the same order as one libtorch op's dispatch.
-  std::vector<float> xbuf(static_cast<size_t>(n * c * hp * wp + kSlack), 0.f);
+  const int64_t sh = stride[0], sw = stride[1], hq = (hp + sh - 1) / sh, wq = (wp + sw - 1) / sw;
+  ConvGeometry g{c, sh, sw, hq, wq, (hp - effH) / sh + 1, (wp - effW) / sw + 1};
+  // The padded input in stride phases, with slack after it for the vector
+  // tiles (CombineRow). Plain loops, not libtorch ops: at batch 1 a layer's
+  // arithmetic is a few microseconds, the order of one libtorch op's dispatch.
+  const int64_t phasePlane = hq * wq;
+  std::vector<float> xbuf(static_cast<size_t>(n * c * sh * sw * phasePlane + kSlack), 0.f);
   {
     const int64_t h = x.size(2), wd = x.size(3);
     const float* src = x.data_ptr<float>();
-    for (int64_t plane = 0; plane < n * c; ++plane)
-      for (int64_t row = 0; row < h; ++row)
-        std::copy_n(src + (plane * h + row) * wd, wd, xbuf.data() + plane * hp * wp + (row + padding[0]) * wp + padding[1]);
+    for (int64_t plane = 0; plane < n * c; ++plane) {
+      float* dst = xbuf.data() + plane * sh * sw * phasePlane;
+      for (int64_t row = 0; row < h; ++row) {
+        const int64_t pr = row + padding[0];
+        const float* in = src + (plane * h + row) * wd;
+        float* drow = dst + (pr % sh) * sw * phasePlane + (pr / sh) * wq;
+        if (sw == 1) {
+          std::copy_n(in, wd, drow + padding[1]);
+        } else {
+          for (int64_t col = 0; col < wd; ++col) {
+            const int64_t pc = col + padding[1];
+            drow[(pc % sw) * phasePlane + pc / sw] = in[col];
+          }
+        }
+      }
+    }
   }
   const int64_t nnz = w.rowPtr[w.rows];
   std::vector<int64_t> offsets(nnz);
   for (int64_t k = 0; k < nnz; ++k) {
     const int64_t col = w.colIdx[k], ch = col / (kh * kw), i = (col / kw) % kh, j = col % kw;
-    offsets[k] = ch * hp * wp + i * dilation[0] * wp + j * dilation[1];
+    const int64_t dy = i * dilation[0], dx = j * dilation[1];
+    offsets[k] = ((ch * sh + dy % sh) * sw + dx % sw) * phasePlane + (dy / sh) * wq + dx / sw;
   }
   at::Tensor y = at::empty({n, w.rows, g.hout, g.wout}, at::kFloat);
   const float* b = bias ? bias->data_ptr<float>() : nullptr;
   const float* xp = xbuf.data();
   float* yp = y.data_ptr<float>();
-  const int64_t tasks = n * w.rows, span = (g.hout - 1) * wp + g.wout;
+  const int64_t tasks = n * w.rows, span = (g.hout - 1) * wq + g.wout;
   const int64_t grain = GrainFor(tasks, nnz * n * g.hout * g.wout);
   at::parallel_for(0, tasks, grain, [&](int64_t t0, int64_t t1) {
     std::vector<float> wide(static_cast<size_t>(RoundUp(span)));

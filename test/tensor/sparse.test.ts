@@ -46,6 +46,8 @@ const geometries = [
   { name: '3×3 stride 2 pad 1', kernel: 3, stride: 2, padding: 1, dilation: 1, size: 8 },
   { name: '1×1 stride 2', kernel: 1, stride: 2, padding: 0, dilation: 1, size: 8 },
   { name: '3×3 dilation 2, no pad', kernel: 3, stride: 1, padding: 0, dilation: 2, size: 10 },
+  { name: '3×3 stride 3 dilation 2 pad 2', kernel: 3, stride: 3, padding: 2, dilation: 2, size: 11 },
+  { name: '5×5 stride 2 pad 2', kernel: 5, stride: 2, padding: 2, dilation: 1, size: 7 },
 ];
 for (const g of geometries) {
   for (const sparsity of [0, 0.9]) {
