@@ -15,7 +15,7 @@
  * @example
  * const sparse = await loadSparseModel('soup.sparse.safetensors');
  * const logits = tidy(() => sparse.forward(images)); // [N, classes], as the dense model computes them
- * sparse.stats; // { layers: 4, weights: 421_642, nonZeros: 42_164, foldedBatchNorms: 2 }
+ * sparse.stats; // ConvNet at 90%: { layers: 3, weights: 421_408, nonZeros: 42_141, foldedBatchNorms: 2, denseLayers: ['conv2: density 0.715 > maxDensity 0.6'] }
  * sparse.dispose();
  */
 import type { Tensor } from '../tensor/tensor.js';
@@ -104,8 +104,9 @@ export async function loadSparseModel(
 /**
  * Converts `model` in place for sparse inference: eval mode, BN folded into
  * convs (see the file's comment), Conv2d/Linear forwards replaced by the CSR
- * kernels. The model is no longer fit for training or for saving (its conv
- * weights hold the folded values); the result owns it.
+ * kernels (or, for layers denser than `maxDensity`, libtorch's dense ones
+ * with the folded weights). Its parameters are left as they were, but its
+ * forward no longer reads them: do not train it afterwards. The result owns it.
  */
 export function toSparseInference(model: Module, opts: SparseInferenceOptions = {}): SparseInferenceModel {
   model.eval();
