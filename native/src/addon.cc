@@ -9,6 +9,7 @@ namespace ss {
 void InitCreate(Napi::Object exports);
 void InitMath(Napi::Object exports);
 void InitNN(Napi::Object exports);
+void InitSparse(Napi::Object exports);
 }  // namespace ss
 
 // glibc serves allocations above its (adaptive) mmap threshold with fresh
@@ -34,6 +35,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ss::InitCreate(exports);
   ss::InitMath(exports);
   ss::InitNN(exports);
+  ss::InitSparse(exports);
   return exports;
 }
 

@@ -16,6 +16,7 @@ import { registerExportCommand } from './export.js';
 import { registerWorkerCommand } from './worker.js';
 import { registerDataCommand } from './data.js';
 import { registerStatusCommand } from './status.js';
+import { registerBenchInferCommand } from './bench-infer.js';
 
 const program = new Command();
 program.name('sparse-soups').description('Prune neural networks and merge them into Sparse Model Soups (libtorch-backed)');
@@ -28,6 +29,7 @@ registerExportCommand(program);
 registerWorkerCommand(program);
 registerDataCommand(program);
 registerStatusCommand(program);
+registerBenchInferCommand(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   const msg = e instanceof Error ? e.message : String(e);

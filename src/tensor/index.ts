@@ -4,3 +4,5 @@ export type { DType, Device, AnyTypedArray, TypedArrayFor } from './tensor.js';
 export * from './create.js';
 export { tidy, keep, dispose, inScope } from './scope.js';
 export type { Disposable } from './scope.js';
+export { CsrMatrix, sparseLinear, sparseConv2d } from './sparse.js';
+export type { SparseConvGeometry } from './sparse.js';

@@ -169,6 +169,20 @@ export interface NativeAddon {
     nesterov: boolean,
     masks: (T | null)[] | null,
   ): (T | null)[];
+
+  denseToCsr(weight: T): [T, T, T];
+  sparseLinear(rowPtr: T, colIdx: T, values: T, x: T, bias: Opt<T>, inFeatures: number): T;
+  sparseConv2d(
+    rowPtr: T,
+    colIdx: T,
+    values: T,
+    x: T,
+    bias: Opt<T>,
+    kernel: number[],
+    stride: number[],
+    padding: number[],
+    dilation: number[],
+  ): T;
 }
 
 /**
@@ -196,6 +210,8 @@ export const NATIVE_EXPORTS = [
   // native/src/ops_nn.cc
   'linear', 'conv2d', 'batchNorm', 'maxPool2d', 'avgPool2d', 'adaptiveAvgPool2d', 'logSoftmax', 'softmax', 'crossEntropy', 'nllLoss',
   'mseLoss', 'dropout', 'sgdStep',
+  // native/src/sparse_ops.cc
+  'denseToCsr', 'sparseLinear', 'sparseConv2d',
 ] as const;
 
 type Equals<A, B> = (<X>() => X extends A ? 1 : 2) extends <X>() => X extends B ? 1 : 2 ? true : false;

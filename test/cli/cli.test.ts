@@ -11,15 +11,15 @@ const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
 const cli = (...args: string[]) => spawnSync(process.execPath, [...CLI, ...args], { encoding: 'utf8' });
 
 test('every command has --help', () => {
-  for (const cmd of [[], ['run'], ['resume'], ['status'], ['report'], ['compare'], ['worker'], ['eval'], ['export'], ['data'], ['data', 'preview']]) {
+  for (const cmd of [[], ['run'], ['resume'], ['status'], ['report'], ['compare'], ['worker'], ['eval'], ['export'], ['data'], ['data', 'preview'], ['bench-infer']]) {
     const r = cli(...cmd, '--help');
     assert.equal(r.status, 0, `${cmd.join(' ')} --help`);
     assert.match(r.stdout, /Usage: sparse-soups/);
     if (cmd.length === 0) {
-      const listed = [...r.stdout.matchAll(/^ {2}(\w+) /gm)].map((m) => m[1]);
+      const listed = [...r.stdout.matchAll(/^ {2}([\w-]+) /gm)].map((m) => m[1]);
       assert.deepEqual(
         listed,
-        ['run', 'resume', 'report', 'compare', 'eval', 'export', 'worker', 'data', 'status', 'help'],
+        ['run', 'resume', 'report', 'compare', 'eval', 'export', 'worker', 'data', 'status', 'bench-infer', 'help'],
         'commands in their usual order',
       );
     }
@@ -41,6 +41,29 @@ test('data list and data preview', () => {
     const bad = cli('data', 'preview', 'npy', '--dir', tinyDatasetDir(), '--out', out, '--corruptions', 'fogg');
     assert.notEqual(bad.status, 0);
     assert.match(bad.stderr, /fogg/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('bench-infer prints dense libtorch, onnxruntime and sparse engine rows and a JSON line of ratios', async () => {
+  const { exportStateDict } = await import('../../src/checkpoints/model-description.js');
+  const { createModel } = await import('../../src/models/registry.js');
+  const dir = mkdtempSync(join(tmpdir(), 'bench-infer-'));
+  try {
+    const d = { name: 'mlp', options: { hiddenSizes: [32] }, inChannels: 1, numClasses: 10, imageSize: 8 };
+    const model = createModel('mlp', { hiddenSizes: [32], inChannels: 1, numClasses: 10, imageSize: 8 });
+    const file = join(dir, 'mlp.safetensors');
+    await exportStateDict(model.stateDict(), d, file, { format: 'dense' });
+    model.dispose();
+    const r = cli('bench-infer', file, '--latency-runs', '3', '--throughput-runs', '2', '--threads', '1');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^dense libtorch +\d/m);
+    assert.match(r.stdout, /^onnxruntime +(\d|-)/m);
+    assert.match(r.stdout, /^sparse engine +\d/m);
+    const json = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { model: string; sparseVsDense: { latency: number } };
+    assert.equal(json.model, 'mlp');
+    assert.ok(json.sparseVsDense.latency > 0);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,0 +1,58 @@
+/**
+ * `sparse-soups bench-infer <checkpoint>`: inference latency (batch 1) and
+ * throughput (batch 64) of a checkpoint on dense libtorch, onnxruntime-node
+ * and the sparse engine, then one JSON line with the sparse engine's speed
+ * ratios. The heavy modules load inside the action, so other commands start fast.
+ */
+import type { Command } from 'commander';
+import type { ModelOptions } from '../models/registry.js';
+import { parseJsonOption } from './options.js';
+
+interface BenchInferFlags {
+  model?: string;
+  modelOptions?: ModelOptions;
+  dataset?: string;
+  dir?: string;
+  threads?: number;
+  latencyRuns: number;
+  throughputRuns: number;
+  maxDensity?: number;
+}
+
+const positiveInt = (v: string): number => {
+  const n = Number.parseInt(v, 10);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`expected a positive integer, got '${v}'`);
+  return n;
+};
+
+export function registerBenchInferCommand(program: Command): void {
+  program
+    .command('bench-infer')
+    .description('inference speed of a checkpoint: dense libtorch, onnxruntime-node and the sparse engine (latency at batch 1, throughput at batch 64)')
+    .argument('<checkpoint>', 'a .safetensors checkpoint or export (dense or sparse)')
+    .option('--model <name>', 'model name when neither the file nor its run says')
+    .option('--model-options <json>', 'model options as JSON', parseJsonOption)
+    .option('--dataset <name>', 'dataset the model was trained on (for its input shape and classes)')
+    .option('--dir <dir>', "directory of the dataset's files")
+    .option('--threads <n>', 'intra-op threads for every engine (default: libtorch default)', positiveInt)
+    .option('--latency-runs <n>', 'single-image forwards timed per engine', positiveInt, 200)
+    .option('--throughput-runs <n>', 'batches of 64 timed per engine', positiveInt, 20)
+    .option('--max-density <d>', "layers denser than this keep libtorch's dense kernel in the sparse engine (default 0.6; 1: all sparse)", Number)
+    .action(async (checkpoint: string, o: BenchInferFlags) => {
+      const { setNumThreads } = await import('../tensor/create.js');
+      const { loadModel } = await import('../models/load.js');
+      const { checkpointLoadHints } = await import('../run/checkpoint-origin.js');
+      const { benchmarkInference, formatInferBenchmark } = await import('../run/infer-benchmark.js');
+      if (o.threads !== undefined) setNumThreads(o.threads);
+      const { model, description } = await loadModel(checkpoint, checkpointLoadHints(o));
+      try {
+        const r = await benchmarkInference(model, description, { latencyRuns: o.latencyRuns, throughputRuns: o.throughputRuns, maxDensity: o.maxDensity });
+        process.stdout.write(`${checkpoint}\n${formatInferBenchmark(r)}\n`);
+        process.stdout.write(
+          `${JSON.stringify({ checkpoint, model: r.model, sparsity: Math.round((1 - r.density) * 1e4) / 1e4, threads: r.threads, ...r.ratios, loadAverage: r.loadAverage })}\n`,
+        );
+      } finally {
+        model.dispose();
+      }
+    });
+}
