@@ -33,8 +33,10 @@ import { impLongerSpec, scoreBaselines } from './baselines/index.js';
  * `evaluation.recalibrateBn` is on, else the retrain's own.
  */
 async function scoreRetrained(config: PhaseMergeSpec['config'], data: ExperimentData, spec: CandidateSpec, r: RetrainResult, label: string): Promise<{ record: CandidateRecord; predictions: Predictions }> {
-  const scored = await scoreCheckpoint(config, data, r.checkpoint);
-  const validationAccuracy = config.evaluation.recalibrateBn ? scored.validationAccuracy : r.validationAccuracy;
+  // The retrain measured the validation accuracy without recalibration; measure it again only when scoring recalibrates.
+  const recalibrated = config.evaluation.recalibrateBn;
+  const scored = await scoreCheckpoint(config, data, r.checkpoint, { validation: recalibrated });
+  const validationAccuracy = scored.validationAccuracy ?? r.validationAccuracy;
   return {
     record: { label, spec, validationAccuracy, trainLoss: r.trainLoss, seconds: r.seconds, checkpoint: r.checkpoint.path, metrics: scored.metrics },
     predictions: scored.predictions,
@@ -101,7 +103,7 @@ export async function mergePhase(spec: PhaseMergeSpec, results: PhaseResults): P
   let soups: PhaseResult['soups'];
   let pruning: PruningRecord;
   try {
-    const pruned = await scoreCheckpoint(config, data, spec.parent, mask);
+    const pruned = await scoreCheckpoint(config, data, spec.parent, { mask });
     pruning = { normDrop: spec.mask.normDrop, prunedFraction: spec.mask.prunedFraction, metrics: pruned.metrics };
     for (const r of retrained) states.push(await loadCheckpoint(r.checkpoint));
     // Greedy ranks the candidates by the validation accuracy they were scored with (recalibrated, when on).

@@ -50,22 +50,30 @@ export async function validationAccuracyOf(config: SmsConfig, data: ExperimentDa
 export interface ScoredModel {
   metrics: ModelMetrics;
   predictions: Predictions;
-  /** Validation accuracy of the model as scored (recalibrated when enabled), fraction in [0, 1]. */
-  validationAccuracy: number;
+  /** Validation accuracy of the model as scored (recalibrated when enabled), fraction in [0, 1]; null unless asked for. */
+  validationAccuracy: number | null;
+}
+
+export interface ScoreOptions {
+  /** Applied after loading (the pruned parent is scored under its new mask). */
+  mask?: PruningMask;
+  /** Also measure the validation accuracy (what ranks a candidate); skipped otherwise. */
+  validation?: boolean;
 }
 
 /**
  * Scores a checkpoint like-for-like: loaded (with `mask` applied, for the
  * pruned parent), recalibrated when `evaluation.recalibrateBn` is on, then
- * every metric and the validation accuracy.
+ * every metric, and the validation accuracy when asked for.
  */
-export async function scoreCheckpoint(config: SmsConfig, data: ExperimentData, ref: CheckpointRef | string, mask?: PruningMask): Promise<ScoredModel> {
+export async function scoreCheckpoint(config: SmsConfig, data: ExperimentData, ref: CheckpointRef | string, opts: ScoreOptions = {}): Promise<ScoredModel> {
   const model = await loadModel(config, ref);
   try {
-    mask?.apply(model);
+    opts.mask?.apply(model);
     if (config.evaluation.recalibrateBn) await recalibrate(config, data, model);
     const { metrics, predictions } = await evaluateModel(model, config, data);
-    return { metrics, predictions, validationAccuracy: await validationAccuracyOf(config, data, model) };
+    const validationAccuracy = opts.validation ? await validationAccuracyOf(config, data, model) : null;
+    return { metrics, predictions, validationAccuracy };
   } finally {
     model.dispose();
   }
