@@ -10,7 +10,7 @@ export { WideResNet, WideBasicBlock } from './wide-resnet.js';
 export type { WideResNetOptions } from './wide-resnet.js';
 export { Vgg16, VGG16_CONFIG } from './vgg.js';
 export type { VggOptions, VggClassifier } from './vgg.js';
-export { loadModel, createDescribedModel } from './load.js';
+export { loadModel, buildDescribedModel, createDescribedModel } from './load.js';
 export type { LoadModelHints, LoadedModel, ZooModelDescription } from './load.js';
 export { loadUserModel, userModelName } from './user-module.js';
 export type { UserModelConfig, UserModelFactory } from './user-module.js';

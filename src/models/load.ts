@@ -30,6 +30,7 @@ import {
 } from '../checkpoints/model-description.js';
 import { CheckpointError } from '../util/errors.js';
 import { createModel, type ModelOptions } from './registry.js';
+import { loadUserModel, parseUserModelName } from './user-module.js';
 
 /** A description of a zoo model. */
 export type ZooModelDescription = ModelDescription<ModelOptions>;
@@ -68,7 +69,7 @@ export async function loadModel(path: string, hints: LoadModelHints = {}): Promi
   // A malformed or inconsistent file (sparse: every count, position and entry checked) fails here, before any model is built.
   const { format, state, metadata } = await readModelFile(path);
   const description = resolveDescription(path, metadata, hints);
-  const model = createDescribedModel(description);
+  const model = await buildDescribedModel(description);
   const tensors = new Map<string, Tensor>();
   try {
     // A file of another model fails here, from its names, shapes and dtypes, before any of its tensors is made.
@@ -84,7 +85,25 @@ export async function loadModel(path: string, hints: LoadModelHints = {}): Promi
   return { model, description, format, metadata };
 }
 
-/** A fresh model of the description (weights from `seed`; they are about to be overwritten). */
+/**
+ * A fresh model of the description, a registry model or a user module's
+ * (`module:<file>#<export>`, imported first; a missing file or export is a
+ * UserModelError naming both). Weights from `seed`.
+ */
+export async function buildDescribedModel(d: ZooModelDescription, seed = 0): Promise<Module> {
+  const user = parseUserModelName(d.name);
+  if (user === null) return createDescribedModel(d, seed);
+  const factory = await loadUserModel(user.file, user.exportName);
+  return factory({
+    ...d.options,
+    inChannels: d.inChannels,
+    numClasses: d.numClasses,
+    imageSize: d.imageSize,
+    generator: new Generator(seed),
+  });
+}
+
+/** A fresh registry model of the description (weights from `seed`; they are about to be overwritten). */
 export function createDescribedModel(d: ZooModelDescription, seed = 0): Module {
   return createModel(d.name, {
     ...d.options,

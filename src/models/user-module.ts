@@ -39,6 +39,18 @@ export function userModelName(file: string, exportName = 'default'): string {
 }
 
 /**
+ * The file and export a `module:<file>#<export>` model name names (the
+ * inverse of userModelName), or null for a registry name. The file is the
+ * part before the last '#', so a '#' inside a path is kept.
+ */
+export function parseUserModelName(name: string): { file: string; exportName: string } | null {
+  if (!name.startsWith('module:')) return null;
+  const rest = name.slice('module:'.length);
+  const hash = rest.lastIndexOf('#');
+  return hash < 0 ? { file: rest, exportName: 'default' } : { file: rest.slice(0, hash), exportName: rest.slice(hash + 1) };
+}
+
+/**
  * Imports `file` (absolute, or relative to the working directory) and
  * returns the factory of its export `exportName`. Loaded once per process
  * and export; a failed load is not remembered.

@@ -17,7 +17,7 @@ import type { LoadModelHints, ZooModelDescription } from '../models/load.js';
 import { listModels, type ModelOptions } from '../models/registry.js';
 import { getDatasetDefinition, type DatasetLoadOptions } from '../data/index.js';
 import { parseSmsConfig, type SmsConfig } from '../sms/config.js';
-import { datasetLoadOptions } from '../sms/context.js';
+import { datasetLoadOptions, modelName } from '../sms/context.js';
 import { ConfigError } from '../util/errors.js';
 
 /** Where a description comes from when the file alone does not say (the CLI's --model, --model-options, --dataset, --dir). */
@@ -78,7 +78,7 @@ export function findRunConfig(checkpoint: string): SmsConfig | null {
  */
 function describeFromOrigin(file: string, name: string | undefined, hints: CheckpointHints): ZooModelDescription {
   const run = findRunConfig(file);
-  const model = name ?? run?.model.name;
+  const model = name ?? (run !== null ? modelName(run) : undefined);
   if (model === undefined) {
     throw new ConfigError(
       '--model',
@@ -95,7 +95,7 @@ function describeFromOrigin(file: string, name: string | undefined, hints: Check
       `${file} holds a '${model}' but does not record its input shape and classes (metadata ${SHAPE_KEYS.join(', ')}): pass --dataset <name> (the dataset it was trained on)`,
     );
   }
-  const options = hints.modelOptions ?? (run !== null && run.model.name === model ? (run.model.options as ModelOptions) : {});
+  const options = hints.modelOptions ?? (run !== null && modelName(run) === model ? (run.model.options as ModelOptions) : {});
   const runOptions = run !== null && run.data.dataset === dataset ? datasetLoadOptions(run.data) : {};
   const load = { ...runOptions, ...hints.datasetOptions, dir: hints.dir ?? run?.data.dir ?? undefined };
   return { name: model, options, ...datasetShape(dataset, load), dataset };

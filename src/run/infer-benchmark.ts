@@ -16,7 +16,7 @@ import type { Module } from '../nn/module.js';
 import { getNumThreads, noGrad, randn, tensor } from '../tensor/create.js';
 import { tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { createDescribedModel, type ZooModelDescription } from '../models/load.js';
+import { buildDescribedModel, type ZooModelDescription } from '../models/load.js';
 import { toSparseInference, type SparseInferenceStats } from '../models/sparse-infer.js';
 import { exportOnnx } from '../models/onnx/index.js';
 
@@ -75,7 +75,7 @@ export async function benchmarkInference(
   opts: InferBenchmarkOptions = {},
 ): Promise<InferBenchmarkResult> {
   const threads = getNumThreads();
-  const copy = createDescribedModel(description);
+  const copy = await buildDescribedModel(description);
   copy.loadStateDict(model.stateDict());
   const sparse = toSparseInference(copy, { maxDensity: opts.maxDensity });
   model.eval();

@@ -19,7 +19,10 @@ import type { RetrainJob } from '../../src/sms/retrain.js';
 import { loadSafetensors } from '../../src/io/safetensors.js';
 import { ProcessExecutor, RetrainJobError } from '../../src/exec/process-executor.js';
 import { ConfigError, UserModelError } from '../../src/util/errors.js';
-import { tinyRunConfig } from '../helpers/tiny-run.js';
+import { tinyDatasetDir, tinyRunConfig } from '../helpers/tiny-run.js';
+import { exportModel } from '../../src/run/export.js';
+import type { ModelOptions } from '../../src/models/registry.js';
+import { evaluateCheckpoint } from '../../src/run/evaluate-checkpoint.js';
 import { writeUserModelFiles } from '../helpers/user-model-files.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sms-user-model-'));
@@ -112,6 +115,18 @@ test('a tiny SMS run with a JavaScript model module, inline', async () => {
     const { metadata } = await loadSafetensors(file);
     assert.equal(metadata.model, `module:${files.js}#MyNet`, `${basename(file)} names the model`);
   }
+
+  // The soup leaves the run: exported as a sparse file, and that file evaluated, both building the user's model from its name.
+  const soup = last.soups.uniform.checkpoint;
+  const hints = { dataset: 'npy', dir: tinyDatasetDir(), modelOptions: { hidden: 32 } as ModelOptions }; // a user module's own options key
+  const exported = await exportModel({ checkpoint: soup, output: join(workDir, 'soup-sparse.safetensors'), format: 'sparse', ...hints });
+  assert.equal(exported.model.name, `module:${files.js}#MyNet`);
+  const evaluation = await evaluateCheckpoint({ checkpoint: exported.path, dataset: 'npy', dir: tinyDatasetDir() });
+  assert.equal(evaluation.model.name, `module:${files.js}#MyNet`);
+  assert.ok(
+    Math.abs(evaluation.metrics.testAccuracy - last.soups.uniform.metrics.testAccuracy) < 1e-9,
+    `the exported soup scores as in the run: ${evaluation.metrics.testAccuracy} vs ${last.soups.uniform.metrics.testAccuracy}`,
+  );
 });
 
 test('a TypeScript model module with the ProcessExecutor (2 candidates, 1 thread each); a wrong export in a child is a UserModelError', async () => {
