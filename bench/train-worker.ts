@@ -83,7 +83,18 @@ async function main(): Promise<void> {
   opt.dispose();
   x.dispose();
   y.dispose();
-  console.log(JSON.stringify({ samples_per_s: (steps * batch) / dt, model: name, params, steps, batch, threads, device, libtorch: libtorchVersion() }));
+  console.log(
+    JSON.stringify({
+      samples_per_s: (steps * batch) / dt,
+      model: name,
+      params,
+      steps,
+      batch,
+      threads,
+      device,
+      libtorch: libtorchVersion(),
+    }),
+  );
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await main();

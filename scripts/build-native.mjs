@@ -165,5 +165,6 @@ const args = [nodeGyp(), 'rebuild', `--jobs=${jobs}`];
 const nodedir = process.env.npm_config_nodedir || (existsSync('/usr/include/node/node_api.h') ? '/usr' : '');
 if (nodedir) args.push(`--nodedir=${nodedir}`);
 const r = spawnSync(process.execPath, args, { stdio: 'inherit', cwd: root });
-if (r.status === 0) writeFileSync(join(root, 'build/Release/sparse_soups.libtorch.json'), `${JSON.stringify(libtorchStamp(found), null, 2)}\n`);
+if (r.status === 0)
+  writeFileSync(join(root, 'build/Release/sparse_soups.libtorch.json'), `${JSON.stringify(libtorchStamp(found), null, 2)}\n`);
 process.exit(r.status ?? 1);

@@ -40,10 +40,16 @@ test("device 'cuda' without a GPU: the error says a CUDA libtorch is needed and 
   else if (cuda === true) assert.match(message, NO_GPU);
   else assert.ok(CPU_ONLY.test(message) || NO_GPU.test(message), message);
   // The same error from every way in: a tensor factory with an index, a model move.
-  assert.equal(messageOf(() => zeros([1], { device: 'cuda:0' })), message.replace("device 'cuda'", "device 'cuda:0'"));
+  assert.equal(
+    messageOf(() => zeros([1], { device: 'cuda:0' })),
+    message.replace("device 'cuda'", "device 'cuda:0'"),
+  );
   const net = createModel('convnet', { inChannels: 1, numClasses: 10, imageSize: 28 });
   try {
-    assert.equal(messageOf(() => net.to({ device: 'cuda' })), message);
+    assert.equal(
+      messageOf(() => net.to({ device: 'cuda' })),
+      message,
+    );
   } finally {
     net.dispose();
   }

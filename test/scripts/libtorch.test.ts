@@ -61,11 +61,17 @@ function fakeLibtorch(parent: string, opts: FakeOptions = {}): string {
   mkdirSync(api, { recursive: true });
   writeFileSync(join(api, 'torch.h'), '#pragma once\n');
   const [major, minor] = opts.version ?? [2, 11];
-  writeFileSync(join(api, 'version.h'), `#pragma once\n#define TORCH_VERSION_MAJOR ${major}\n#define TORCH_VERSION_MINOR ${minor}\n#define TORCH_VERSION_PATCH 0\n`);
+  writeFileSync(
+    join(api, 'version.h'),
+    `#pragma once\n#define TORCH_VERSION_MAJOR ${major}\n#define TORCH_VERSION_MINOR ${minor}\n#define TORCH_VERSION_PATCH 0\n`,
+  );
   mkdirSync(join(root, 'lib'));
   for (const lib of opts.libs ?? ['libtorch.so', 'libtorch_cpu.so', 'libc10.so', 'libtorch_cuda.so', 'libc10_cuda.so']) {
     // What a new-ABI libc10.so holds among its symbol names (a std::string parameter), or an old-ABI one.
-    const symbols = (opts.cxx11Symbols ?? true) ? '_ZN3c106detail14torchCheckFailEPKcS2_jRKNSt7__cxx1112basic_stringIcSt11char_traitsIcESaIcEEE' : '_ZN3c106detail14torchCheckFailEPKcS2_jRKSs';
+    const symbols =
+      (opts.cxx11Symbols ?? true)
+        ? '_ZN3c106detail14torchCheckFailEPKcS2_jRKNSt7__cxx1112basic_stringIcSt11char_traitsIcESaIcEEE'
+        : '_ZN3c106detail14torchCheckFailEPKcS2_jRKSs';
     writeFileSync(join(root, 'lib', lib), `\x7fELF fake ${lib} ${lib === 'libc10.so' ? symbols : ''}`);
   }
   if (opts.cmakeAbi !== undefined) {
@@ -184,16 +190,25 @@ test("Debian's libtorch-dev: the flags binding.gyp always got", { skip: SYSTEM }
   assert.equal(libtorch('--include', { LIBTORCH: undefined }).stdout, '/usr/include\n/usr/include/torch/csrc/api/include\n');
   assert.equal(libtorch('--defines', { LIBTORCH: undefined }).stdout, '_GLIBCXX_USE_CXX11_ABI=1\n');
   assert.equal(libtorch('--std', { LIBTORCH: undefined }).stdout, '-std=c++17\n');
-  assert.match(libtorch('--check', { LIBTORCH: undefined }).stdout, /^libtorch: system \(libtorch(-cuda)?-dev\); lib \S+; CUDA (yes|no); C\+\+11 ABI 1\n$/);
+  assert.match(
+    libtorch('--check', { LIBTORCH: undefined }).stdout,
+    /^libtorch: system \(libtorch(-cuda)?-dev\); lib \S+; CUDA (yes|no); C\+\+11 ABI 1\n$/,
+  );
 });
 
 const DEBIAN_PYTORCH = '/usr/lib/python3/dist-packages/torch';
-const PYTORCH = existsSync(join(DEBIAN_PYTORCH, 'include/torch/csrc/api/include/torch/torch.h')) ? false : "Debian's python3-torch is not installed";
+const PYTORCH = existsSync(join(DEBIAN_PYTORCH, 'include/torch/csrc/api/include/torch/torch.h'))
+  ? false
+  : "Debian's python3-torch is not installed";
 
-test("LIBTORCH=<Debian python3-torch's torch/ folder>: its include/ and lib/ (links to libtorch-dev's), ABI from its Python", { skip: PYTORCH }, () => {
-  const found = json({ LIBTORCH: DEBIAN_PYTORCH, LIBTORCH_PYTHON: '/usr/bin/python3' });
-  assert.deepEqual(found.includes, [`${DEBIAN_PYTORCH}/include`, `${DEBIAN_PYTORCH}/include/torch/csrc/api/include`]);
-  assert.equal(found.libdir, `${DEBIAN_PYTORCH}/lib`);
-  assert.equal(found.abi, '1');
-  assert.deepEqual(found.linkLibs.slice(0, 3), ['-ltorch', '-ltorch_cpu', '-lc10']);
-});
+test(
+  "LIBTORCH=<Debian python3-torch's torch/ folder>: its include/ and lib/ (links to libtorch-dev's), ABI from its Python",
+  { skip: PYTORCH },
+  () => {
+    const found = json({ LIBTORCH: DEBIAN_PYTORCH, LIBTORCH_PYTHON: '/usr/bin/python3' });
+    assert.deepEqual(found.includes, [`${DEBIAN_PYTORCH}/include`, `${DEBIAN_PYTORCH}/include/torch/csrc/api/include`]);
+    assert.equal(found.libdir, `${DEBIAN_PYTORCH}/lib`);
+    assert.equal(found.abi, '1');
+    assert.deepEqual(found.linkLibs.slice(0, 3), ['-ltorch', '-ltorch_cpu', '-lc10']);
+  },
+);
