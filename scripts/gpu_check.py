@@ -256,6 +256,8 @@ class Check:
             self.env["SPARSE_SOUPS_ADDON"] = self.addon
             return {"ok": os.path.exists(self.addon), "addon": self.addon, "built": False,
                     **({} if os.path.exists(self.addon) else {"error": f"{self.addon} does not exist"})}
+        if not self.torch_dir:
+            return {"ok": False, "error": "no PyTorch install to build against (see the env step)"}
         out = os.path.join(self.work, "addon", "sparse_soups.node")
         env = {**self.env, "LIBTORCH": self.torch_dir, "LIBTORCH_PYTHON": self.python}
         code, wall, text = self.run([self.node, "scripts/libtorch.mjs", "--json"], self.log("build"), 180, env=env)
@@ -387,8 +389,8 @@ class Check:
         os.makedirs(self.work)
         say(f"{'dry run on the CPU' if self.mode == 'cpu' else 'GPU check'}: budget {self.args.budget} s; logs in {self.out}")
         wanted = self.args.steps.split(",") if self.args.steps else ["env", "node", "build", "tests", "resnet20", "sms"]
-        # A given addon needs no PyTorch to build against.
-        plan = [("env", self.do_env, ()), ("node", self.do_node, ()), ("build", self.do_build, ("node",) if self.args.addon else ("env", "node")),
+        # The build needs a PyTorch install (found by env even when env fails for want of a GPU), not env's success.
+        plan = [("env", self.do_env, ()), ("node", self.do_node, ()), ("build", self.do_build, ("node",)),
                 ("tests", self.do_tests, ("build",)), ("resnet20", self.do_resnet20, ("build",)), ("sms", self.do_sms, ("build",))]
         for name, fn, needs in plan:
             if name in wanted:
