@@ -3,12 +3,15 @@
  * OpenBLAS's pool is sized by OPENBLAS_NUM_THREADS like the peer's:
  *
  *   OPENBLAS_NUM_THREADS=1 node --import tsx bench/train-worker.ts --model resnet20 --threads 1
+ *   node --import tsx bench/train-worker.ts --model resnet20 --device cuda --steps 200 --warmup 20
  *
  * Trains the named model on one fixed random batch (SGD, Nesterov momentum
- * 0.9, weight decay 5e-4) and prints one JSON line with samples/s.
+ * 0.9, weight decay 5e-4) and prints one JSON line with samples/s. With
+ * `--device cuda` the model and the batch live on the GPU, and the clock is
+ * read after cudaSynchronize() (GPU work is asynchronous).
  */
 import { parseArgs } from 'node:util';
-import { randn, randint, tidy, manualSeed, setNumThreads, libtorchVersion } from '../src/tensor/index.js';
+import { randn, randint, tidy, manualSeed, setNumThreads, libtorchVersion, cudaSynchronize } from '../src/tensor/index.js';
 import { Module, Conv2d, Linear, F } from '../src/nn/index.js';
 import type { Tensor } from '../src/tensor/index.js';
 import { SGD } from '../src/optim/index.js';
@@ -42,6 +45,7 @@ async function main(): Promise<void> {
       warmup: { type: 'string', default: '10' },
       batch: { type: 'string', default: '128' },
       threads: { type: 'string', default: '1' },
+      device: { type: 'string', default: 'cpu' },
     },
   });
   const name = values.model as BenchModel;
@@ -50,11 +54,14 @@ async function main(): Promise<void> {
   const [steps, warmup, batch, threads] = [values.steps, values.warmup, values.batch, values.threads].map(Number);
   setNumThreads(threads);
   manualSeed(0);
-  const model = spec.build();
+  const device = values.device;
+  const model = spec.build().to({ device });
   model.train();
   const opt = new SGD(model.parameters(), { lr: 0.01, momentum: 0.9, nesterov: true, weightDecay: 5e-4 });
-  const x = randn([batch, ...spec.shape]);
-  const y = randint(0, 10, [batch]);
+  const x = randn([batch, ...spec.shape], { device });
+  const labels = randint(0, 10, [batch]);
+  const y = labels.to(null, device);
+  labels.dispose();
   const step = (): void => {
     tidy(() => F.crossEntropy(model.forward(x), y).backward());
     opt.step();
@@ -63,18 +70,31 @@ async function main(): Promise<void> {
   for (let i = 0; i < warmup; i++) step();
   // Let finalizers of the warm-up's wrappers run before timing (as the trainer yields).
   await new Promise((r) => setImmediate(r));
+  cudaSynchronize(); // a no-op without CUDA
   const t0 = performance.now();
   for (let i = 0; i < steps; i++) {
     step();
     if (i % 10 === 9) await new Promise((r) => setImmediate(r));
   }
+  cudaSynchronize();
   const dt = (performance.now() - t0) / 1000;
   const params = model.parameterCount();
   model.dispose();
   opt.dispose();
   x.dispose();
   y.dispose();
-  console.log(JSON.stringify({ samples_per_s: (steps * batch) / dt, model: name, params, steps, threads, libtorch: libtorchVersion() }));
+  console.log(
+    JSON.stringify({
+      samples_per_s: (steps * batch) / dt,
+      model: name,
+      params,
+      steps,
+      batch,
+      threads,
+      device,
+      libtorch: libtorchVersion(),
+    }),
+  );
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await main();

@@ -5,6 +5,7 @@
  *
  *   npm run bench:train                      # installs python3-torch if missing, then runs
  *   node --import tsx bench/train.bench.ts [--models cnn,convnet,resnet20] [--threads 1,2] [--reps 3] [--tuned-peer]
+ *   node --import tsx bench/train.bench.ts --device cuda --python python3 --models resnet20 --threads 1
  *
  * Models: `convnet` (the zoo's BN ConvNet, 1×28×28), `resnet20` (CIFAR
  * ResNet-20, option A, 3×32×32) and `cnn` (the small no-BN CNN first used
@@ -22,6 +23,11 @@
  * TuneAllocator); `--tuned-peer` also measures PyTorch with the same malloc
  * settings (MALLOC_MMAP_THRESHOLD_ etc.), to show what of the difference is
  * the allocator.
+ *
+ * `--device cuda` trains both on the GPU (an addon built against a CUDA
+ * libtorch, e.g. LIBTORCH=<a CUDA PyTorch's torch/ folder>, and a PyTorch
+ * with CUDA as `--python`, default /usr/bin/python3); scripts/gpu-check.sh
+ * runs the ResNet-20 comparison that way.
  *
  * Prints a table and, last, one JSON line
  *   {"convnet_ratio":..,"resnet20_ratio":..,"cnn_ratio":..,"rows":[...]}
@@ -74,8 +80,11 @@ const { values } = parseArgs({
     reps: { type: 'string', default: '3' },
     batch: { type: 'string', default: '128' },
     'tuned-peer': { type: 'boolean', default: false },
+    device: { type: 'string', default: 'cpu' },
+    python: { type: 'string', default: '/usr/bin/python3' },
   },
 });
+const python = values.python;
 const tunedPeer = values['tuned-peer'];
 const reps = Number(values.reps);
 const batch = values.batch;
@@ -87,7 +96,7 @@ for (const model of values.models.split(',')) {
   const s = STEPS[model];
   if (!s) throw new Error(`unknown model '${model}' (one of ${Object.keys(STEPS).join(', ')})`);
   for (const threads of values.threads.split(',').map(Number)) {
-    const common = ['--model', model, '--steps', String(s.steps), '--warmup', String(s.warmup), '--batch', batch, '--threads', String(threads)];
+    const common = ['--model', model, '--steps', String(s.steps), '--warmup', String(s.warmup), '--batch', batch, '--threads', String(threads), '--device', values.device];
     let ours = 0;
     let pytorch: number | null = null;
     let pytorchTuned: number | null = null;
@@ -99,14 +108,14 @@ for (const model of values.models.split(',')) {
         libtorch = o.libtorch ?? libtorch;
       };
       const measurePeer = (): void => {
-        const p = run('/usr/bin/python3', ['bench/peer/train_models.py', ...common], threads);
+        const p = run(python, ['bench/peer/train_models.py', ...common], threads);
         if (typeof p === 'string') console.error(`peer failed (run scripts/setup-bench.sh to install python3-torch): ${p}`);
         else {
           pytorch = Math.max(pytorch ?? 0, p.samples_per_s);
           torch = p.torch ?? torch;
         }
         if (!tunedPeer) return;
-        const q = run('/usr/bin/python3', ['bench/peer/train_models.py', ...common], threads, TUNED_MALLOC);
+        const q = run(python, ['bench/peer/train_models.py', ...common], threads, TUNED_MALLOC);
         if (typeof q !== 'string') pytorchTuned = Math.max(pytorchTuned ?? 0, q.samples_per_s);
       };
       if (rep % 2 === 0) {
@@ -147,4 +156,4 @@ const worst = (model: string): number | null => {
 };
 const summary: Record<string, unknown> = {};
 for (const model of new Set(rows.map((r) => r.model))) summary[`${model}_ratio`] = worst(model);
-console.log(JSON.stringify({ ...summary, libtorch, torch, batch: Number(batch), rows }));
+console.log(JSON.stringify({ ...summary, libtorch, torch, batch: Number(batch), device: values.device, rows }));

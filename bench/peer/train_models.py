@@ -8,6 +8,8 @@ Models (as sparse-soups builds them, src/models/):
 Prints one JSON line: {"samples_per_s": ..., "model": ..., "threads": ..., "torch": ...}.
 Run with Debian's python3-torch:
   OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/peer/train_models.py --model resnet20 --threads 1
+On a GPU (any PyTorch with CUDA; the clock is read after torch.cuda.synchronize()):
+  python3 bench/peer/train_models.py --model resnet20 --device cuda --steps 200 --warmup 20
 """
 import argparse, json, time
 import torch
@@ -20,7 +22,9 @@ p.add_argument("--steps", type=int, default=60)
 p.add_argument("--warmup", type=int, default=10)
 p.add_argument("--batch", type=int, default=128)
 p.add_argument("--threads", type=int, default=1)
+p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
 a = p.parse_args()
+device = torch.device(a.device)
 torch.set_num_threads(a.threads)
 torch.manual_seed(0)
 
@@ -104,11 +108,16 @@ model, shape = {
     "convnet": (ConvNet, (1, 28, 28)),
     "resnet20": (ResNet20, (3, 32, 32)),
 }[a.model]
-model = model()
+model = model().to(device)
 model.train()
 opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=5e-4)
-x = torch.randn(a.batch, *shape)
-y = torch.randint(0, 10, (a.batch,))
+x = torch.randn(a.batch, *shape, device=device)
+y = torch.randint(0, 10, (a.batch,), device=device)
+
+
+def sync():
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def step():
@@ -120,9 +129,11 @@ def step():
 
 for _ in range(a.warmup):
     step()
+sync()
 t0 = time.perf_counter()
 for _ in range(a.steps):
     step()
+sync()
 dt = time.perf_counter() - t0
 n_params = sum(p.numel() for p in model.parameters())
-print(json.dumps({"samples_per_s": a.steps * a.batch / dt, "model": a.model, "params": n_params, "steps": a.steps, "threads": a.threads, "torch": torch.__version__}))
+print(json.dumps({"samples_per_s": a.steps * a.batch / dt, "model": a.model, "params": n_params, "steps": a.steps, "batch": a.batch, "threads": a.threads, "device": str(device), "torch": torch.__version__}))

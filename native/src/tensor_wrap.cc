@@ -170,7 +170,12 @@ at::Device ParseDevice(Napi::Env env, const Napi::Value& v) {
         cudart = at::detail::getCUDAHooks().versionCUDART();
       } catch (const c10::Error&) {
       }
-      if (cudart <= 0) TypeError(env, "device '" + s + "' requested but this libtorch has no CUDA (cudaAvailable() is false)");
+      if (cudart <= 0)
+        TypeError(env, "device '" + s +
+                           "' requested but this libtorch has no CUDA (cudaAvailable() is false): the addon is built against a CPU-only "
+                           "libtorch, and a CUDA libtorch is needed. Rebuild it against one: LIBTORCH=<the torch/ folder of a CUDA "
+                           "PyTorch install> npm run build:native, or install Debian's libtorch-cuda-dev (trixie, contrib) and run "
+                           "npm run build:native (docs/libtorch2.md)");
       TypeError(env, "device '" + s + "' requested but no CUDA GPU is available (libtorch has CUDA " + std::to_string(cudart / 1000) + "." +
                          std::to_string(cudart % 1000 / 10) + ", but cudaAvailable() is false: no GPU or no NVIDIA driver)");
     }
