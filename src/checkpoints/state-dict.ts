@@ -27,6 +27,7 @@ const TO_SAFE: Partial<Record<DType, SafeDType>> = {
   float32: 'F32',
   float64: 'F64',
   float16: 'F16',
+  bfloat16: 'BF16',
   int64: 'I64',
   int32: 'I32',
   int16: 'I16',
@@ -50,8 +51,9 @@ export function loadedDType(dtype: SafeDType): DType | undefined {
 
 /**
  * A safetensors entry as a new (kept) CPU tensor. BF16 (PyTorch's bfloat16)
- * becomes float32, exactly: the addon has no bfloat16 tensors, and every
- * bfloat16 value is a float32 (its upper 16 bits). F16 stays float16.
+ * becomes float32, exactly (every bfloat16 value is a float32: its upper 16
+ * bits): models hold float32 weights, and mixed precision casts per op
+ * (tensor/amp.ts). F16 stays float16.
  */
 export function fromSafeTensor(name: string, s: SafeTensor, file: string): Tensor {
   if (s.dtype === 'BF16') return keep(tensor(halfBitsToFloat32(s.data, 'BF16'), s.shape, { dtype: 'float32' }));
