@@ -14,6 +14,7 @@
  */
 import { native, type NativeTensor } from './native.js';
 import { trackTensor, setScopeListener, type Disposable } from './scope.js';
+import './device-trace.js'; // SPARSE_SOUPS_DEVICE_ALIAS starts a device trace when tensors load (device-trace.ts)
 import { TensorError } from '../util/errors.js';
 
 // Inside tidy scopes, new tensors defer reporting their bytes to V8 (the scope frees them itself).
