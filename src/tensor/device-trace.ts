@@ -249,8 +249,8 @@ export function traceDevices(opts: DeviceTraceOptions = {}): DeviceTrace {
  * The same trace for whole processes, from the environment (child processes
  * and queue workers run no test code): `SPARSE_SOUPS_DEVICE_ALIAS` lists
  * aliases (`cuda:0=cpu,cuda:1=cpu`), and the process writes its report as
- * JSON (with its pid) to `<SPARSE_SOUPS_DEVICE_TRACE>.<pid>.json` when it
- * exits. Read once, when tensor/ loads.
+ * JSON to `<SPARSE_SOUPS_DEVICE_TRACE>.<pid>.json` when it
+ * exits, with its pid and arguments. Read once, when tensor/ loads.
  */
 export function traceDevicesFromEnv(env: NodeJS.ProcessEnv = process.env): DeviceTrace | null {
   const spec = env.SPARSE_SOUPS_DEVICE_ALIAS;
@@ -267,7 +267,7 @@ export function traceDevicesFromEnv(env: NodeJS.ProcessEnv = process.env): Devic
   if (out !== undefined && out !== '') {
     process.on('exit', () => {
       try {
-        writeFileSync(`${out}.${process.pid}.json`, JSON.stringify({ pid: process.pid, ...trace.report() }));
+        writeFileSync(`${out}.${process.pid}.json`, JSON.stringify({ pid: process.pid, argv: process.argv.slice(2), ...trace.report() }));
       } catch {
         // a diagnostic: never fail the process over it
       }
