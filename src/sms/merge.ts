@@ -21,7 +21,7 @@ import { evaluateModel, type Predictions } from './evaluate.js';
 import { scoreCheckpoint } from './scoring.js';
 import { runLayout, type SoupMethod } from './layout.js';
 import { loadMask } from './masks.js';
-import { computeDevice } from './device.js';
+import { checkDevice, computeDevice } from './device.js';
 import { candidateJobName, resultsNamed, type PhaseMergeSpec, type PhaseResults } from './plan.js';
 import { bestByValidation, meanScores, type CandidateRecord, type PhaseResult, type PruningRecord, type RetrainEpochs, type SoupRecord } from './records.js';
 import type { RetrainResult } from './retrain.js';
@@ -83,6 +83,7 @@ async function soupRecord(spec: PhaseMergeSpec, data: ExperimentData, outcome: S
  */
 export async function mergePhase(spec: PhaseMergeSpec, results: PhaseResults): Promise<PhaseResult> {
   const { config, phase } = spec;
+  checkDevice(config.device); // a queue worker without the GPU says so before loading anything
   await prepareExperimentData(config); // as in retrainCandidate: a queue worker may have no image cache yet
   await prepareModel(config);
   const data = experimentData(config);

@@ -26,7 +26,7 @@ import { existsSync } from 'node:fs';
 import { readJsonFile, writeJsonFileAtomic } from '../io/atomic.js';
 import { saveCheckpoint, verifiedCheckpoint, type CheckpointRef } from '../checkpoints/store.js';
 import { loadMask } from './masks.js';
-import { autocastDType, computeDevice, onDevice } from './device.js';
+import { autocastDType, checkDevice, computeDevice, onDevice } from './device.js';
 
 /** One retrain: (parent checkpoint, mask, spec, seed) → candidate checkpoint; a pure function of its inputs, so it runs anywhere. */
 export interface RetrainJob {
@@ -102,6 +102,7 @@ function globalWindow(config: SmsConfig, spec: CandidateSpec, window: { totalSte
 export async function retrainCandidate(job: RetrainJob, onProgress?: (p: RetrainProgress) => void): Promise<RetrainResult> {
   const { spec } = job;
   const config = onDevice(job.config, job.device);
+  checkDevice(config.device, job.device === undefined ? 'device' : 'job.device'); // a worker without the GPU says so before loading anything
   const device = computeDevice(config);
   const amp = autocastDType(config);
   if (job.threads && job.threads > 0 && getNumThreads() !== job.threads) setNumThreads(job.threads);

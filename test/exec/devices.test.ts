@@ -150,6 +150,31 @@ test("a queue worker's device replaces a CUDA config's; a CPU config's job stays
   }
 });
 
+test(
+  'a job whose device is not here fails before it loads anything, naming the device',
+  { skip: cudaAvailable() && 'a GPU is here' },
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sms-devices-nogpu-'));
+    try {
+      const trace = traceDevices({ alias: ALIAS });
+      let job: RetrainJob;
+      try {
+        job = await retrainJob(dir, config); // the inputs, made on the logical GPU
+      } finally {
+        trace.stop();
+      }
+      await assert.rejects(processRetrainJob({ job }, new SharedDirectoryStore(), { threads: 1, device: 'cuda:1' }), (e: unknown) => {
+        assert.ok(e instanceof ConfigError, String(e));
+        assert.equal(e.path, 'job.device');
+        assert.match(e.message, /'cuda:1' needs a CUDA GPU/);
+        return true;
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
+
 test('a worker refuses a device it cannot use before it connects', { skip: cudaAvailable() && 'a GPU is here' }, async () => {
   // Port 1: nothing listens there; the device check must come first.
   await assert.rejects(runWorker({ redis: 'redis://127.0.0.1:1', devices: ['cuda:0'] }), (e: unknown) => {
