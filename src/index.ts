@@ -178,8 +178,8 @@ export {
   F,
 } from './nn/index.js';
 export type { StateDict } from './nn/index.js';
-export { SGD } from './optim/index.js';
-export type { SgdOptions } from './optim/index.js';
+export { SGD, GradScaler } from './optim/index.js';
+export type { SgdOptions, GradScalerOptions, ScaledOptimizer } from './optim/index.js';
 
 // Tensors and memory scopes.
 export * from './tensor/index.js';

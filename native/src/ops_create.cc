@@ -2,6 +2,9 @@
 // runtime settings (threads, devices).
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
+#include <ATen/autocast_mode.h>
+#include <ATen/detail/CUDAHooksInterface.h>
+#include <c10/core/DeviceGuard.h>
 #include <ATen/core/grad_mode.h>
 #include <torch/cuda.h>
 #include <torch/version.h>
@@ -46,7 +49,8 @@ bool TypedArrayMatches(napi_typedarray_type ta, at::ScalarType dt) {
     case at::kChar: return ta == napi_int8_array;
     case at::kByte:
     case at::kBool: return ta == napi_uint8_array || ta == napi_uint8_clamped_array;
-    case at::kHalf: return ta == napi_uint16_array;
+    case at::kHalf:
+    case at::kBFloat16: return ta == napi_uint16_array;
     default: return false;
   }
 }
@@ -67,18 +71,30 @@ Napi::Value FromBuffer(const Napi::CallbackInfo& info) {
   at::ScalarType dt = ParseDType(env, info[2]);
   if (!TypedArrayMatches(ta.TypedArrayType(), dt))
     TypeError(env, "fromBuffer: a " + DTypeName(dt) + " tensor needs a " +
-                       (dt == at::kLong ? "BigInt64Array" : dt == at::kFloat ? "Float32Array" : dt == at::kDouble ? "Float64Array" : dt == at::kInt ? "Int32Array" : "Uint8Array") +
+                       (dt == at::kLong ? "BigInt64Array" : dt == at::kFloat ? "Float32Array" : dt == at::kDouble ? "Float64Array" : dt == at::kInt ? "Int32Array" : (dt == at::kHalf || dt == at::kBFloat16) ? "Uint16Array" : "Uint8Array") +
                        " (got another TypedArray)");
   int64_t n = Numel(shape);
   if (static_cast<int64_t>(ta.ElementLength()) != n)
     TypeError(env, "fromBuffer: data has " + std::to_string(ta.ElementLength()) + " elements but shape needs " + std::to_string(n));
   Napi::ArrayBuffer buf = ta.ArrayBuffer();
   void* ptr = static_cast<uint8_t*>(buf.Data()) + ta.ByteOffset();
-  at::Tensor t = at::empty(shape, at::TensorOptions().dtype(dt));
+  c10::optional<at::Device> dev;
+  if (info.Length() > 3 && !IsNullish(info[3])) dev = ParseDevice(env, info[3]);
+  // Data for a GPU (a batch) is staged in pinned (page-locked) host memory and
+  // copied without blocking: only pinned memory copies asynchronously, so the
+  // host prepares the next batch while this one travels. The caching host
+  // allocator keeps the staging block until the copy has finished, so it is
+  // released right after the copy is queued. Pinned memory belongs to the
+  // current device's context: the guard makes that the target device (a
+  // worker on cuda:1 creates no context on cuda:0).
+  bool pinned = dev.has_value() && dev->is_cuda() && dt != at::kBool;
+  c10::optional<c10::DeviceGuard> guard;
+  if (pinned) guard.emplace(*dev);
+  at::Tensor t = at::empty(shape, at::TensorOptions().dtype(dt).pinned_memory(pinned));
   if (n > 0) std::memcpy(t.data_ptr(), ptr, static_cast<size_t>(n) * t.element_size());
   // A bool must be stored as 0 or 1; any other byte would be undefined behaviour in libtorch.
   if (dt == at::kBool) t = t.view(at::kByte).ne(0);
-  if (info.Length() > 3 && !IsNullish(info[3])) t = t.to(ParseDevice(env, info[3]));
+  if (dev) t = t.to(*dev, /*non_blocking=*/pinned);
   return Wrap(env, t);
 }
 
@@ -269,6 +285,68 @@ Napi::Value BlasNumThreads(const Napi::CallbackInfo& info) {
 Napi::Value GetNumThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), at::get_num_threads()); }
 Napi::Value CudaAvailable(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), torch::cuda::is_available()); }
 Napi::Value CudaDeviceCount(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), static_cast<double>(torch::cuda::device_count())); }
+// The CUDA runtime version libtorch was built with (e.g. 12040 for 12.4), or 0 for a libtorch without CUDA.
+Napi::Value CudaRuntimeVersion(const Napi::CallbackInfo& info) {
+  long v = 0;
+  try {
+    v = at::detail::getCUDAHooks().versionCUDART();
+  } catch (const c10::Error&) {
+  }
+  return Napi::Number::New(info.Env(), static_cast<double>(v));
+}
+
+// ---- autocast (mixed precision) ----
+
+// Autocast state is thread-local; every call comes from the JS thread, so a
+// state set here holds for the native calls that follow until the exit.
+bool AutocastDevice(const Napi::CallbackInfo& info, size_t i) {
+  if (i >= info.Length() || !info[i].IsString()) TypeError(info.Env(), "autocast: device type must be 'cpu' or 'cuda'");
+  std::string d = info[i].As<Napi::String>();
+  if (d == "cpu") return false;
+  if (d == "cuda") return true;
+  TypeError(info.Env(), "autocast: device type must be 'cpu' or 'cuda', got '" + d + "'");
+}
+
+// autocastEnter(deviceType, dtype) -> [wasEnabled, previousDtype]: turns autocast
+// on for 'cpu' or 'cuda' with the given lower precision, as entering
+// torch.autocast(device_type, dtype) does.
+Napi::Value AutocastEnter(const Napi::CallbackInfo& info) {
+  bool cuda = AutocastDevice(info, 0);
+  at::ScalarType dt = ParseDType(info.Env(), info[1]);
+  if (dt != at::kHalf && dt != at::kBFloat16) TypeError(info.Env(), "autocast: dtype must be float16 or bfloat16, got " + DTypeName(dt));
+  bool prev = cuda ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled();
+  at::ScalarType prevDt = cuda ? at::autocast::get_autocast_gpu_dtype() : at::autocast::get_autocast_cpu_dtype();
+  if (cuda) {
+    at::autocast::set_autocast_gpu_dtype(dt);
+    at::autocast::set_enabled(true);
+  } else {
+    at::autocast::set_autocast_cpu_dtype(dt);
+    at::autocast::set_cpu_enabled(true);
+  }
+  at::autocast::increment_nesting();
+  Napi::Array out = Napi::Array::New(info.Env(), 2);
+  out.Set(0u, Napi::Boolean::New(info.Env(), prev));
+  out.Set(1u, Napi::String::New(info.Env(), DTypeName(prevDt)));
+  return out;
+}
+
+// autocastExit(deviceType, wasEnabled, previousDtype): restores the state autocastEnter
+// returned; the outermost exit frees the cache of casted weights (torch.autocast.__exit__).
+Napi::Value AutocastExit(const Napi::CallbackInfo& info) {
+  bool cuda = AutocastDevice(info, 0);
+  bool prev = ArgBool(info, 1, false);
+  at::ScalarType prevDt = ParseDType(info.Env(), info[2]);
+  if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+  if (cuda) {
+    at::autocast::set_enabled(prev);
+    at::autocast::set_autocast_gpu_dtype(prevDt);
+  } else {
+    at::autocast::set_cpu_enabled(prev);
+    at::autocast::set_autocast_cpu_dtype(prevDt);
+  }
+  return info.Env().Undefined();
+}
+
 Napi::Value CudaSynchronize(const Napi::CallbackInfo& info) {
   if (torch::cuda::is_available()) torch::cuda::synchronize();
   return info.Env().Undefined();
@@ -333,6 +411,9 @@ void InitCreate(Napi::Object exports) {
   SS_EXPORT(exports, "cudaAvailable", CudaAvailable);
   SS_EXPORT(exports, "cudaDeviceCount", CudaDeviceCount);
   SS_EXPORT(exports, "cudaSynchronize", CudaSynchronize);
+  SS_EXPORT(exports, "cudaRuntimeVersion", CudaRuntimeVersion);
+  SS_EXPORT(exports, "autocastEnter", AutocastEnter);
+  SS_EXPORT(exports, "autocastExit", AutocastExit);
   SS_EXPORT(exports, "liveTensors", LiveTensors);
   SS_EXPORT(exports, "reportedExternalBytes", ReportedExternalBytes);
   SS_EXPORT(exports, "setDeferExternalReport", SetDeferExternalReport);

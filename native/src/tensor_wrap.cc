@@ -133,13 +133,14 @@ at::ScalarType ParseDType(Napi::Env env, const Napi::Value& v) {
   if (s == "float32") return at::kFloat;
   if (s == "float64") return at::kDouble;
   if (s == "float16") return at::kHalf;
+  if (s == "bfloat16") return at::kBFloat16;
   if (s == "int64") return at::kLong;
   if (s == "int32") return at::kInt;
   if (s == "int16") return at::kShort;
   if (s == "int8") return at::kChar;
   if (s == "uint8") return at::kByte;
   if (s == "bool") return at::kBool;
-  TypeError(env, "unknown dtype '" + s + "' (expected float32, float64, float16, int64, int32, int16, int8, uint8 or bool)");
+  TypeError(env, "unknown dtype '" + s + "' (expected float32, float64, float16, bfloat16, int64, int32, int16, int8, uint8 or bool)");
 }
 
 std::string DTypeName(at::ScalarType t) {
@@ -147,6 +148,7 @@ std::string DTypeName(at::ScalarType t) {
     case at::kFloat: return "float32";
     case at::kDouble: return "float64";
     case at::kHalf: return "float16";
+    case at::kBFloat16: return "bfloat16";
     case at::kLong: return "int64";
     case at::kInt: return "int32";
     case at::kShort: return "int16";

@@ -16,12 +16,18 @@ export async function saveCheckpoint(path: string, state: StateDict, metadata: R
   return recordChecksum(path);
 }
 
-/** Loads a checkpoint, refusing one whose checksum differs from `expected` (when given). */
-export async function loadCheckpoint(ref: CheckpointRef | string): Promise<StateDict> {
+/** Where `loadCheckpoint` puts the tensors. */
+export interface LoadCheckpointOptions {
+  /** Device of the loaded tensors (default cpu). */
+  device?: string;
+}
+
+/** Loads a checkpoint onto `opts.device` (default cpu), refusing one whose checksum differs from the ref's (when a ref is given). */
+export async function loadCheckpoint(ref: CheckpointRef | string, opts: LoadCheckpointOptions = {}): Promise<StateDict> {
   const path = typeof ref === 'string' ? ref : ref.path;
   if (typeof ref !== 'string') {
     const actual = await sha256OfFile(path);
     if (actual !== ref.sha256) throw new CheckpointError(`${path}: checksum ${actual.slice(0, 12)}… does not match the recorded ${ref.sha256.slice(0, 12)}… (file corrupted or replaced)`);
   }
-  return (await loadStateDictFile(path)).state;
+  return (await loadStateDictFile(path, opts)).state;
 }

@@ -20,14 +20,17 @@ export interface ExecutorFlags {
   workers?: number;
   threads?: number;
   redis?: string;
+  /** --devices: the CUDA devices of the processes executor's children (parseDevices). */
+  devices?: string[];
 }
 
 /** The executor the flags ask for (undefined: inline in this process). */
 export async function makeExecutor(o: ExecutorFlags): Promise<RetrainExecutor | undefined> {
+  checkDevicesExecutor(o);
   if (o.executor === 'inline') return undefined;
   if (o.executor === 'processes') {
     const { ProcessExecutor } = await import('../exec/process-executor.js');
-    return new ProcessExecutor({ concurrency: o.workers, threadsPerWorker: o.threads });
+    return new ProcessExecutor({ concurrency: o.workers, threadsPerWorker: o.threads, devices: o.devices });
   }
   if (o.executor === 'queue') {
     if (!o.redis) throw new SparseSoupsError('--executor queue needs --redis redis://host:port');
@@ -37,7 +40,46 @@ export async function makeExecutor(o: ExecutorFlags): Promise<RetrainExecutor | 
   throw new SparseSoupsError(`--executor: expected 'inline', 'processes' or 'queue', got '${o.executor}'`);
 }
 
-/** Adds --executor, --redis and --workers to `cmd`. */
+/**
+ * Parses --devices: CUDA device indices, comma-separated ('0,1', or
+ * 'cuda:0,cuda:1'); a device may repeat ('0,0,1': two children share GPU 0).
+ */
+export function parseDevices(v: string): string[] {
+  const items = list(v);
+  if (items.length === 0) throw new SparseSoupsError('--devices: expected CUDA device indices such as 0,1');
+  return items.map((item) => {
+    const m = /^(?:cuda:)?(\d+)$/.exec(item);
+    if (m === null) throw new SparseSoupsError(`--devices: expected CUDA device indices such as 0,1 (or cuda:0,cuda:1), got '${item}'`);
+    return `cuda:${Number(m[1])}`;
+  });
+}
+
+/**
+ * Checks --devices against the config before anything runs: the config must
+ * compute on CUDA, and every device must exist here (ConfigError otherwise,
+ * with the reason: a CPU libtorch, no GPU, an index past the last GPU).
+ */
+export async function checkDevicesFlag(o: ExecutorFlags, config: { device: string }, source: string): Promise<void> {
+  const devices = o.devices;
+  if (devices === undefined) return;
+  checkDevicesExecutor(o);
+  if (config.device === 'cpu') {
+    throw new SparseSoupsError(`--devices puts candidates on GPUs, but ${source} computes on the CPU (device: cpu); set device: cuda in the config`);
+  }
+  const { checkDevice } = await import('../sms/device.js');
+  for (const d of new Set(devices)) checkDevice(d, '--devices');
+}
+
+/** --devices goes with --executor processes (queue workers take their own). */
+function checkDevicesExecutor(o: ExecutorFlags): void {
+  if (o.devices === undefined || o.executor === 'processes') return;
+  throw new SparseSoupsError(
+    `--devices spreads the candidates of --executor processes over GPUs; with --executor ${o.executor} ` +
+      (o.executor === 'queue' ? 'give each worker its own --devices (sparse-soups worker --devices 0,1)' : 'set the device in the config (device: cuda:N)'),
+  );
+}
+
+/** Adds --executor, --redis, --workers and --devices to `cmd`. */
 export function executorOptions(cmd: Command): Command {
   return cmd
     .option(
@@ -46,7 +88,12 @@ export function executorOptions(cmd: Command): Command {
       'inline',
     )
     .option('--redis <url>', 'queue: the Redis of the BullMQ queues, redis://host:port')
-    .option('--workers <n>', 'processes: child processes at once (default: min(candidates, cores))', (v) => Number.parseInt(v, 10));
+    .option('--workers <n>', 'processes: child processes at once (default: min(candidates, cores))', (v) => Number.parseInt(v, 10))
+    .option(
+      '--devices <list>',
+      'processes: CUDA devices of the children, round-robin (0,1; repeat one to share it: 0,0,0); needs device: cuda in the config',
+      parseDevices,
+    );
 }
 
 /** The parsed YAML of a config file; SparseSoupsError when it is missing or not YAML. */

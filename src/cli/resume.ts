@@ -1,6 +1,6 @@
 /** `sparse-soups resume <run-dir>`: continue an interrupted run. */
 import type { Command } from 'commander';
-import { executorOptions, makeExecutor, reporter, type ExecutorFlags } from './options.js';
+import { checkDevicesFlag, executorOptions, makeExecutor, reporter, type ExecutorFlags } from './options.js';
 
 export function registerResumeCommand(program: Command): void {
   executorOptions(program.command('resume'))
@@ -15,6 +15,7 @@ export function registerResumeCommand(program: Command): void {
       const { runExperiment } = await import('../run/experiment.js');
       const { summaryMarkdown } = await import('../run/summary.js');
       const run = await openRunDir(dir);
+      await checkDevicesFlag(o, run.config, runLayout(run.path).config);
       await prepareAndValidate(run.config, runLayout(run.path).config);
       const executor = await makeExecutor(o);
       const onEvent = await reporter();

@@ -1,7 +1,7 @@
 /** `sparse-soups run <config>`: an SMS experiment from a YAML config, then its report. */
 import type { Command } from 'commander';
 import type { SmsConfig } from '../sms/config.js';
-import { executorOptions, loadConfigFile, makeExecutor, reporter, type ExecutorFlags } from './options.js';
+import { checkDevicesFlag, executorOptions, loadConfigFile, makeExecutor, reporter, type ExecutorFlags } from './options.js';
 
 export function registerRunCommand(program: Command): void {
   executorOptions(program.command('run'))
@@ -18,6 +18,7 @@ export function registerRunCommand(program: Command): void {
       const { summaryMarkdown } = await import('../run/summary.js');
       const { writeReport } = await import('../report/report.js');
       const config = parseSmsConfig(await loadConfigFile(configPath), configPath);
+      await checkDevicesFlag(o, config, configPath);
       if (config.seeds !== null) return runSeeds(config, configPath, o);
       await prepareAndValidate(config, configPath); // before the run directory exists; its warnings come again as run events
       const run = await createRunDir(config, o.out);

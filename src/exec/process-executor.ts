@@ -40,6 +40,13 @@ export interface ProcessExecutorOptions {
   threadsPerWorker?: number;
   /** Called with a job and the pid of the child that starts it. */
   onJobStart?: (job: RetrainJob, pid: number) => void;
+  /**
+   * CUDA devices of the children, round-robin: child k computes its jobs on
+   * `devices[k % devices.length]` (`job.device`; a CPU config stays on the
+   * CPU). List a device more than once, or run more children than devices,
+   * to share one GPU between several small candidates.
+   */
+  devices?: string[];
 }
 
 
@@ -254,6 +261,8 @@ export class ProcessExecutor implements RetrainExecutor {
         throw new SparseSoupsError(`ProcessExecutor: ${key} must be a positive integer, got ${value}`);
       }
     }
+    const bad = options.devices?.find((d) => !/^cuda(:\d+)?$/.test(d));
+    if (bad !== undefined) throw new SparseSoupsError(`ProcessExecutor: devices must be CUDA devices ('cuda:N'), got '${bad}'`);
   }
 
   /** Pids of the live child processes. */
@@ -276,6 +285,7 @@ export class ProcessExecutor implements RetrainExecutor {
     this.running = true;
     installExitHook();
     const concurrency = Math.min(jobs.length, this.options.concurrency ?? cpus().length);
+    const devices = this.options.devices?.length ? this.options.devices : undefined;
     const results: RetrainResult[] = new Array(jobs.length);
     let next = 0;
     let failure: Error | null = null;
@@ -287,6 +297,7 @@ export class ProcessExecutor implements RetrainExecutor {
         const job = {
           ...jobs[i],
           threads: this.threadsFor(jobs[i], concurrency),
+          ...(devices !== undefined && { device: devices[k % devices.length] }),
         };
         // A child's BLAS pool is fixed at its start: a job with another thread count gets a fresh child.
         if (this.workers[k]?.threads !== job.threads || !this.workers[k].alive) {

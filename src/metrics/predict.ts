@@ -4,16 +4,21 @@
  */
 import { noGrad } from '../tensor/create.js';
 import { tidy } from '../tensor/scope.js';
+import { autocast, type AutocastDType } from '../tensor/amp.js';
+import type { Tensor } from '../tensor/tensor.js';
 import type { Module } from '../nn/module.js';
 import { DataLoader } from '../data/loader.js';
 import type { ImageDataset } from '../data/dataset.js';
 import { batchToTensors } from '../data/batches.js';
 import { TensorError } from '../util/errors.js';
 
-/** Evaluation batch size (default 1000) and device. */
+/** Evaluation batch size (default 1000), device, and mixed precision. */
 export interface PredictOptions {
   batchSize?: number;
+  /** The model's device (default cpu). */
   device?: string;
+  /** Forward under autocast in this dtype (tensor/amp.ts); the logits come back as float32. */
+  autocast?: AutocastDType;
 }
 
 /**
@@ -38,7 +43,7 @@ export async function predictLogits(model: Module, dataset: ImageDataset, opts: 
   try {
     let offset = 0;
     for (const batch of loader.epoch(0)) {
-      const logits = noGrad(() => tidy(() => model.forward(batchToTensors(batch, opts.device).images).toArray<'float32'>()));
+      const logits = noGrad(() => tidy(() => forward(model, batchToTensors(batch, opts.device).images, opts).toArray<'float32'>()));
       if (logits.length !== batch.labels.length * c) {
         throw new TensorError(
           `model output has ${logits.length / batch.labels.length} classes per image, dataset ${dataset.name} has ${c}; ` +
@@ -53,4 +58,12 @@ export async function predictLogits(model: Module, dataset: ImageDataset, opts: 
     model.train(wasTraining);
   }
   return out;
+}
+
+/** The model's output for `x`, float32 (under autocast, computed in the lower precision and converted). */
+function forward(model: Module, x: Tensor, opts: PredictOptions): Tensor {
+  const amp = opts.autocast;
+  if (amp === undefined) return model.forward(x);
+  const out = autocast(opts.device, amp, () => model.forward(x));
+  return out.dtype === 'float32' ? out : out.to('float32');
 }

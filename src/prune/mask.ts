@@ -60,6 +60,8 @@ export interface MaskLoadOptions {
   origin?: string;
   /** Refuse a mask whose names or shapes do not fit this model or parameter list; tensors go to its device. */
   fitTo?: MaskTarget;
+  /** Device of the mask tensors (default: the fitTo parameters' device, else cpu). */
+  device?: string;
 }
 
 const sameShape = (a: number[], b: number[]): boolean => a.length === b.length && a.every((d, i) => d === b[i]);
@@ -327,7 +329,7 @@ export class PruningMask {
     try {
       for (const [name, s] of tensors) {
         try {
-          masks.set(name, unpackMaskBits(s.data as Uint8Array, shapes[name], devices.get(name)));
+          masks.set(name, unpackMaskBits(s.data as Uint8Array, shapes[name], opts.device ?? devices.get(name)));
         } catch (e) {
           throw e instanceof TensorError ? new CheckpointError(`${origin}: mask '${name}': ${e.message}`) : e;
         }

@@ -42,11 +42,18 @@ export const smsConfigSchema = z
     threads: z.number().int().nonnegative().default(0).describe('libtorch threads per process (0: cores / workers)'),
     device: z
       .string()
-      .refine((d) => d === 'cpu', {
-        message: "must be 'cpu': the pipeline does not move models to a GPU yet (only the tensor API, its autograd and SGD run on 'cuda'; docs/config.md)",
-      })
+      .regex(/^(cpu|cuda|cuda:\d+)$/, "expected 'cpu', 'cuda' or 'cuda:N'")
       .default('cpu')
-      .describe("'cpu' (the pipeline does not run on a GPU yet; the tensor API does)"),
+      .describe(
+        "where models, masks, optimizer state, soups, BN recalibration and evaluation compute: 'cpu', 'cuda' (= cuda:0) or 'cuda:N' (needs a CUDA libtorch and a GPU; checked before any work)",
+      ),
+    // Left out of the normalized config when fp32 (normalizedConfigJson), so configs from before the key keep their hash.
+    precision: z
+      .enum(['fp32', 'bf16', 'fp16'])
+      .default('fp32')
+      .describe(
+        "'fp32', or mixed precision as torch.autocast: 'bf16' (bfloat16; CPU or GPU) or 'fp16' (float16 with dynamic loss scaling; a CUDA device) for the forward passes of training, BN recalibration and evaluation; weights, optimizer and soups stay float32",
+      ),
     data: z
       .object({
         dataset: z.string().describe('dataset registry name: fashion-mnist, mnist, cifar10, cifar100, npy, imagefolder'),
@@ -294,6 +301,12 @@ export function parseSmsConfig(input: unknown, source = 'config'): SmsConfig {
     const repeated = c.seeds.find((s, i) => c.seeds!.indexOf(s) !== i);
     if (repeated !== undefined) throw new ConfigError('seeds', `seed ${repeated} is listed twice: replicates need distinct seeds (in ${source})`);
   }
+  if (c.precision === 'fp16' && c.device === 'cpu') {
+    throw new ConfigError(
+      'precision',
+      `'fp16' needs a CUDA device (device: cuda): libtorch's CPU autocast computes in bfloat16 only; use precision: bf16 on the CPU (in ${source})`,
+    );
+  }
   if (c.candidates.grid) {
     const combos = Object.values(c.candidates.vary).reduce((n, v) => n * (v?.length ?? 1), 1);
     if (combos !== m) throw new ConfigError('candidates.count', `grid of the vary lists has ${combos} combinations, count is ${m} (in ${source})`);
@@ -311,12 +324,13 @@ function sortKeys(v: unknown): unknown {
 
 /**
  * The config as canonical JSON (defaults applied, keys sorted). `seeds: null`
- * (one run, the default) is left out, so configs written before the key
- * existed keep their hash and their run directory.
+ * (one run, the default) and `precision: 'fp32'` (the default) are left out,
+ * so configs written before the keys existed keep their hash and their run
+ * directory.
  */
 export function normalizedConfigJson(config: SmsConfig): string {
-  const { seeds, ...rest } = config;
-  return JSON.stringify(sortKeys(seeds === null ? rest : config));
+  const { seeds, precision, ...rest } = config;
+  return JSON.stringify(sortKeys({ ...rest, ...(seeds !== null && { seeds }), ...(precision !== 'fp32' && { precision }) }));
 }
 
 /**

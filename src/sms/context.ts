@@ -22,9 +22,11 @@ import { createModel } from '../models/registry.js';
 import { loadUserModel, userModelName, type UserModelFactory } from '../models/user-module.js';
 import type { Module } from '../nn/module.js';
 import { Generator } from '../tensor/tensor.js';
+import { onHost } from '../tensor/device-trace.js';
 import { loadCheckpoint, type CheckpointRef } from '../checkpoints/store.js';
 import { UserModelError } from '../util/errors.js';
 import type { SmsConfig } from './config.js';
+import { computeDevice } from './device.js';
 
 export interface OodDataset {
   corruption: string;
@@ -156,12 +158,30 @@ export async function prepareModel(config: SmsConfig): Promise<void> {
   const prepared = JSON.stringify([config.model, config.data]);
   if (preparedModels.has(prepared)) return;
   userModels.set(userModelKey(module, exportName), await loadUserModel(module, exportName));
-  buildModel(config, config.seed).dispose();
+  onHost(() => constructModel(config, config.seed)).dispose(); // builds (and checks) it; no need to move it
   preparedModels.add(prepared);
 }
 
-/** A freshly initialized model for the experiment's data, weights drawn from `seed`. */
+/**
+ * A freshly initialized model for the experiment's data, weights drawn from
+ * `seed`, on the config's device. The weights are drawn on the CPU (seeded
+ * CPU generators give the same model on every device) and then moved.
+ */
 export function buildModel(config: SmsConfig, seed: number): Module {
+  const model = onHost(() => constructModel(config, seed));
+  const device = computeDevice(config);
+  if (device !== undefined) {
+    try {
+      model.to({ device });
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
+  }
+  return model;
+}
+
+function constructModel(config: SmsConfig, seed: number): Module {
   const data = experimentData(config);
   const [inChannels, height] = data.train.imageShape;
   const modelConfig = {
@@ -181,16 +201,17 @@ export function buildModel(config: SmsConfig, seed: number): Module {
 }
 
 /**
- * The experiment's model holding the weights of a checkpoint: built from
- * `seed` (the initialization is overwritten entirely: loading is strict),
- * then loaded. A CheckpointRef's checksum is verified first. Errors name the
- * file (CheckpointError for a checksum or key/shape mismatch).
+ * The experiment's model holding the weights of a checkpoint, on the
+ * config's device: built from `seed` (the initialization is overwritten
+ * entirely: loading is strict), then loaded. A CheckpointRef's checksum is
+ * verified first. Errors name the file (CheckpointError for a checksum or
+ * key/shape mismatch).
  */
 export async function loadModel(config: SmsConfig, ref: CheckpointRef | string, seed = config.seed): Promise<Module> {
   await prepareModel(config);
   const model = buildModel(config, seed);
   try {
-    const state = await loadCheckpoint(ref);
+    const state = await loadCheckpoint(ref, { device: computeDevice(config) });
     try {
       model.loadStateDict(state, { origin: typeof ref === 'string' ? ref : ref.path });
     } finally {

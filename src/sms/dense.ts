@@ -11,6 +11,7 @@ import { manualSeed } from '../tensor/create.js';
 import { trainModel, stepsFor } from '../train/trainer.js';
 import { makeDenseSchedule } from '../train/schedules.js';
 import type { SmsConfig } from './config.js';
+import { autocastDType, computeDevice } from './device.js';
 import { buildModel, loadModel, modelName, type ExperimentData } from './context.js';
 import type { SmsEvent } from './events.js';
 import { CheckpointError } from '../util/errors.js';
@@ -46,7 +47,8 @@ async function trainDense(config: SmsConfig, data: ExperimentData, emit: (e: Sms
       momentum: config.dense.momentum,
       weightDecay: config.dense.weightDecay,
       labelSmoothing: config.dense.labelSmoothing,
-      device: config.device === 'cpu' ? undefined : config.device,
+      device: computeDevice(config),
+      autocast: autocastDType(config),
       onProgress: (p) => emit({ type: 'progress', progress: { ...p, phase: 0, candidate: 0, kind: 'dense' } }),
     });
     return model;

@@ -13,6 +13,7 @@ import { modelSparsity } from '../metrics/sparsity.js';
 import { countFlops } from '../metrics/flops.js';
 import { prunableParameters } from '../prune/prunable.js';
 import type { SmsConfig } from './config.js';
+import { autocastDType, computeDevice } from './device.js';
 import type { ExperimentData } from './context.js';
 
 /** Top-1 accuracy (fraction in [0, 1]) on the test set corrupted by `corruption` at `severity` 1-5 (docs/corruptions.md). */
@@ -76,7 +77,7 @@ export function scorePredictions(data: ExperimentData, probs: Predictions): Pred
 
 export async function predictAll(model: Module, config: SmsConfig, data: ExperimentData): Promise<Predictions> {
   const c = data.test.numClasses;
-  const opts = { batchSize: config.evaluation.batchSize, device: config.device === 'cpu' ? undefined : config.device };
+  const opts = { batchSize: config.evaluation.batchSize, device: computeDevice(config), autocast: autocastDType(config) };
   const test = softmax(await predictLogits(model, data.test, opts), c);
   const ood: Float32Array[] = [];
   for (const o of data.ood()) ood.push(softmax(await predictLogits(model, o.dataset, opts), c));

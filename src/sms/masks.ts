@@ -11,6 +11,7 @@ import { noGrad } from '../tensor/create.js';
 import { tidy } from '../tensor/scope.js';
 import type { SmsConfig } from './config.js';
 import { loadModel } from './context.js';
+import { computeDevice } from './device.js';
 import { recordChecksum, type CheckpointRef } from '../checkpoints/store.js';
 import { CheckpointError } from '../util/errors.js';
 
@@ -20,11 +21,12 @@ export async function saveMask(path: string, mask: PruningMask): Promise<Checkpo
   return recordChecksum(path);
 }
 
-export async function loadMask(ref: CheckpointRef): Promise<PruningMask> {
+/** Loads a mask file (its checksum verified first) onto `device` (default cpu: pass the run's device, where the model is). */
+export async function loadMask(ref: CheckpointRef, device?: string): Promise<PruningMask> {
   const actual = await sha256OfFile(ref.path);
   if (actual !== ref.sha256) throw new CheckpointError(`${ref.path}: mask file checksum does not match the recorded one (corrupted or replaced)`);
   const { tensors, metadata } = await loadSafetensors(ref.path);
-  return PruningMask.fromSafeTensors(tensors, metadata, { origin: ref.path });
+  return PruningMask.fromSafeTensors(tensors, metadata, { origin: ref.path, device });
 }
 
 export interface PruneResult {
@@ -49,7 +51,7 @@ export async function pruneCheckpoint(
   const model = await loadModel(config, parent);
   let currentMask: PruningMask | null = null;
   try {
-    currentMask = current ? await loadMask(current) : null;
+    currentMask = current ? await loadMask(current, computeDevice(config)) : null;
     const params = prunableParameters(model, {
       exclude: config.pruning.exclude,
       includeFirst: config.pruning.includeFirst,

@@ -21,6 +21,7 @@ import { evaluateModel, type Predictions } from './evaluate.js';
 import { scoreCheckpoint } from './scoring.js';
 import { runLayout, type SoupMethod } from './layout.js';
 import { loadMask } from './masks.js';
+import { checkDevice, computeDevice } from './device.js';
 import { candidateJobName, resultsNamed, type PhaseMergeSpec, type PhaseResults } from './plan.js';
 import { bestByValidation, meanScores, type CandidateRecord, type PhaseResult, type PruningRecord, type RetrainEpochs, type SoupRecord } from './records.js';
 import type { RetrainResult } from './retrain.js';
@@ -82,6 +83,7 @@ async function soupRecord(spec: PhaseMergeSpec, data: ExperimentData, outcome: S
  */
 export async function mergePhase(spec: PhaseMergeSpec, results: PhaseResults): Promise<PhaseResult> {
   const { config, phase } = spec;
+  checkDevice(config.device); // a queue worker without the GPU says so before loading anything
   await prepareExperimentData(config); // as in retrainCandidate: a queue worker may have no image cache yet
   await prepareModel(config);
   const data = experimentData(config);
@@ -98,14 +100,16 @@ export async function mergePhase(spec: PhaseMergeSpec, results: PhaseResults): P
     predictions.push(scored.predictions);
   }
 
-  const mask = await loadMask(spec.mask.mask);
+  const device = computeDevice(config);
+  const mask = await loadMask(spec.mask.mask, device);
   const states: StateDict[] = [];
   let soups: PhaseResult['soups'];
   let pruning: PruningRecord;
   try {
     const pruned = await scoreCheckpoint(config, data, spec.parent, { mask });
     pruning = { normDrop: spec.mask.normDrop, prunedFraction: spec.mask.prunedFraction, metrics: pruned.metrics };
-    for (const r of retrained) states.push(await loadCheckpoint(r.checkpoint));
+    // The candidates are averaged where they will be used: on the run's device.
+    for (const r of retrained) states.push(await loadCheckpoint(r.checkpoint, { device }));
     // Greedy ranks the candidates by the validation accuracy they were scored with (recalibrated, when on).
     const ingredients: CandidateState[] = states.map((state, i) => ({ label: labels[i], state, validationAccuracy: candidates[i].validationAccuracy }));
     const uniform = await soupRecord(spec, data, await uniformSoupModel(config, data, ingredients, mask), 'uniform');

@@ -26,6 +26,7 @@ import { existsSync } from 'node:fs';
 import { readJsonFile, writeJsonFileAtomic } from '../io/atomic.js';
 import { saveCheckpoint, verifiedCheckpoint, type CheckpointRef } from '../checkpoints/store.js';
 import { loadMask } from './masks.js';
+import { autocastDType, checkDevice, computeDevice, onDevice } from './device.js';
 
 /** One retrain: (parent checkpoint, mask, spec, seed) → candidate checkpoint; a pure function of its inputs, so it runs anywhere. */
 export interface RetrainJob {
@@ -48,6 +49,12 @@ export interface RetrainJob {
   lrWindow?: { totalSteps: number; offset: number };
   /** libtorch threads for this job (0: leave as is). */
   threads?: number;
+  /**
+   * The CUDA device this job computes on, set by an executor that spreads
+   * jobs over GPUs (`--devices`); replaces a CUDA `config.device` (a CPU
+   * config stays on the CPU). Unset: the config's device.
+   */
+  device?: string;
 }
 
 /** What a retrain produced: the candidate checkpoint and how it trained. */
@@ -93,14 +100,18 @@ function globalWindow(config: SmsConfig, spec: CandidateSpec, window: { totalSte
  * TrainingDivergedError when the loss becomes NaN or infinite.
  */
 export async function retrainCandidate(job: RetrainJob, onProgress?: (p: RetrainProgress) => void): Promise<RetrainResult> {
-  const { config, spec } = job;
+  const { spec } = job;
+  const config = onDevice(job.config, job.device);
+  checkDevice(config.device, job.device === undefined ? 'device' : 'job.device'); // a worker without the GPU says so before loading anything
+  const device = computeDevice(config);
+  const amp = autocastDType(config);
   if (job.threads && job.threads > 0 && getNumThreads() !== job.threads) setNumThreads(job.threads);
   await prepareExperimentData(config); // a worker whose machine has no image cache decodes without blocking its event loop
   const data = experimentData(config);
   const model = await loadModel(config, job.parent, spec.seed);
   let mask: PruningMask | null = null;
   try {
-    mask = await loadMask(job.mask);
+    mask = await loadMask(job.mask, device);
     mask.apply(model);
     manualSeed(spec.seed);
     const loader = new DataLoader(data.train, {
@@ -126,10 +137,11 @@ export async function retrainCandidate(job: RetrainJob, onProgress?: (p: Retrain
       weightDecay: spec.weightDecay,
       labelSmoothing: spec.labelSmoothing,
       masks: mask.forParameters(names),
-      device: config.device === 'cpu' ? undefined : config.device,
+      device,
+      autocast: amp,
       onProgress: onProgress && ((p) => onProgress({ ...p, phase: job.phase, candidate: spec.index, kind: job.kind })),
     });
-    const logits = await predictLogits(model, data.validation, { batchSize: config.evaluation.batchSize });
+    const logits = await predictLogits(model, data.validation, { batchSize: config.evaluation.batchSize, device, autocast: amp });
     const validationAccuracy = accuracy(logits, data.validation.labels, data.validation.numClasses);
     const checkpoint = await saveCheckpoint(job.output, model.stateDict(), {
       model: modelName(config),

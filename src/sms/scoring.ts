@@ -17,15 +17,14 @@ import { predictLogits } from '../metrics/predict.js';
 import type { PruningMask } from '../prune/mask.js';
 import type { CheckpointRef } from '../checkpoints/store.js';
 import type { SmsConfig } from './config.js';
+import { autocastDType, computeDevice } from './device.js';
 import { buildModel, loadModel, type ExperimentData } from './context.js';
 import { evaluateModel, type ModelMetrics, type Predictions } from './evaluate.js';
-
-const device = (config: SmsConfig): string | undefined => (config.device === 'cpu' ? undefined : config.device);
 
 /** Recalibrates the batch norm of `model` in place on the experiment's training data (no-op without BN layers). */
 export async function recalibrate(config: SmsConfig, data: ExperimentData, model: Module): Promise<void> {
   const loader = new DataLoader(data.train, { batchSize: config.data.batchSize, seed: config.seed, reuseBuffers: true });
-  await recalibrateBatchNorm(model, loader, { fraction: config.merge.bnRecalibrationFraction, device: device(config) });
+  await recalibrateBatchNorm(model, loader, { fraction: config.merge.bnRecalibrationFraction, device: computeDevice(config), autocast: autocastDType(config) });
 }
 
 /** Loads `state` into a fresh model and recalibrates its batch norm on training data. */
@@ -43,7 +42,7 @@ export async function recalibratedModel(config: SmsConfig, data: ExperimentData,
 
 /** Top-1 accuracy of `model` on the validation split (fraction in [0, 1]). */
 export async function validationAccuracyOf(config: SmsConfig, data: ExperimentData, model: Module): Promise<number> {
-  const logits = await predictLogits(model, data.validation, { batchSize: config.evaluation.batchSize, device: device(config) });
+  const logits = await predictLogits(model, data.validation, { batchSize: config.evaluation.batchSize, device: computeDevice(config), autocast: autocastDType(config) });
   return accuracy(logits, data.validation.labels, data.validation.numClasses);
 }
 

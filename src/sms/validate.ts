@@ -4,6 +4,7 @@
  * when an experiment starts, so that a typo costs seconds instead of the
  * dense training that would run before the step that trips on it.
  *
+ *   device    a CUDA device exists here (a CUDA libtorch, a GPU, the index)
  *   names     the dataset, model, pruning criterion, dense and retraining
  *             schedules and OOD corruptions exist in their registries (as
  *             they are now: users may register their own), with a "did you
@@ -44,6 +45,7 @@ import { didYouMean } from '../util/suggest.js';
 import { candidateSpecs } from './candidates.js';
 import type { SmsConfig } from './config.js';
 import { buildModel, experimentData, modelName, prepareExperimentData, prepareModel, type ExperimentData } from './context.js';
+import { checkDevice, computeDevice } from './device.js';
 
 export interface ValidationReport {
   /** Things worth a look that do not stop the run (printed by the CLI, recorded as events). */
@@ -63,6 +65,7 @@ export function validateExperiment(config: SmsConfig, source?: string): Validati
   const fail: Fail = (path, problem) => {
     throw new ConfigError(path, `${problem}${where}`);
   };
+  checkDevice(config.device, 'device', where);
   checkNames(config, fail);
   checkDataOptions(config, fail);
   const data = withConfigSource(() => experimentData(config), where);
@@ -83,6 +86,7 @@ export function validateExperiment(config: SmsConfig, source?: string): Validati
  */
 export async function prepareAndValidate(config: SmsConfig, source?: string): Promise<ValidationReport> {
   const where = source === undefined ? '' : ` (in ${source})`;
+  checkDevice(config.device, 'device', where); // before the data: a run that cannot compute here fails in a blink
   checkNames(config, (path, problem) => {
     throw new ConfigError(path, `${problem}${where}`);
   });
@@ -211,7 +215,7 @@ function checkModel(config: SmsConfig, data: ExperimentData, fail: Fail): void {
     return fail('model.options', `model '${name}' cannot be built with options ${JSON.stringify(options)}: ${(e as Error).message}`);
   }
   try {
-    checkForward(model, name, dataNote, [channels, height, width], data.train.numClasses, fail);
+    checkForward(model, name, dataNote, [channels, height, width], data.train.numClasses, fail, computeDevice(config));
     if (config.data.batchSize < 2 && model.namedModules().some(([, m]) => m instanceof BatchNorm)) {
       fail('data.batchSize', `must be at least 2 for '${name}': batch norm cannot normalize a batch of one image in training`);
     }
@@ -221,11 +225,11 @@ function checkModel(config: SmsConfig, data: ExperimentData, fail: Fail): void {
   }
 }
 
-function checkForward(model: Module, name: string, dataNote: string, shape: number[], numClasses: number, fail: Fail): void {
+function checkForward(model: Module, name: string, dataNote: string, shape: number[], numClasses: number, fail: Fail, device?: string): void {
   let out: number[];
   try {
     model.eval();
-    out = noGrad(() => tidy(() => model.forward(zeros([2, ...shape])).shape));
+    out = noGrad(() => tidy(() => model.forward(zeros([2, ...shape], { device })).shape));
   } catch (e) {
     return fail('model.name', `model '${name}' cannot take the dataset's images (${dataNote}): ${(e as Error).message}`);
   } finally {

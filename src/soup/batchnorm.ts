@@ -11,6 +11,7 @@
  */
 import { noGrad } from '../tensor/create.js';
 import { tidy } from '../tensor/scope.js';
+import { autocast, type AutocastDType } from '../tensor/amp.js';
 import type { Module } from '../nn/module.js';
 import { BatchNorm } from '../nn/layers.js';
 import type { DataLoader } from '../data/loader.js';
@@ -23,7 +24,10 @@ export interface RecalibrationOptions {
   fraction?: number;
   /** Which epoch's order to draw the batches from (default 0). */
   epoch?: number;
+  /** The model's device (default cpu). */
   device?: string;
+  /** Forward under autocast in this dtype (mixed precision, as the model trained); the statistics stay float32. */
+  autocast?: AutocastDType;
 }
 
 /**
@@ -60,7 +64,13 @@ export async function recalibrateBatchNorm(model: Module, loader: DataLoader, op
       if (b >= batches) break;
       // A batch of one cannot give batch statistics; skip a trailing singleton.
       if (batch.labels.length < 2) continue;
-      noGrad(() => tidy(() => model.forward(batchToTensors(batch, opts.device).images)));
+      const amp = opts.autocast;
+      noGrad(() =>
+        tidy(() => {
+          const x = batchToTensors(batch, opts.device).images;
+          return amp === undefined ? model.forward(x) : autocast(opts.device, amp, () => model.forward(x));
+        }),
+      );
       b++;
       if (b % 10 === 0) await new Promise((r) => setImmediate(r));
     }

@@ -25,7 +25,8 @@ export function tensor(data: AnyTypedArray | number[], shape?: number[], opts: C
     arr = fromNumbers(data, dtype);
   } else {
     arr = data;
-    if (opts.dtype !== undefined && opts.dtype !== dtypeOfArray(arr) && !(opts.dtype === 'bool' && arr instanceof Uint8Array)) {
+    const sameBits = (opts.dtype === 'bool' && arr instanceof Uint8Array) || (opts.dtype === 'bfloat16' && arr instanceof Uint16Array);
+    if (opts.dtype !== undefined && opts.dtype !== dtypeOfArray(arr) && !sameBits) {
       throw new TensorError(`tensor(): data is a ${arr.constructor.name}, which does not hold dtype ${opts.dtype}`);
     }
   }
@@ -170,6 +171,23 @@ export function cudaAvailable(): boolean {
 /** Visible CUDA devices (0 without CUDA). */
 export function cudaDeviceCount(): number {
   return native.cudaDeviceCount();
+}
+/**
+ * Why `cuda` devices cannot be used here, or null when they can: the addon
+ * is linked against a libtorch without CUDA (a CPU build such as Debian's
+ * libtorch-dev), or libtorch has CUDA but no GPU is visible.
+ */
+export function cudaUnavailableReason(): string | null {
+  if (native.cudaAvailable()) return null;
+  const runtime = native.cudaRuntimeVersion();
+  if (runtime > 0) {
+    const version = `${Math.floor(runtime / 1000)}.${Math.floor((runtime % 1000) / 10)}`;
+    return `libtorch has CUDA ${version}, but no GPU is visible (no NVIDIA driver, or CUDA_VISIBLE_DEVICES hides them)`;
+  }
+  return (
+    `the addon is linked against libtorch ${native.version().torch} without CUDA (a CPU build, such as Debian's libtorch-dev); ` +
+    'a CUDA libtorch is needed: point LIBTORCH at a CUDA libtorch 2.x and run `npm run build:native` (README, docs/libtorch2.md)'
+  );
 }
 /** Waits for the current CUDA device's queued work (for timing); a no-op without CUDA. */
 export function cudaSynchronize(): void {

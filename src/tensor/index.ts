@@ -3,6 +3,8 @@ export { Tensor, Generator, isDType, isFloatingDType, dtypeOfArray } from './ten
 export type { DType, Device, AnyTypedArray, TypedArrayFor } from './tensor.js';
 export * from './create.js';
 export { tidy, keep, dispose, inScope } from './scope.js';
+export { autocast, autocastDeviceType } from './amp.js';
+export type { AutocastDType } from './amp.js';
 export type { Disposable } from './scope.js';
 export { CsrMatrix, sparseLinear, sparseConv2d } from './sparse.js';
 export type { SparseConvGeometry } from './sparse.js';

@@ -67,6 +67,11 @@ export interface NativeAddon {
   cudaAvailable(): boolean;
   cudaDeviceCount(): number;
   cudaSynchronize(): void;
+  /** The CUDA runtime libtorch was built with (12040 for 12.4), 0 for a libtorch without CUDA. */
+  cudaRuntimeVersion(): number;
+  /** Turns autocast on for 'cpu' or 'cuda' in `dtype` (float16, bfloat16); returns the state to restore. */
+  autocastEnter(deviceType: 'cpu' | 'cuda', dtype: string): [boolean, string];
+  autocastExit(deviceType: 'cpu' | 'cuda', wasEnabled: boolean, previousDtype: string): void;
   liveTensors(): number;
   setData(dst: T, src: T): void;
   reportedExternalBytes(): number;
@@ -200,7 +205,7 @@ export const NATIVE_EXPORTS = [
   'randn', 'rand', 'randint', 'randperm', 'uniform_', 'normal_', 'bernoulli', 'shape', 'dtype', 'device', 'numel', 'isContiguous', 'to',
   'setData', 'clone', 'detach', 'contiguous', 'requiresGrad', 'setRequiresGrad', 'backward', 'grad', 'clearGrad', 'setGradEnabled',
   'isGradEnabled', 'setNumThreads', 'blasNumThreads', 'getNumThreads', 'cudaAvailable', 'cudaDeviceCount', 'cudaSynchronize', 'liveTensors',
-  'reportedExternalBytes', 'setDeferExternalReport', 'version',
+  'reportedExternalBytes', 'setDeferExternalReport', 'version', 'cudaRuntimeVersion', 'autocastEnter', 'autocastExit',
   // native/src/ops_math.cc
   'reshape', 'view', 'permute', 'expand', 'transpose', 'flatten', 'squeeze', 'unsqueeze', 'slice', 'select', 'indexSelect', 'gather', 'cat',
   'stack', 'maskedSelect', 'neg', 'exp', 'log', 'sqrt', 'rsqrt', 'abs', 'sign', 'relu', 'sigmoid', 'tanh', 'square', 'reciprocal', 'floor',

@@ -14,13 +14,14 @@
  */
 import { native, type NativeTensor } from './native.js';
 import { trackTensor, setScopeListener, type Disposable } from './scope.js';
+import './device-trace.js'; // SPARSE_SOUPS_DEVICE_ALIAS starts a device trace when tensors load (device-trace.ts)
 import { TensorError } from '../util/errors.js';
 
 // Inside tidy scopes, new tensors defer reporting their bytes to V8 (the scope frees them itself).
 setScopeListener((active) => native.setDeferExternalReport(active));
 
-/** A tensor's element type, as PyTorch names it (float16 elements travel as Uint16Array bits). */
-export type DType = 'float32' | 'float64' | 'float16' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
+/** A tensor's element type, as PyTorch names it (float16 and bfloat16 elements travel as Uint16Array bits). */
+export type DType = 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
 /** Where a tensor lives: the CPU, the current CUDA device, or CUDA device N. */
 export type Device = 'cpu' | 'cuda' | `cuda:${number}`;
 
@@ -29,6 +30,7 @@ export interface TypedArrayFor {
   float32: Float32Array;
   float64: Float64Array;
   float16: Uint16Array;
+  bfloat16: Uint16Array;
   int64: BigInt64Array;
   int32: Int32Array;
   int16: Int16Array;
@@ -39,16 +41,16 @@ export interface TypedArrayFor {
 /** Any TypedArray a tensor can be created from or read into. */
 export type AnyTypedArray = TypedArrayFor[DType];
 
-const DTYPES: readonly DType[] = ['float32', 'float64', 'float16', 'int64', 'int32', 'int16', 'int8', 'uint8', 'bool'];
+const DTYPES: readonly DType[] = ['float32', 'float64', 'float16', 'bfloat16', 'int64', 'int32', 'int16', 'int8', 'uint8', 'bool'];
 
 /** True when `s` names a DType ('float32', 'int64', ...). */
 export function isDType(s: string): s is DType {
   return (DTYPES as readonly string[]).includes(s);
 }
 
-/** float32, float64 and float16: the dtypes that averaging and dtype conversion apply to. */
+/** float32, float64, float16 and bfloat16: the dtypes that averaging and dtype conversion apply to. */
 export function isFloatingDType(d: DType): boolean {
-  return d === 'float32' || d === 'float64' || d === 'float16';
+  return d === 'float32' || d === 'float64' || d === 'float16' || d === 'bfloat16';
 }
 
 /** The dtype that matches a TypedArray's element type. */
@@ -71,6 +73,7 @@ function viewAs<D extends DType>(buf: ArrayBuffer, dtype: D): TypedArrayFor[D] {
     case 'float64':
       return new Float64Array(buf) as TypedArrayFor[D];
     case 'float16':
+    case 'bfloat16':
       return new Uint16Array(buf) as TypedArrayFor[D];
     case 'int64':
       return new BigInt64Array(buf) as TypedArrayFor[D];

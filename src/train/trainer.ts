@@ -14,10 +14,12 @@
  * });
  */
 import { tidy } from '../tensor/scope.js';
+import { autocast, type AutocastDType } from '../tensor/amp.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Module } from '../nn/module.js';
 import { crossEntropy } from '../nn/functional.js';
 import { SGD } from '../optim/sgd.js';
+import { GradScaler, type GradScalerOptions } from '../optim/grad-scaler.js';
 import type { DataLoader } from '../data/loader.js';
 import { batchToTensors } from '../data/batches.js';
 import { TrainingDivergedError } from '../util/errors.js';
@@ -47,7 +49,16 @@ export interface TrainOptions {
   labelSmoothing?: number;
   /** One mask (or null) per model parameter, in `model.parameters()` order. */
   masks?: (Tensor | null)[] | null;
+  /** Where batches go: the model's device (default cpu). */
   device?: string;
+  /**
+   * Mixed precision: the forward pass and the loss run under autocast in
+   * this dtype (tensor/amp.ts); float16 adds dynamic loss scaling
+   * (optim/GradScaler). Default: float32 throughout.
+   */
+  autocast?: AutocastDType;
+  /** float16: the loss scaler's settings (default: PyTorch's GradScaler defaults). */
+  gradScaler?: GradScalerOptions;
   /** First epoch to run (to continue a run); the loader's order depends on the epoch number. */
   startEpoch?: number;
   onProgress?: (p: TrainProgress) => void;
@@ -66,6 +77,8 @@ export interface TrainResult {
   /** Wall time, s. */
   seconds: number;
   samplesPerSecond: number;
+  /** Steps the float16 loss scaler skipped because a gradient was inf or NaN (0 otherwise). */
+  skippedSteps: number;
 }
 
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -105,6 +118,10 @@ export async function trainModel(model: Module, loader: DataLoader, opts: TrainO
     nesterov: opts.nesterov ?? (weightDecay > 0 && momentum > 0),
   });
   if (opts.masks) optimizer.setMasks(opts.masks);
+  const amp = opts.autocast;
+  const scaler = amp === 'float16' ? new GradScaler(opts.gradScaler) : null;
+  const labelSmoothing = opts.labelSmoothing ?? 0;
+  const lossOf = (images: Tensor, labels: Tensor): Tensor => crossEntropy(model.forward(images), labels, { labelSmoothing });
   const startEpoch = opts.startEpoch ?? 0;
   const totalSteps = stepsFor(loader, opts.epochs);
   const progressEvery = opts.progressEvery ?? 50;
@@ -124,14 +141,18 @@ export async function trainModel(model: Module, loader: DataLoader, opts: TrainO
         optimizer.lr = opts.lr(step);
         const loss = tidy(() => {
           const { images, labels } = batchToTensors(batch, opts.device);
-          const l = crossEntropy(model.forward(images), labels, { labelSmoothing: opts.labelSmoothing ?? 0 });
-          l.backward();
+          const l = amp === undefined ? lossOf(images, labels) : autocast(opts.device, amp, () => lossOf(images, labels));
+          (scaler === null ? l : scaler.scaleLoss(l)).backward();
           return l.item();
         });
         if (!Number.isFinite(loss)) {
           throw new TrainingDivergedError(loss, epoch, step, optimizer.lr);
         }
-        optimizer.step();
+        if (scaler === null) optimizer.step();
+        else {
+          scaler.step(optimizer); // skipped when a scaled gradient overflowed; the weights (and masks) stay as they were
+          scaler.update();
+        }
         optimizer.zeroGrad();
         step++;
         samples += batch.labels.length;
@@ -162,5 +183,5 @@ export async function trainModel(model: Module, loader: DataLoader, opts: TrainO
     optimizer.dispose();
   }
   const seconds = (performance.now() - t0) / 1000;
-  return { steps: step, lastEpochLoss, seconds, samplesPerSecond: samples / Math.max(seconds, 1e-9) };
+  return { steps: step, lastEpochLoss, seconds, samplesPerSecond: samples / Math.max(seconds, 1e-9), skippedSteps: scaler?.skippedSteps ?? 0 };
 }

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tinyDatasetDir } from '../helpers/tiny-run.js';
@@ -11,7 +11,20 @@ const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
 const cli = (...args: string[]) => spawnSync(process.execPath, [...CLI, ...args], { encoding: 'utf8' });
 
 test('every command has --help', () => {
-  for (const cmd of [[], ['run'], ['resume'], ['status'], ['report'], ['compare'], ['worker'], ['eval'], ['export'], ['data'], ['data', 'preview'], ['bench-infer']]) {
+  for (const cmd of [
+    [],
+    ['run'],
+    ['resume'],
+    ['status'],
+    ['report'],
+    ['compare'],
+    ['worker'],
+    ['eval'],
+    ['export'],
+    ['data'],
+    ['data', 'preview'],
+    ['bench-infer'],
+  ]) {
     const r = cli(...cmd, '--help');
     assert.equal(r.status, 0, `${cmd.join(' ')} --help`);
     assert.match(r.stdout, /Usage: sparse-soups/);
@@ -64,6 +77,52 @@ test('bench-infer prints dense libtorch, onnxruntime and sparse engine rows and 
     const json = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { model: string; sparseVsDense: { latency: number } };
     assert.equal(json.model, 'mlp');
     assert.ok(json.sparseVsDense.latency > 0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('--devices: parsed as CUDA indices; refused without the processes executor, for a CPU config, and (without a GPU) before any work', async () => {
+  const { parseDevices } = await import('../../src/cli/options.js');
+  assert.deepEqual(parseDevices('0,1'), ['cuda:0', 'cuda:1']);
+  assert.deepEqual(parseDevices('cuda:2, 0,0'), ['cuda:2', 'cuda:0', 'cuda:0']);
+  assert.throws(() => parseDevices('gpu0'), /--devices: expected CUDA device indices such as 0,1/);
+  assert.throws(() => parseDevices(','), /--devices: expected CUDA device indices/);
+  const { cudaAvailable } = await import('../../src/tensor/index.js');
+  const dir = mkdtempSync(join(tmpdir(), 'cli-devices-'));
+  try {
+    const { stringify } = await import('yaml');
+    const { tinyRunConfig } = await import('../helpers/tiny-run.js');
+    const write = (name: string, device: string): string => {
+      const file = join(dir, name);
+      writeFileSync(file, stringify(tinyRunConfig({ device })));
+      return file;
+    };
+    const cpu = write('cpu.yaml', 'cpu');
+    const gpu = write('gpu.yaml', 'cuda');
+    const out = join(dir, 'runs');
+    const inline = cli('run', gpu, '--devices', '0', '--out', out);
+    assert.equal(inline.status, 1);
+    assert.match(
+      inline.stderr,
+      /--devices spreads the candidates of --executor processes over GPUs; with --executor inline set the device in the config/,
+    );
+    const queue = cli('run', gpu, '--executor', 'queue', '--redis', 'redis://127.0.0.1:1', '--devices', '0', '--out', out);
+    assert.match(queue.stderr, /give each worker its own --devices/);
+    const onCpu = cli('run', cpu, '--executor', 'processes', '--devices', '0,1', '--out', out);
+    assert.equal(onCpu.status, 1);
+    assert.match(onCpu.stderr, /--devices puts candidates on GPUs, but .*cpu\.yaml computes on the CPU \(device: cpu\)/);
+    if (!cudaAvailable()) {
+      const noGpu = cli('run', gpu, '--executor', 'processes', '--devices', '0', '--out', out);
+      assert.equal(noGpu.status, 1);
+      assert.match(noGpu.stderr, /--devices: 'cuda:0' needs a CUDA GPU, but .*a CUDA libtorch is needed/);
+      const config = cli('run', gpu, '--out', out);
+      assert.match(config.stderr, /device: 'cuda' needs a CUDA GPU, but .*\(in .*gpu\.yaml\)/);
+      const worker = cli('worker', '--redis', 'redis://127.0.0.1:1', '--devices', '0,1');
+      assert.equal(worker.status, 1);
+      assert.match(worker.stderr, /--devices: 'cuda:0' needs a CUDA GPU/);
+    }
+    assert.ok(!existsSync(out), 'no run directory was created');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

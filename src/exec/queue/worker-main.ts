@@ -3,7 +3,7 @@
  * without the CLI):
  *
  *   node --import tsx src/exec/queue/worker-main.ts --redis redis://host:port \
- *     [--threads T] [--concurrency N] [--lock-duration-ms MS] \
+ *     [--threads T] [--concurrency N] [--device cuda:N] [--lock-duration-ms MS] \
  *     [--stalled-interval-ms MS] [--max-stalled-count N] [--prefix P]
  *
  * With --threads, OMP/OpenBLAS/MKL thread counts are set before libtorch
@@ -36,6 +36,7 @@ function parseArgs(argv: string[]): RunWorkerOptions {
     '--redis',
     '--threads',
     '--concurrency',
+    '--device',
     '--lock-duration-ms',
     '--stalled-interval-ms',
     '--max-stalled-count',
@@ -49,6 +50,7 @@ function parseArgs(argv: string[]): RunWorkerOptions {
     redis,
     threads: int('--threads'),
     concurrency: int('--concurrency'),
+    device: value('--device'),
     lockDurationMs: int('--lock-duration-ms'),
     stalledIntervalMs: int('--stalled-interval-ms'),
     maxStalledCount: int('--max-stalled-count'),

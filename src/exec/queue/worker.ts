@@ -25,6 +25,7 @@ import { describeRetrainJob, retrainCandidateOnce, type RetrainJob, type Retrain
 import { mergePhaseOnce, type MergeOutcome } from '../../sms/merge.js';
 import type { PhaseMergeSpec, PhaseResults } from '../../sms/plan.js';
 import type { SmsConfig } from '../../sms/config.js';
+import { checkDevice, onDevice } from '../../sms/device.js';
 import { ArtifactError, SparseSoupsError } from '../../util/errors.js';
 import { childExecArgv } from '../process-executor.js';
 import { SharedDirectoryStore, type ArtifactStore } from './artifact-store.js';
@@ -73,10 +74,22 @@ export function formatWorkerEvent(e: WorkerEvent): string {
 export interface RunWorkerOptions {
   /** redis://host:port[/db] */
   redis: string;
-  /** Jobs at once (default 1); N > 1 runs N worker processes, each one job at a time with `threads` threads (default cores / N). */
+  /** Jobs at once (default 1, or the number of `devices`); N > 1 runs N worker processes, each one job at a time with `threads` threads (default cores / N). */
   concurrency?: number;
   /** libtorch threads per job (default: the job's, else the config's `threads`, else cores / concurrency). */
   threads?: number;
+  /**
+   * The CUDA device this worker computes on ('cuda:N'): jobs whose config
+   * asks for CUDA run there (a CPU config stays on the CPU). Checked before
+   * the worker takes jobs.
+   */
+  device?: string;
+  /**
+   * With concurrency N > 1: the devices of the N worker processes,
+   * round-robin (process k on devices[k % length]); several processes may
+   * share one GPU.
+   */
+  devices?: string[];
   /** Aborting it stops taking jobs, lets running jobs finish, and resolves runWorker. */
   signal?: AbortSignal;
   /** Where checkpoints are verified (default: SharedDirectoryStore). */
@@ -128,7 +141,7 @@ function checkPositiveInteger(name: string, value: number | undefined): void {
 export async function processRetrainJob(
   data: RetrainJobData,
   store: ArtifactStore,
-  options: Pick<RunWorkerOptions, 'threads' | 'concurrency'>,
+  options: Pick<RunWorkerOptions, 'threads' | 'concurrency' | 'device'>,
   onProgress?: (p: RetrainProgress) => void,
 ): Promise<RetrainResult> {
   const job = data.job;
@@ -137,7 +150,7 @@ export async function processRetrainJob(
   await store.get(job.mask);
   const threads = threadsForJob(job.threads, job.config, options);
   useThreads(threads);
-  const result = await retrainCandidateOnce({ ...job, threads }, onProgress);
+  const result = await retrainCandidateOnce({ ...job, threads, device: options.device ?? job.device }, onProgress);
   const published = await store.put(result.checkpoint.path);
   if (published.sha256 !== result.checkpoint.sha256) {
     throw new ArtifactError(
@@ -152,12 +165,12 @@ export async function processRetrainJob(
 export async function processMergeJob(
   data: MergeJobData,
   store: ArtifactStore,
-  options: Pick<RunWorkerOptions, 'threads' | 'concurrency'>,
+  options: Pick<RunWorkerOptions, 'threads' | 'concurrency' | 'device'>,
 ): Promise<MergeOutcome> {
   for (const r of Object.values(data.results)) await store.get(r.checkpoint);
   await store.get(data.merge.mask.mask);
   useThreads(threadsForJob(undefined, data.merge.config, options));
-  return mergePhaseOnce(data.merge, data.results);
+  return mergePhaseOnce({ ...data.merge, config: onDevice(data.merge.config, options.device) }, data.results);
 }
 
 /** Runs one job at a time: a process's two BullMQ workers (retrain, merge) never interleave jobs (libtorch threads and RNG are process-wide). */
@@ -180,7 +193,13 @@ function serialized(): <T>(work: () => Promise<T>) => Promise<T> {
 export async function runWorker(options: RunWorkerOptions): Promise<void> {
   checkPositiveInteger('concurrency', options.concurrency);
   checkPositiveInteger('threads', options.threads);
-  if ((options.concurrency ?? 1) > 1) return runWorkerProcesses(options);
+  // A device that cannot compute here fails now, not at the first job.
+  if (options.device !== undefined && options.devices !== undefined) throw new SparseSoupsError('worker: give device or devices, not both');
+  for (const d of options.devices ?? (options.device !== undefined ? [options.device] : [])) checkDevice(d, options.devices ? '--devices' : '--device');
+  // Several devices listed: one worker process per device unless concurrency says otherwise.
+  const concurrency = options.concurrency ?? options.devices?.length ?? 1;
+  if (concurrency > 1) return runWorkerProcesses({ ...options, concurrency });
+  if (options.devices !== undefined) return runWorker({ ...options, devices: undefined, device: options.devices[0] });
   const emit = options.onEvent ?? (() => {});
   const connection = redisConnection(options.redis);
   const store = options.store ?? new SharedDirectoryStore();
@@ -281,6 +300,7 @@ async function runWorkerProcesses(options: RunWorkerOptions): Promise<void> {
   flag('--stalled-interval-ms', options.stalledIntervalMs);
   flag('--max-stalled-count', options.maxStalledCount);
   flag('--prefix', options.prefix);
+  const devices = options.devices ?? (options.device !== undefined ? [options.device] : undefined);
   const env: NodeJS.ProcessEnv = { ...process.env };
   delete env.NODE_TEST_CONTEXT;
   for (const v of ['OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS']) delete env[v]; // worker-main sets them from --threads
@@ -289,7 +309,8 @@ async function runWorkerProcesses(options: RunWorkerOptions): Promise<void> {
 
   const start = (slot: number): Promise<void> =>
     new Promise((resolve) => {
-      const child = spawn(process.execPath, [...childExecArgv(), workerMainPath(), ...args], {
+      const device = devices === undefined ? [] : ['--device', devices[slot % devices.length]];
+      const child = spawn(process.execPath, [...childExecArgv(), workerMainPath(), ...args, ...device], {
         env,
         stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
       });
