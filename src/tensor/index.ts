@@ -6,3 +6,19 @@ export { tidy, keep, dispose, inScope } from './scope.js';
 export type { Disposable } from './scope.js';
 export { CsrMatrix, sparseLinear, sparseConv2d } from './sparse.js';
 export type { SparseConvGeometry } from './sparse.js';
+export { SparsePlan } from './sparse-plan.js';
+export type {
+  SparsePlanSpec,
+  SparsePlanStep,
+  PlanKernel,
+  PlanResidual,
+  PlanConvStep,
+  PlanLinearStep,
+  PlanMaxPoolStep,
+  PlanGlobalAvgPoolStep,
+  PlanAffineStep,
+  PlanFlattenStep,
+  PlanTiming,
+  PlanStepInfo,
+  PlanProfile,
+} from './sparse-plan.js';
