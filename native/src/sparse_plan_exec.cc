@@ -209,9 +209,13 @@ void LinearSparse(Plan& p, Step& s, const float* x, float* y, int64_t n) {
       for (int64_t i = 0; i < n; ++i) {
         const float* xi = x + i * in;
         for (int64_t r = r0; r < r1; ++r) {
-          float acc = s.bias.empty() ? 0.f : s.bias[r];
-          for (int64_t k = rp[r]; k < rp[r + 1]; ++k) acc += vs[k] * xi[ci[k]];
-          y[i * out + r] = Relu(acc, s.relu);
+          // Four chains, so consecutive multiply-adds do not wait on each other.
+          float acc[4] = {0.f, 0.f, 0.f, 0.f};
+          int64_t k = rp[r];
+          for (; k + 4 <= rp[r + 1]; k += 4)
+            for (int j = 0; j < 4; ++j) acc[j] += vs[k + j] * xi[ci[k + j]];
+          for (; k < rp[r + 1]; ++k) acc[0] += vs[k] * xi[ci[k]];
+          y[i * out + r] = Relu((s.bias.empty() ? 0.f : s.bias[r]) + ((acc[0] + acc[1]) + (acc[2] + acc[3])), s.relu);
         }
       }
     });
@@ -432,6 +436,10 @@ void AssignStorage(Plan& p) {
     }
     live.erase(std::remove_if(live.begin(), live.end(), [&](const Block& b) { return last[b.storage] <= i; }), live.end());
   }
+  int64_t scratch = 0;
+  for (const Step& s : p.steps)
+    if (s.op == Op::Conv) scratch = std::max(scratch, PhaseFloats(s));
+  p.maxChunk = std::clamp<int64_t>(kChunkBytes / (4 * (p.arenaPerImage + scratch) + 1), 1, kMaxChunk);
 }
 
 void PrepareConvOffsets(Step& s) {
@@ -472,8 +480,8 @@ void DropUnusedWeights(Step& s) {
 void Run(Plan& p, const float* x, int64_t n, float* y, std::vector<double>* stepMicros) {
   const int64_t inPer = p.dims.front().numel(), outPer = p.dims.back().numel();
   if (stepMicros) stepMicros->assign(p.steps.size(), 0.0);
-  for (int64_t start = 0; start < n; start += kMaxChunk) {
-    const int64_t m = std::min(kMaxChunk, n - start);
+  for (int64_t start = 0; start < n; start += p.maxChunk) {
+    const int64_t m = std::min(p.maxChunk, n - start);
     const float* xc = x + start * inPer;
     EnsureBuffers(p, m);
     const int regime = RegimeOf(m);
@@ -489,8 +497,10 @@ void Run(Plan& p, const float* x, int64_t n, float* y, std::vector<double>* step
 std::vector<Timing> Calibrate(Plan& p, int64_t largeBatch, int reps) {
   std::vector<Timing> timings;
   const int64_t inPer = p.dims.front().numel();
-  for (int regime = 0; regime < kRegimes; ++regime) {
-    const int64_t n = regime == 0 ? 1 : std::clamp(largeBatch, kLargeBatch, kMaxChunk);
+  // Chunks never reach kLargeBatch images: the small-batch kernels serve every batch.
+  const int regimes = p.maxChunk < kLargeBatch ? 1 : kRegimes;
+  for (int regime = 0; regime < regimes; ++regime) {
+    const int64_t n = regime == 0 ? 1 : std::clamp(largeBatch, kLargeBatch, p.maxChunk);
     at::Tensor x = at::randn({n * inPer}, at::kFloat);
     const float* xp = x.data_ptr<float>();
     EnsureBuffers(p, n);
@@ -514,6 +524,7 @@ std::vector<Timing> Calibrate(Plan& p, int64_t largeBatch, int reps) {
       }
       const double ms = Fastest(sparse) / 1000, md = Fastest(dense) / 1000;
       s.kernel[regime] = ms <= md ? Kernel::Sparse : Kernel::Dense;
+      if (regimes == 1) s.kernel[1] = s.kernel[0];
       timings.push_back({static_cast<int>(i), n, ms, md});
     }
   }

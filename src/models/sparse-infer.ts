@@ -8,8 +8,9 @@
  *   batch: convs with BN folded, residual adds and ReLUs fused, pooling and
  *   flatten in native code, preallocated buffers. Each conv and linear layer
  *   runs on the sparse kernel or on a dense GEMM, whichever was faster when
- *   both were timed at load (batch 1 and batch 16, kept per batch regime),
- *   or by the density rule when `maxDensity` is given.
+ *   both were timed at load (at batch 1, and at batch 16 when the plan runs
+ *   4 or more images at a time), or by the density rule when `maxDensity`
+ *   is given.
  * - **modules** (any other model): the model's own forward() on libtorch,
  *   with its Conv2d and Linear forwards replaced by the CSR kernels of
  *   tensor/sparse.ts, one native call per op.
@@ -95,8 +96,9 @@ export interface SparseInferenceOptions {
   plan?: boolean;
   /**
    * How a plan picks each layer's kernel: 'measure' times the sparse and the
-   * dense kernel of every conv and linear layer at load (batch 1 and batch
-   * 16) and keeps the faster per batch regime; 'density' applies
+   * dense kernel of every conv and linear layer at load (SparsePlan.calibrate:
+   * batch 1, and batch 16 for plans that run 4 or more images at a time) and
+   * keeps the faster per batch regime; 'density' applies
    * `maxDensity` and `smallLayerWeights`; 'sparse' and 'dense' put every
    * layer on that kernel. Default: 'density' when `maxDensity` is given,
    * else 'measure'. The modules engine always uses the density rule.

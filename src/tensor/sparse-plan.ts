@@ -159,7 +159,8 @@ export class SparsePlan implements Disposable {
 
   /**
    * Logits (the last step's output) of a batch: x [N, ...inputShape] float32
-   * on CPU → [N, ...outputShape]. Batches above 64 run 64 images at a time.
+   * on CPU → [N, ...outputShape]. A batch runs in chunks of as many images
+   * as fit about 512 KiB of activations (1 to 64), so that they stay in cache.
    * TensorError naming the accepted shapes for any other input.
    */
   run(x: Tensor): Tensor {
@@ -169,9 +170,10 @@ export class SparsePlan implements Disposable {
   /**
    * Times both kernels of every tunable step (the fastest of `reps`
    * alternating runs each, on random inputs: noise on a shared machine only
-   * adds time) at batch 1 and at `largeBatch` (clamped to
-   * 4 … 64), keeps the faster one per regime (batches below 4, and from 4),
-   * and frees the weights no regime uses. Call once, after compile.
+   * adds time) at batch 1 and at `largeBatch` (clamped to 4 … the chunk
+   * size; skipped when chunks hold fewer than 4 images), keeps the faster one
+   * per regime (chunks below 4 images, and from 4), and frees the weights no
+   * regime uses. Call once, after compile.
    */
   calibrate(opts: { largeBatch?: number; reps?: number } = {}): PlanTiming[] {
     return this.handle.calibrate(opts.largeBatch ?? 16, opts.reps ?? 7);

@@ -34,7 +34,7 @@ for (const d of [CONVNET, RESNET20]) {
               kernels.every((k) => k === mode),
               `${mode}: ${kernels.join(' ')}`,
             );
-          else assert.equal(sparse.stats.kernels.filter((k) => k.timings.length === 2).length, sparse.stats.kernels.length);
+          else assert.ok(sparse.stats.kernels.every((k) => k.timings.length > 0 && k.timings[0].batch === 1));
           for (const [batch, count] of [
             [1, 8],
             [7, 21],
