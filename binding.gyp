@@ -11,6 +11,8 @@
         "native/src/sparse_ops.cc",
         "native/src/sparse_kernels.cc",
         "native/src/sparse_plan.cc",
+        "native/src/sparse_plan_spec.cc",
+        "native/src/sparse_plan_steps.cc",
         "native/src/sparse_plan_exec.cc"
       ],
       "include_dirs": [

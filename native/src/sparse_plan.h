@@ -49,6 +49,7 @@ struct Csr {
   std::vector<float> values;
   int64_t rows = 0, cols = 0;
   int64_t nnz() const { return static_cast<int64_t>(values.size()); }
+  bool present() const { return !rowPtr.empty(); }
   int64_t bytes() const { return static_cast<int64_t>(rowPtr.size() * 8 + colIdx.size() * 4 + values.size() * 4); }
 };
 
@@ -84,6 +85,11 @@ struct Step {
   int64_t hq = 0, wq = 0, hout = 0, wout = 0;
   // Affine: y = x·scale[c] + shift[c] (either may be empty: 1 and 0).
   std::vector<float> scale, shift;
+
+  bool HasSparse() const { return csr.present(); }
+  bool HasDense() const { return dense.defined(); }
+  // Floats of one image's padded stride phases (conv).
+  int64_t PhaseFloats() const { return inC * sh * sw * hq * wq; }
 };
 
 struct Plan {
@@ -102,6 +108,15 @@ struct Plan {
   int64_t WeightBytes() const;
   int64_t BufferBytes() const;
 };
+
+// Where value v of a chunk of n images lies: the input x, or the arena.
+inline float* ValuePtr(Plan& p, int v, const float* x, int64_t n) {
+  const int s = p.storage[v];
+  return s < 0 ? const_cast<float*>(x) : p.arena.data() + p.storageOffset[s] * n;
+}
+
+// Runs one step on a chunk of n images (buffers sized for at least n) with the given kernel (sparse_plan_steps.cc).
+void RunStep(Plan& plan, Step& step, const float* x, int64_t n, Kernel kernel);
 
 // Lays out the values in the arena (storages reused once dead) and sets the
 // chunk size. Call after the steps and dims are set.

@@ -227,6 +227,9 @@ test('a spec that does not fit is refused, naming the step', () => {
       /inputShapes must all hold 192 values per image/,
     );
     assert.throws(() => compile([]), /steps must be a non-empty array/);
+    assert.throws(() => compile([{ ...conv, stride: [Infinity, 1] }]), /stride must hold integers >= 1/);
+    assert.throws(() => compile([{ ...conv, input: NaN }]), /input must be an integer >= 0/);
+    assert.throws(() => compile([{ ...conv, padding: [1.5, 1] }]), /padding must hold integers >= 0/);
   });
 });
 
