@@ -7,6 +7,8 @@ import {
   Generator,
   SparsePlan,
   full,
+  getNumThreads,
+  setNumThreads,
   rand,
   randn,
   tidy,
@@ -321,4 +323,31 @@ test('calibrate times both kernels of tunable steps, keeps one per batch regime 
     assert.ok(profile.totalMicros > 0 && profile.steps.every((s) => s.micros >= 0));
     plan.dispose();
   });
+});
+
+test('the sparse kernels give the same bits at 1 and 2 threads (each output plane is one task)', () => {
+  const before = getNumThreads();
+  try {
+    tidy(() => {
+      const w = sparseRandom([32, 16, 3, 3], 0.8, 41);
+      const plan = SparsePlan.compile({
+        inputShapes: [[16, 20, 20]],
+        steps: [
+          { op: 'conv2d', input: 0, weight: w, stride: [1, 1], padding: [1, 1], dilation: [1, 1], relu: true, kernel: 'sparse' },
+          { op: 'maxPool2d', input: 1, kernel: [2, 2], stride: [2, 2], padding: [0, 0] },
+          { op: 'flatten', input: 2 },
+          { op: 'linear', input: 3, weight: sparseRandom([10, 32 * 10 * 10], 0.9, 42), kernel: 'sparse' },
+        ],
+      });
+      const x = randn([9, 16, 20, 20], { generator: gen(43) });
+      setNumThreads(1);
+      const one = [plan.run(x.slice(0, 0, 1)).toArray<'float32'>(), plan.run(x).toArray<'float32'>()];
+      setNumThreads(2);
+      const two = [plan.run(x.slice(0, 0, 1)).toArray<'float32'>(), plan.run(x).toArray<'float32'>()];
+      assert.deepEqual(two, one);
+      plan.dispose();
+    });
+  } finally {
+    setNumThreads(before);
+  }
 });
