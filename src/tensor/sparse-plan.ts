@@ -99,8 +99,10 @@ export interface PlanFlattenStep extends StepBase {
   op: 'flatten';
 }
 
+/** One step of a plan: it reads value `input` (and a residual) and its output is the next value. */
 export type SparsePlanStep = PlanConvStep | PlanLinearStep | PlanMaxPoolStep | PlanGlobalAvgPoolStep | PlanAffineStep | PlanFlattenStep;
 
+/** What SparsePlan.compile builds a plan from: the per-image input shapes and the steps, in order. */
 export interface SparsePlanSpec {
   /** The per-image input shapes accepted ([C, H, W] or [features]), all with the same number of values; the first is the layout. */
   inputShapes: number[][];
@@ -117,6 +119,7 @@ export interface PlanTiming {
   kernel: PlanKernel;
 }
 
+/** A step as the compiled plan describes it (SparsePlan.describe). */
 export interface PlanStepInfo {
   name: string;
   op: SparsePlanStep['op'];
