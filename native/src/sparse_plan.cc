@@ -85,6 +85,7 @@ class SparsePlanWrap : public Napi::ObjectWrap<SparsePlanWrap> {
                            InstanceMethod("dispose", &SparsePlanWrap::DisposeMethod),
                            InstanceAccessor("disposed", &SparsePlanWrap::DisposedGetter, nullptr),
                            InstanceAccessor("bytes", &SparsePlanWrap::BytesGetter, nullptr),
+                           InstanceAccessor("chunkImages", &SparsePlanWrap::ChunkGetter, nullptr),
                        });
   }
 
@@ -233,6 +234,8 @@ class SparsePlanWrap : public Napi::ObjectWrap<SparsePlanWrap> {
   Napi::Value BytesGetter(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), plan_ ? static_cast<double>(plan_->WeightBytes() + plan_->BufferBytes()) : 0.0);
   }
+
+  Napi::Value ChunkGetter(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), plan_ ? static_cast<double>(plan_->maxChunk) : 0.0); }
 
   // Reports the plan's current bytes to V8 (they change when buffers grow or weights are dropped).
   void Report() {

@@ -25,6 +25,7 @@ export interface NativeSparsePlan {
   dispose(): void;
   readonly disposed: boolean;
   readonly bytes: number;
+  readonly chunkImages: number;
 }
 export interface NativePlanTiming {
   step: number;

@@ -197,6 +197,11 @@ export class SparsePlan implements Disposable {
     return this.handle.bytes;
   }
 
+  /** Images per chunk of a run: as many as fit about 512 KiB of activations and padded input, 1 … 64 (0 once disposed). */
+  get chunkImages(): number {
+    return this.handle.chunkImages;
+  }
+
   /** Frees the native memory now; run() afterwards throws. Idempotent. */
   dispose(): void {
     this.handle.dispose();

@@ -311,6 +311,9 @@ test('calibrate times both kernels of tunable steps, keeps one per batch regime 
       info.map((s) => s.outputShape),
       [[16, 12, 12], [16], [3]],
     );
+    // An arena of 2,320 floats per image (the conv's 2,304, then the pool's 16 beside it; the logits reuse the conv's place)
+    // and 1,568 of padded input: 15.2 KiB per image, 33 images in 512 KiB.
+    assert.equal(plan.chunkImages, 33);
     assert.equal(info[0].weights, 16 * 8 * 9);
     assert.equal(info[0].nonZeros, w.countNonzero());
     if (timings[0].kernel === timings[1].kernel) assert.ok(plan.bytes < bytesBefore, `${plan.bytes} < ${bytesBefore}`);
