@@ -2,6 +2,8 @@
 // arena of values, buffers sized per chunk of images, the run chunk by chunk,
 // and the calibration that times both kernels of a layer. The steps
 // themselves are in sparse_plan_steps.cc.
+#include <ATen/CPUGeneratorImpl.h>
+
 #include <algorithm>
 #include <chrono>
 
@@ -180,7 +182,8 @@ std::vector<Timing> Calibrate(Plan& p, int64_t largeBatch, int reps) {
   const int regimes = p.maxChunk < kLargeBatch ? 1 : kRegimes;
   for (int regime = 0; regime < regimes; ++regime) {
     const int64_t n = regime == 0 ? 1 : std::clamp(largeBatch, kLargeBatch, p.maxChunk);
-    at::Tensor x = at::randn({n * inPer}, at::kFloat);
+    // A generator of its own: loading a model must not move the user's seeded default generator.
+    at::Tensor x = at::randn({n * inPer}, at::detail::createCPUGenerator(regime + 1), at::TensorOptions(at::kFloat));
     const float* xp = x.data_ptr<float>();
     EnsureBuffers(p, n);
     // Step by step, so each step's inputs hold real activations when it is timed.

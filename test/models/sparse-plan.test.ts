@@ -5,7 +5,7 @@
 // architectures with a builder; bad inputs; disposal.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randn, tidy } from '../../src/tensor/index.js';
+import { manualSeed, rand, randn, tidy } from '../../src/tensor/index.js';
 import type { ModelDescription } from '../../src/checkpoints/model-description.js';
 import { toSparseInference, type SparseInferenceOptions } from '../../src/models/sparse-infer.js';
 import { ConvNet } from '../../src/models/convnet.js';
@@ -117,4 +117,14 @@ test('dispose frees the plan and the model; a model the builders do not know run
   assert.ok(c.maxDiff <= REL_TOL * c.scale);
   modules.dispose();
   dense.dispose();
+});
+
+test("measuring the kernels at load leaves the default generator's sequence alone", () => {
+  manualSeed(7);
+  const want = tidy(() => rand([4]).toArray<'float32'>());
+  manualSeed(7);
+  const sparse = toSparseInference(prunedModel(CONVNET, 0.9), { calibration: { reps: 1 } });
+  const got = tidy(() => rand([4]).toArray<'float32'>());
+  sparse.dispose();
+  assert.deepEqual(got, want);
 });
