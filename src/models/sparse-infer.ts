@@ -101,7 +101,9 @@ export interface SparseInferenceOptions {
    * keeps the faster per batch regime; 'density' applies
    * `maxDensity` and `smallLayerWeights`; 'sparse' and 'dense' put every
    * layer on that kernel. Default: 'density' when `maxDensity` is given,
-   * else 'measure'. The modules engine always uses the density rule.
+   * else 'measure' (it adds about 2 ms to loading the ConvNet, 35 ms for
+   * ResNet-20, 0.8 s for VGG-16). The modules engine always uses the
+   * density rule.
    */
   kernelChoice?: 'measure' | 'density' | PlanKernel;
   /** Calibration of kernelChoice 'measure': its large batch (default 16) and timed runs per kernel (default 7). */
