@@ -8,7 +8,12 @@
         "native/src/ops_create.cc",
         "native/src/ops_math.cc",
         "native/src/ops_nn.cc",
-        "native/src/sparse_ops.cc"
+        "native/src/sparse_ops.cc",
+        "native/src/sparse_kernels.cc",
+        "native/src/sparse_plan.cc",
+        "native/src/sparse_plan_spec.cc",
+        "native/src/sparse_plan_steps.cc",
+        "native/src/sparse_plan_exec.cc"
       ],
       "include_dirs": [
         "<!@(node -p \"require('node-addon-api').include_dir\")",

@@ -5,7 +5,8 @@
  * ResNet-20 (3×32×32) pruned to 90% and 98% with the global magnitude
  * criterion:
  *
- *   node --import tsx bench/sparse-infer.bench.ts [--models convnet,resnet20] [--sparsities 0.9,0.98] [--threads 1] [--latency-runs 200] [--throughput-runs 20] [--max-density 0.6]
+ *   node --import tsx bench/sparse-infer.bench.ts [--models convnet,resnet20] [--sparsities 0.9,0.98] [--threads 1] [--latency-runs 200] [--throughput-runs 20]
+ *     [--kernel-choice measure|density|sparse|dense] [--max-density 0.6]
  *
  * The weights are not trained: each model is PyTorch's default random
  * initialization (seed 1), pruned by global magnitude. Global magnitude on
@@ -14,8 +15,11 @@
  * as much as the overall sparsity.
  *
  * Prints a table per model and, last, one JSON line
- *   {"rows":[{"model","sparsity","threads","latencyMs":{dense,onnx,sparse},"imagesPerSecond":{..},"sparseVsDense":{latency,throughput},"sparseVsOnnx":{..}}],"loadAverage":[..]}
- * where a ratio > 1 means the sparse engine is that many times faster. The
+ *   {"rows":[{"model","sparsity","threads","latencyMs":{dense,onnx,sparse},"imagesPerSecond":{..},"sparseVsDense":{latency,throughput},"sparseVsOnnx":{..},
+ *     "engine","denseLayers","nativeMicros"}],"loadAverage":[..]}
+ * where a ratio > 1 means the sparse engine is that many times faster and
+ * nativeMicros is the plan's own time at batch 1 (without the JavaScript
+ * around the call: making the input tensor, wrapping the output). The
  * targets of issue #14: at batch 1, ≥ 2× dense libtorch at 90%, ≥ 4× at 98%.
  */
 import { parseArgs } from 'node:util';
@@ -35,6 +39,7 @@ const { values } = parseArgs({
     'latency-runs': { type: 'string', default: '200' },
     'throughput-runs': { type: 'string', default: '20' },
     'max-density': { type: 'string' },
+    'kernel-choice': { type: 'string' },
   },
 });
 
@@ -42,6 +47,11 @@ const DESCRIPTIONS: Record<string, ZooModelDescription> = {
   convnet: { name: 'convnet', options: {}, inChannels: 1, numClasses: 10, imageSize: 28 },
   resnet20: { name: 'resnet20', options: {}, inChannels: 3, numClasses: 10, imageSize: 32 },
 };
+
+function kernelChoice(v: string | undefined): 'measure' | 'density' | 'sparse' | 'dense' | undefined {
+  if (v === undefined || v === 'measure' || v === 'density' || v === 'sparse' || v === 'dense') return v;
+  throw new Error(`--kernel-choice: one of measure, density, sparse, dense; got '${v}'`);
+}
 
 setNumThreads(Number(values.threads));
 const rows: unknown[] = [];
@@ -61,10 +71,11 @@ for (const name of values.models.split(',')) {
       latencyRuns: Number(values['latency-runs']),
       throughputRuns: Number(values['throughput-runs']),
       maxDensity: values['max-density'] === undefined ? undefined : Number(values['max-density']),
+      kernelChoice: kernelChoice(values['kernel-choice']),
     });
     console.log(`\n${formatInferBenchmark(r)}`);
     console.log(`  layer densities: ${layers}`);
-    if (r.sparseStats.denseLayers.length > 0) console.log(`  on libtorch's dense kernels: ${r.sparseStats.denseLayers.join('; ')}`);
+    if (r.sparseStats.denseLayers.length > 0) console.log(`  on dense kernels: ${r.sparseStats.denseLayers.join('; ')}`);
     const [dense, onnx, sparse] = r.engines;
     rows.push({
       model: name,
@@ -73,6 +84,9 @@ for (const name of values.models.split(',')) {
       latencyMs: { dense: dense.latencyMs, onnx: onnx.latencyMs, sparse: sparse.latencyMs },
       imagesPerSecond: { dense: dense.imagesPerSecond, onnx: onnx.imagesPerSecond, sparse: sparse.imagesPerSecond },
       ...r.ratios,
+      engine: r.sparseStats.engine,
+      denseLayers: r.sparseStats.denseLayers,
+      nativeMicros: r.sparseProfile?.totalMicros ?? null,
       loadAverage: r.loadAverage,
     });
     model.dispose();

@@ -10,6 +10,7 @@ void InitCreate(Napi::Object exports);
 void InitMath(Napi::Object exports);
 void InitNN(Napi::Object exports);
 void InitSparse(Napi::Object exports);
+Napi::Function InitSparsePlan(Napi::Env env);
 }  // namespace ss
 
 // glibc serves allocations above its (adaptive) mmap threshold with fresh
@@ -36,6 +37,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   ss::InitMath(exports);
   ss::InitNN(exports);
   ss::InitSparse(exports);
+  exports.Set("SparsePlan", ss::InitSparsePlan(env));
   return exports;
 }
 

@@ -5,20 +5,16 @@
 //
 // Threads: at::parallel_for over output rows/planes, so libtorch's intra-op
 // pool and at::get_num_threads() apply. Vectorization: the inner loops run
-// over contiguous output columns, accumulated in vector registers; that
-// kernel (CombineRow) is compiled twice, for AVX2+FMA and for the build's
-// baseline, and the one the CPU supports is picked at load time
-// (__builtin_cpu_supports), so the build needs no -march flag.
+// over contiguous output columns, accumulated in vector registers
+// (CombineRow, sparse_kernels.h: AVX2+FMA or the build's baseline, picked
+// for the CPU at load time).
 #include <ATen/Parallel.h>
 
 #include <algorithm>
 #include <cstdint>
 
+#include "sparse_kernels.h"
 #include "tensor_wrap.h"
-
-#if defined(__x86_64__) && defined(__GNUC__)
-#define SS_X86_DISPATCH 1
-#endif
 
 namespace ss {
 
@@ -94,72 +90,8 @@ void LinearRowsDot(const Csr& w, const float* __restrict x, int64_t n, int64_t i
   }
 }
 
-// Eight floats; `aligned(4)` lets it load from and store to any float address.
-typedef float Vec8 __attribute__((vector_size(32), aligned(4)));
-constexpr int64_t kVec = 8;
-// Slack after every source buffer: tiles read up to kVec·8 - 1 floats past
-// the last value they keep, so the buffers are allocated that much longer.
-constexpr int64_t kSlack = kVec * 8;
-
-// out[j0 … j0 + 8·NV) = b + Σ_k values[k] · src[offsets[k] + j], accumulated
-// in NV vector registers over all of a row's non-zeros: one load and one
-// multiply-add per 8 outputs and non-zero, no stores inside the loop.
-template <int NV>
-__attribute__((always_inline)) inline void CombineTile(const float* __restrict src, const int64_t* __restrict offsets, const float* __restrict values, int64_t k0, int64_t k1, float b,
-                        float* __restrict out, int64_t j0) {
-  Vec8 acc[NV];
-  for (int v = 0; v < NV; ++v) acc[v] = Vec8{} + b;
-  for (int64_t k = k0; k < k1; ++k) {
-    const float* p = src + offsets[k] + j0;
-    const Vec8 w = Vec8{} + values[k];
-    for (int v = 0; v < NV; ++v) acc[v] += w * *reinterpret_cast<const Vec8*>(p + v * kVec);
-  }
-  for (int v = 0; v < NV; ++v) *reinterpret_cast<Vec8*>(out + j0 + v * kVec) = acc[v];
-}
-
-// out[0 … len) (written up to len rounded up to 8) = b + Σ_k values[k] · src[offsets[k] + j]:
-// one sparse row times dense rows, tiled over j.
-__attribute__((always_inline)) inline void CombineRowBody(const float* __restrict src, const int64_t* __restrict offsets, const float* __restrict values, int64_t k0,
-                                                          int64_t k1, float b, float* __restrict out, int64_t len) {
-  int64_t j = 0;
-  for (; j + 8 * kVec <= len; j += 8 * kVec) CombineTile<8>(src, offsets, values, k0, k1, b, out, j);
-  if (j + 4 * kVec <= len) {
-    CombineTile<4>(src, offsets, values, k0, k1, b, out, j);
-    j += 4 * kVec;
-  }
-  if (j + 2 * kVec <= len) {
-    CombineTile<2>(src, offsets, values, k0, k1, b, out, j);
-    j += 2 * kVec;
-  }
-  for (; j < len; j += kVec) CombineTile<1>(src, offsets, values, k0, k1, b, out, j);
-}
-
-using CombineRowFn = void (*)(const float*, const int64_t*, const float*, int64_t, int64_t, float, float*, int64_t);
-
-void CombineRowBaseline(const float* src, const int64_t* offsets, const float* values, int64_t k0, int64_t k1, float b, float* out, int64_t len) {
-  CombineRowBody(src, offsets, values, k0, k1, b, out, len);
-}
-
-#ifdef SS_X86_DISPATCH
-__attribute__((target("avx2,fma"))) void CombineRowAvx2(const float* src, const int64_t* offsets, const float* values, int64_t k0, int64_t k1, float b,
-                                                        float* out, int64_t len) {
-  CombineRowBody(src, offsets, values, k0, k1, b, out, len);
-}
-#endif
-
-CombineRowFn PickCombineRow() {
-#ifdef SS_X86_DISPATCH
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return CombineRowAvx2;
-#endif
-  return CombineRowBaseline;
-}
-
-// The kernel for this CPU, chosen once.
-const CombineRowFn CombineRow = PickCombineRow();
-
-// Round up to whole vectors, the width CombineRow writes.
-inline int64_t RoundUp(int64_t n) { return (n + kVec - 1) / kVec * kVec; }
+// The vector kernel for this CPU (sparse_kernels.cc), chosen once.
+const CombineRowFn CombineRow = CombineRowKernel();
 
 // denseToCsr(weight [rows, cols] float32) → [rowPtr int64, colIdx int32, values float32]
 Napi::Value DenseToCsr(const Napi::CallbackInfo& info) {

@@ -17,12 +17,20 @@ interface BenchInferFlags {
   latencyRuns: number;
   throughputRuns: number;
   maxDensity?: number;
+  kernelChoice?: 'measure' | 'density' | 'sparse' | 'dense';
 }
 
 const positiveInt = (v: string): number => {
   const n = Number.parseInt(v, 10);
   if (!Number.isInteger(n) || n < 1) throw new Error(`expected a positive integer, got '${v}'`);
   return n;
+};
+
+const KERNEL_CHOICES = ['measure', 'density', 'sparse', 'dense'] as const;
+const kernelChoiceOption = (v: string): BenchInferFlags['kernelChoice'] => {
+  const choice = KERNEL_CHOICES.find((c) => c === v);
+  if (choice === undefined) throw new Error(`expected one of ${KERNEL_CHOICES.join(', ')}, got '${v}'`);
+  return choice;
 };
 
 export function registerBenchInferCommand(program: Command): void {
@@ -37,7 +45,8 @@ export function registerBenchInferCommand(program: Command): void {
     .option('--threads <n>', 'intra-op threads for every engine (default: libtorch default)', positiveInt)
     .option('--latency-runs <n>', 'single-image forwards timed per engine', positiveInt, 200)
     .option('--throughput-runs <n>', 'batches of 64 timed per engine', positiveInt, 20)
-    .option('--max-density <d>', "layers denser than this keep libtorch's dense kernel in the sparse engine (default 0.6; 1: all sparse)", Number)
+    .option('--max-density <d>', 'layers denser than this run on a dense kernel in the sparse engine (1: all sparse; implies --kernel-choice density)', Number)
+    .option('--kernel-choice <how>', "the sparse engine's kernel per layer: measure (time both at load; default), density, sparse or dense", kernelChoiceOption)
     .action(async (checkpoint: string, o: BenchInferFlags) => {
       const { setNumThreads } = await import('../tensor/create.js');
       const { loadModel } = await import('../models/load.js');
@@ -46,7 +55,12 @@ export function registerBenchInferCommand(program: Command): void {
       if (o.threads !== undefined) setNumThreads(o.threads);
       const { model, description } = await loadModel(checkpoint, checkpointLoadHints(o));
       try {
-        const r = await benchmarkInference(model, description, { latencyRuns: o.latencyRuns, throughputRuns: o.throughputRuns, maxDensity: o.maxDensity });
+        const r = await benchmarkInference(model, description, {
+          latencyRuns: o.latencyRuns,
+          throughputRuns: o.throughputRuns,
+          maxDensity: o.maxDensity,
+          kernelChoice: o.kernelChoice,
+        });
         process.stdout.write(`${checkpoint}\n${formatInferBenchmark(r)}\n`);
         process.stdout.write(
           `${JSON.stringify({ checkpoint, model: r.model, sparsity: Math.round((1 - r.density) * 1e4) / 1e4, threads: r.threads, ...r.ratios, loadAverage: r.loadAverage })}\n`,

@@ -1,26 +1,35 @@
 /**
  * Sparse inference: a model whose Conv2d and Linear layers multiply with
- * their weights' non-zeros only (CSR kernels of tensor/sparse.ts), in eval
- * mode. Everything else (ReLU, pooling, residual adds, flatten) stays the
- * model's own forward() on libtorch.
+ * their weights' non-zeros only, in eval mode. Two engines:
+ *
+ * - **plan** (the zoo models: ConvNet, CIFAR ResNets, WideResNets, VGG-16,
+ *   MLP; sparse-plan-builder.ts): the whole network is compiled at load time
+ *   into one native SparsePlan (tensor/sparse-plan.ts), run by one call per
+ *   batch: convs with BN folded, residual adds and ReLUs fused, pooling and
+ *   flatten in native code, preallocated buffers. Each conv and linear layer
+ *   runs on the sparse kernel or on a dense GEMM, whichever was faster when
+ *   both were timed at load (at batch 1, and at batch 16 when the plan runs
+ *   4 or more images at a time), or by the density rule when `maxDensity`
+ *   is given.
+ * - **modules** (any other model): the model's own forward() on libtorch,
+ *   with its Conv2d and Linear forwards replaced by the CSR kernels of
+ *   tensor/sparse.ts, one native call per op.
  *
  * Batch norm in eval mode is an affine map per channel, so a BN that
  * directly follows a conv is folded into it at load time:
  *   s = γ / √(running_var + ε),  W' = s·W (per output channel),  b' = β - s·running_mean + s·b
- * Scaling a row keeps its zeros, so the sparsity pattern is unchanged; the
- * BN then becomes the identity. Folding is on for the zoo models whose
- * conv→BN pairs are known (ConvNet, CIFAR ResNets, VGG-16); other models keep
- * their BN layers as they are, which is always correct, only slower.
+ * Scaling a row keeps its zeros, so the sparsity pattern is unchanged.
  *
  * @example
  * const sparse = await loadSparseModel('soup.sparse.safetensors');
  * const logits = tidy(() => sparse.forward(images)); // [N, classes], as the dense model computes them
- * sparse.stats; // ConvNet at 90%: { layers: 3, weights: 421_408, nonZeros: 42_141, foldedBatchNorms: 2, denseLayers: ['conv2: density 0.715 > maxDensity 0.6'] }
+ * sparse.stats; // ConvNet at 90%: { engine: 'plan', layers: 3, weights: 421_408, nonZeros: 42_141, foldedBatchNorms: 2, denseLayers: ['conv2: dense at batch 1: 0.110 ms vs sparse 0.160 ms'], ... }
  * sparse.dispose();
  */
 import type { Tensor } from '../tensor/tensor.js';
 import { noGrad } from '../tensor/create.js';
 import { CsrMatrix, sparseConv2d, sparseLinear } from '../tensor/sparse.js';
+import { SparsePlan, type PlanKernel, type PlanTiming } from '../tensor/sparse-plan.js';
 import { tidy, keep, type Disposable } from '../tensor/scope.js';
 import * as F from '../nn/functional.js';
 import type { Module } from '../nn/module.js';
@@ -28,16 +37,19 @@ import { BatchNorm2d, Conv2d, Linear } from '../nn/layers.js';
 import { Sequential } from '../nn/containers.js';
 import { TensorError } from '../util/errors.js';
 import { loadModel, type LoadModelHints, type ZooModelDescription } from './load.js';
+import { buildSparsePlanSpec, foldBatchNorm, type BuiltPlanSpec, type KernelChooser } from './sparse-plan-builder.js';
 import { ConvNet } from './convnet.js';
 import { CifarResNet } from './resnet.js';
 import { Vgg16 } from './vgg.js';
 import { Mlp } from './mlp.js';
 
-/** Models whose conv→BN pairs (by name, or consecutive in a Sequential) are checked to be conv feeding BN directly. */
+/** Models whose conv→BN pairs (by name, or consecutive in a Sequential) are checked to be conv feeding BN directly (the modules engine). */
 const FOLDABLE_MODELS = [ConvNet, CifarResNet, Vgg16, Mlp];
 
 export interface SparseInferenceStats {
-  /** Conv2d and Linear layers running on the sparse kernels. */
+  /** 'plan': the whole network in one native SparsePlan; 'modules': the model's own forward with per-layer sparse kernels. */
+  engine: 'plan' | 'modules';
+  /** Conv2d and Linear layers running on the sparse kernels (for a plan: at batch 1). */
   layers: number;
   /** Weights of the float32 CPU Conv2d and Linear layers (sparse or dense kernel), zeros included. */
   weights: number;
@@ -45,29 +57,60 @@ export interface SparseInferenceStats {
   nonZeros: number;
   /** BatchNorm2d layers folded into the conv before them. */
   foldedBatchNorms: number;
-  /** Layers left on libtorch's dense kernels, with the reason (too dense, grouped conv, not float32, not on CPU). */
+  /** Layers on dense kernels (for a plan: at some batch size), with the reason (measured faster, too dense, grouped conv, not float32, not on CPU). */
   denseLayers: string[];
+  /** Plan only: each conv and linear layer's kernel at batches below 4 and from 4 up, and what calibration measured. */
+  kernels: LayerKernels[];
+}
+
+/** A layer of a plan: its kernels per batch regime and the calibration's fastest runs (ms), if measured. */
+export interface LayerKernels {
+  name: string;
+  weights: number;
+  nonZeros: number;
+  kernels: [PlanKernel, PlanKernel];
+  timings: PlanTiming[];
 }
 
 /** A model converted for sparse inference; owns the model and its sparse weights. */
 export interface SparseInferenceModel {
-  /** The converted model (eval mode; its Conv2d/Linear forwards use the sparse kernels). Not trainable. */
+  /**
+   * The model, in eval mode. With the modules engine its Conv2d/Linear
+   * forwards use the sparse kernels; with a plan it is left as loaded (its
+   * own forward is dense libtorch). Not trainable either way.
+   */
   readonly model: Module;
+  /** The compiled plan (engine 'plan'), else null. Owned: dispose() frees it. */
+  readonly plan: SparsePlan | null;
   readonly stats: SparseInferenceStats;
-  /** Logits of a batch, without autograd. */
+  /** Logits of a batch [N, ...input shape] → [N, classes], without autograd. TensorError for an input of another shape. */
   forward(x: Tensor): Tensor;
+  /** Frees the plan's native memory and the model's tensors now (the garbage collector would, later). Idempotent. */
   dispose(): void;
 }
 
 export interface SparseInferenceOptions {
-  /** Fold BN into the conv before it (default: on for the zoo models that are known to allow it). */
+  /** Fold BN into the conv before it (default: on; for the modules engine only for the zoo models known to allow it). */
   foldBatchNorm?: boolean;
+  /** Compile a native plan when the model has a builder (default true); false: the modules engine. */
+  plan?: boolean;
   /**
-   * Layers with more non-zeros than this fraction keep libtorch's dense
-   * kernel (with BN still folded): default 0.6. At batch 1 libtorch's conv
-   * has a large fixed cost, so the sparse kernel wins up to about half
-   * density on ResNet-20's layers, but not on the ConvNet's 71%-dense conv2
-   * (docs/benchmarks.md). 1 puts every layer on the sparse kernels.
+   * How a plan picks each layer's kernel: 'measure' times the sparse and the
+   * dense kernel of every conv and linear layer at load (SparsePlan.calibrate:
+   * batch 1, and batch 16 for plans that run 4 or more images at a time) and
+   * keeps the faster per batch regime; 'density' applies
+   * `maxDensity` and `smallLayerWeights`; 'sparse' and 'dense' put every
+   * layer on that kernel. Default: 'density' when `maxDensity` is given,
+   * else 'measure' (it adds about 2 ms to loading the ConvNet, 35 ms for
+   * ResNet-20, 0.8 s for VGG-16). The modules engine always uses the
+   * density rule.
+   */
+  kernelChoice?: 'measure' | 'density' | PlanKernel;
+  /** Calibration of kernelChoice 'measure': its large batch (default 16) and timed runs per kernel (default 7). */
+  calibration?: { largeBatch?: number; reps?: number };
+  /**
+   * Layers with more non-zeros than this fraction use a dense kernel (with
+   * BN still folded): default 0.6. 1 puts every layer on the sparse kernels.
    */
   maxDensity?: number;
   /**
@@ -102,16 +145,106 @@ export async function loadSparseModel(
 }
 
 /**
- * Converts `model` in place for sparse inference: eval mode, BN folded into
- * convs (see the file's comment), Conv2d/Linear forwards replaced by the CSR
- * kernels (or, for layers denser than `maxDensity`, libtorch's dense ones
- * with the folded weights). Its parameters are left as they were, but its
- * forward no longer reads them: do not train it afterwards. The result owns it.
+ * Converts `model` for sparse inference (see the file's comment): a native
+ * plan for the zoo models, else its Conv2d/Linear forwards replaced in place
+ * by the CSR kernels (or, for layers denser than `maxDensity`, libtorch's
+ * dense ones with the folded weights). Its parameters are left as they
+ * were; do not train it afterwards. The result owns it.
  */
 export function toSparseInference(model: Module, opts: SparseInferenceOptions = {}): SparseInferenceModel {
   model.eval();
+  if (opts.plan !== false) {
+    const planned = compilePlan(model, opts);
+    if (planned !== null) return planned;
+  }
+  return toModuleKernels(model, opts);
+}
+
+/** The plan engine, or null when the model has no plan builder (or a layer the plan cannot hold). */
+function compilePlan(model: Module, opts: SparseInferenceOptions): SparseInferenceModel | null {
+  const choice = opts.kernelChoice ?? (opts.maxDensity === undefined ? 'measure' : 'density');
+  const maxDensity = opts.maxDensity ?? DEFAULT_MAX_DENSITY;
+  const smallLayer = opts.smallLayerWeights ?? DEFAULT_SMALL_LAYER_WEIGHTS;
+  const chooseKernel: KernelChooser = ({ weights, nonZeros }) => {
+    if (choice === 'sparse' || choice === 'dense') return { kernel: choice, reason: `kernelChoice '${choice}'` };
+    const density = nonZeros / Math.max(1, weights);
+    const dense = density > maxDensity && weights > smallLayer;
+    if (choice === 'measure') return { kernel: dense ? 'dense' : 'sparse', tunable: true };
+    return { kernel: dense ? 'dense' : 'sparse', reason: dense ? `density ${density.toFixed(3)} > maxDensity ${maxDensity}` : undefined };
+  };
+  const built = noGrad(() => buildSparsePlanSpec(model, { fold: opts.foldBatchNorm ?? true, chooseKernel }));
+  if (built === null) return null;
+  let plan: SparsePlan;
+  try {
+    plan = SparsePlan.compile(built.spec);
+  } finally {
+    built.dispose();
+  }
+  let stats: SparseInferenceStats;
+  try {
+    const timings = choice === 'measure' ? plan.calibrate(opts.calibration) : [];
+    stats = planStats(plan, built, timings);
+  } catch (e) {
+    plan.dispose();
+    throw e;
+  }
+  let disposed = false;
+  return {
+    model,
+    plan,
+    stats,
+    forward: (x) => plan.run(x),
+    dispose: () => {
+      if (disposed) return;
+      disposed = true;
+      plan.dispose();
+      model.dispose();
+    },
+  };
+}
+
+function planStats(plan: SparsePlan, built: BuiltPlanSpec, timings: PlanTiming[]): SparseInferenceStats {
+  const stats: SparseInferenceStats = {
+    engine: 'plan',
+    layers: 0,
+    weights: 0,
+    nonZeros: 0,
+    foldedBatchNorms: built.foldedBatchNorms,
+    denseLayers: [],
+    kernels: [],
+  };
+  for (const step of plan.describe()) {
+    if (step.kernels === null) continue;
+    const measured = timings.filter((t) => t.name === step.name);
+    stats.kernels.push({ name: step.name, weights: step.weights, nonZeros: step.nonZeros, kernels: step.kernels, timings: measured });
+    stats.weights += step.weights;
+    stats.nonZeros += step.nonZeros;
+    if (step.kernels[0] === 'sparse') stats.layers += 1;
+    if (!step.kernels.includes('dense')) continue;
+    const why =
+      measured.length > 0
+        ? measured
+            .filter((t) => t.kernel === 'dense')
+            .map((t) => `dense at batch ${t.batch}: ${t.denseMs.toFixed(3)} ms vs sparse ${t.sparseMs.toFixed(3)} ms`)
+            .join(', ')
+        : (built.reasons.get(step.name) ?? 'dense kernel');
+    stats.denseLayers.push(`${step.name}: ${why}`);
+  }
+  return stats;
+}
+
+/** The modules engine: the model's own forward, each Conv2d/Linear on a per-layer kernel. */
+function toModuleKernels(model: Module, opts: SparseInferenceOptions): SparseInferenceModel {
   const fold = opts.foldBatchNorm ?? FOLDABLE_MODELS.some((cls) => model instanceof cls);
-  const stats: SparseInferenceStats = { layers: 0, weights: 0, nonZeros: 0, foldedBatchNorms: 0, denseLayers: [] };
+  const stats: SparseInferenceStats = {
+    engine: 'modules',
+    layers: 0,
+    weights: 0,
+    nonZeros: 0,
+    foldedBatchNorms: 0,
+    denseLayers: [],
+    kernels: [],
+  };
   const maxDensity = opts.maxDensity ?? DEFAULT_MAX_DENSITY;
   const smallLayer = opts.smallLayerWeights ?? DEFAULT_SMALL_LAYER_WEIGHTS;
   const owned: Disposable[] = [];
@@ -162,6 +295,7 @@ export function toSparseInference(model: Module, opts: SparseInferenceOptions = 
   let disposed = false;
   return {
     model,
+    plan: null,
     stats,
     forward: (x) => noGrad(() => model.forward(x)),
     dispose: () => {
@@ -193,19 +327,6 @@ function linearOnRows(csr: CsrMatrix, x: Tensor, bias: Tensor | null): Tensor {
   if (x.rank < 1) throw new TensorError(`sparse Linear: expected an input [..., ${csr.cols}], got a scalar`);
   const lead = x.shape.slice(0, -1);
   return tidy(() => sparseLinear(csr, x.reshape([-1, x.size(-1)]), bias).reshape([...lead, csr.rows]));
-}
-
-/** W' = s·W, b' = β - s·mean + s·b with s = γ/√(var+ε): new tensors, kept out of any scope. */
-function foldBatchNorm(conv: Conv2d, bn: BatchNorm2d): { weight: Tensor; bias: Tensor } {
-  return tidy(() => {
-    const scale = bn.runningVar.add(bn.eps).rsqrt();
-    const s = bn.weight ? scale.mul(bn.weight) : scale;
-    let bias = s.mul(bn.runningMean).neg();
-    if (bn.bias) bias = bias.add(bn.bias);
-    if (conv.bias) bias = bias.add(conv.bias.mul(s));
-    const weight = conv.weight.mul(s.reshape([-1, 1, 1, 1]));
-    return { weight: keep(weight), bias: keep(bias.contiguous()) };
-  });
 }
 
 /**

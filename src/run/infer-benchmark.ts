@@ -17,7 +17,8 @@ import { getNumThreads, noGrad, randn, tensor } from '../tensor/create.js';
 import { tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { buildDescribedModel, type ZooModelDescription } from '../models/load.js';
-import { toSparseInference, type SparseInferenceStats } from '../models/sparse-infer.js';
+import { toSparseInference, type SparseInferenceOptions, type SparseInferenceStats } from '../models/sparse-infer.js';
+import type { PlanProfile } from '../tensor/sparse-plan.js';
 import { exportOnnx } from '../models/onnx/index.js';
 
 export type InferEngine = 'dense libtorch' | 'onnxruntime' | 'sparse engine';
@@ -44,6 +45,8 @@ export interface InferBenchmarkResult {
   /** Non-zeros / weights of the layers on the sparse kernels. */
   density: number;
   sparseStats: SparseInferenceStats;
+  /** Where the sparse engine's time goes at batch 1 (medians over latencyRuns runs of the plan, µs); null without a plan. */
+  sparseProfile: PlanProfile | null;
   engines: InferEngineResult[];
   ratios: { sparseVsDense: SpeedRatio; sparseVsOnnx: SpeedRatio };
   /** 1-, 5- and 15-minute load averages when the measurement ended. */
@@ -61,6 +64,8 @@ export interface InferBenchmarkOptions {
   warmup?: number;
   /** The sparse engine's maxDensity (models/sparse-infer.ts; default there). */
   maxDensity?: number;
+  /** The sparse engine's kernelChoice (default there: measured, or by density when maxDensity is given). */
+  kernelChoice?: SparseInferenceOptions['kernelChoice'];
 }
 
 type Forward = (x: Float32Array, dims: number[]) => Promise<void>;
@@ -77,7 +82,7 @@ export async function benchmarkInference(
   const threads = getNumThreads();
   const copy = await buildDescribedModel(description);
   copy.loadStateDict(model.stateDict());
-  const sparse = toSparseInference(copy, { maxDensity: opts.maxDensity });
+  const sparse = toSparseInference(copy, { maxDensity: opts.maxDensity, kernelChoice: opts.kernelChoice });
   model.eval();
   const withTensor =
     (f: (x: Tensor) => Tensor): Forward =>
@@ -85,10 +90,16 @@ export async function benchmarkInference(
       noGrad(() => tidy(() => void f(tensorOf(x, dims))));
     };
   const engines: InferEngineResult[] = [];
+  let sparseProfile: PlanProfile | null = null;
   try {
     engines.push(await measure('dense libtorch', description, withTensor((x) => model.forward(x)), opts));
     engines.push(await measureOnnx(model, description, threads, opts));
     engines.push(await measure('sparse engine', description, withTensor((x) => sparse.forward(x)), opts));
+    const plan = sparse.plan;
+    if (plan !== null) {
+      const one = inputs(description, 1);
+      sparseProfile = tidy(() => plan.profile(tensorOf(one.x, one.dims), opts.latencyRuns ?? 200));
+    }
   } finally {
     sparse.dispose();
   }
@@ -98,6 +109,7 @@ export async function benchmarkInference(
     threads,
     density: sparse.stats.weights > 0 ? sparse.stats.nonZeros / sparse.stats.weights : 1,
     sparseStats: sparse.stats,
+    sparseProfile,
     engines,
     ratios: { sparseVsDense: ratio(sp, dense), sparseVsOnnx: ratio(sp, onnx) },
     loadAverage: loadavg().map((l) => Math.round(l * 100) / 100),
@@ -166,7 +178,7 @@ async function measureOnnx(model: Module, d: ZooModelDescription, threads: numbe
   }
 }
 
-/** The result as a text table (engine, latency, throughput) with the density and thread count above it. */
+/** The result as a text table (engine, latency, throughput) with the density and thread count above it and the sparse engine's slowest steps below. */
 export function formatInferBenchmark(r: InferBenchmarkResult): string {
   const lines = [
     `${r.model}: ${(100 * (1 - r.density)).toFixed(1)}% sparse (${r.sparseStats.nonZeros} of ${r.sparseStats.weights} conv/linear weights), ` +
@@ -177,6 +189,13 @@ export function formatInferBenchmark(r: InferBenchmarkResult): string {
     const lat = e.latencyMs === null ? '-' : e.latencyMs.toFixed(3);
     const thr = e.imagesPerSecond === null ? '-' : String(e.imagesPerSecond);
     lines.push(`${e.engine.padEnd(16)}${lat.padStart(18)}${thr.padStart(18)}  ${e.note ?? ''}`);
+  }
+  const p = r.sparseProfile;
+  if (p !== null) {
+    const top = [...p.steps].sort((a, b) => b.micros - a.micros).slice(0, 8);
+    lines.push(
+      `sparse engine at batch 1, native: ${p.totalMicros.toFixed(1)} µs; slowest steps: ${top.map((s) => `${s.name} ${s.micros.toFixed(1)}`).join(', ')}`,
+    );
   }
   return lines.join('\n');
 }

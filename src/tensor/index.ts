@@ -8,3 +8,19 @@ export type { AutocastDType } from './amp.js';
 export type { Disposable } from './scope.js';
 export { CsrMatrix, sparseLinear, sparseConv2d } from './sparse.js';
 export type { SparseConvGeometry } from './sparse.js';
+export { SparsePlan } from './sparse-plan.js';
+export type {
+  SparsePlanSpec,
+  SparsePlanStep,
+  PlanKernel,
+  PlanResidual,
+  PlanConvStep,
+  PlanLinearStep,
+  PlanMaxPoolStep,
+  PlanGlobalAvgPoolStep,
+  PlanAffineStep,
+  PlanFlattenStep,
+  PlanTiming,
+  PlanStepInfo,
+  PlanProfile,
+} from './sparse-plan.js';

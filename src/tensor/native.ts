@@ -16,6 +16,40 @@ export interface NativeTensor {
   /** Reports the tensor's bytes to V8 now, if they were deferred (created inside a scope). */
   reportExternal(): void;
 }
+/** A compiled sparse inference plan (native/src/sparse_plan.cc); src/tensor/sparse-plan.ts wraps it. */
+export interface NativeSparsePlan {
+  run(x: NativeTensor): NativeTensor;
+  calibrate(largeBatch: number, reps: number): NativePlanTiming[];
+  profile(x: NativeTensor, reps: number): { totalMicros: number; steps: { name: string; op: string; micros: number }[] };
+  describe(): NativePlanStepInfo[];
+  dispose(): void;
+  readonly disposed: boolean;
+  readonly bytes: number;
+  readonly chunkImages: number;
+}
+export interface NativePlanTiming {
+  step: number;
+  name: string;
+  batch: number;
+  sparseMs: number;
+  denseMs: number;
+  kernel: 'sparse' | 'dense';
+}
+export interface NativePlanStepInfo {
+  name: string;
+  op: string;
+  kernels: ['sparse' | 'dense', 'sparse' | 'dense'] | null;
+  weights: number;
+  nonZeros: number;
+  outputShape: number[];
+  tunable: boolean;
+}
+/** The spec a SparsePlan is built from: plain objects, tensors for the weights (the plan copies them). */
+export interface NativePlanSpec {
+  inputShapes: number[][];
+  steps: Record<string, unknown>[];
+}
+
 /** An opaque seeded libtorch generator. */
 export type NativeGenerator = { readonly __nativeGenerator: unique symbol };
 
@@ -25,6 +59,7 @@ type Other = T | number | boolean;
 
 export interface NativeAddon {
   NativeTensor: new () => T;
+  SparsePlan: new (spec: NativePlanSpec) => NativeSparsePlan;
   setErrorClass(cls: new (message: string) => Error): void;
   fromBuffer(data: ArrayBufferView, shape: number[], dtype: string, device?: string): T;
   toBuffer(t: T): ArrayBuffer;
@@ -191,15 +226,15 @@ export interface NativeAddon {
 }
 
 /**
- * Every name the addon exports (NativeTensor is its class, the rest are
- * functions), as a value: the interface vanishes at runtime, this list does
+ * Every name the addon exports (NativeTensor and SparsePlan are classes, the
+ * rest are functions), as a value: the interface vanishes at runtime, this list does
  * not. test/tensor/addon-surface pins it to the loaded addon and to the
  * registrations in native/src/*.cc.
  */
 // prettier-ignore
 export const NATIVE_EXPORTS = [
   // native/src/addon.cc
-  'NativeTensor', 'setErrorClass',
+  'NativeTensor', 'SparsePlan', 'setErrorClass',
   // native/src/ops_create.cc
   'fromBuffer', 'toBuffer', 'item', 'zeros', 'ones', 'empty', 'full', 'arange', 'zerosLike', 'onesLike', 'createGenerator', 'manualSeed',
   'randn', 'rand', 'randint', 'randperm', 'uniform_', 'normal_', 'bernoulli', 'shape', 'dtype', 'device', 'numel', 'isContiguous', 'to',
