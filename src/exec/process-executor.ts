@@ -40,6 +40,8 @@ export interface ProcessExecutorOptions {
   threadsPerWorker?: number;
   /** Called with a job and the pid of the child that starts it. */
   onJobStart?: (job: RetrainJob, pid: number) => void;
+  /** Called when a new child is ready for jobs: its pid and the seconds from fork to ready (node start, module loading, libtorch). */
+  onWorkerReady?: (pid: number, seconds: number) => void;
 }
 
 
@@ -103,7 +105,11 @@ class Worker {
   private stopping = false;
   private nextId = 1;
 
-  constructor(readonly threads: number) {
+  constructor(
+    readonly threads: number,
+    onReady?: (pid: number, seconds: number) => void,
+  ) {
+    const forkedAt = performance.now();
     // OpenBLAS sizes its thread pool from the environment when it loads and
     // at::set_num_threads does not change it, so the environment fixes it here.
     const n = String(threads);
@@ -126,6 +132,7 @@ class Worker {
       this.stderrTail = (this.stderrTail + chunk.toString('utf8')).slice(-STDERR_TAIL);
     });
     this.ready = new Promise((resolve) => (this.markReady = resolve));
+    if (onReady) void this.ready.then(() => this.pid !== undefined && onReady(this.pid, (performance.now() - forkedAt) / 1000));
     this.child.on('message', (m: ChildMessage) => this.onMessage(m));
     this.exited = new Promise((resolve) => {
       this.child.once('exit', (code, signal) => {
@@ -292,7 +299,7 @@ export class ProcessExecutor implements RetrainExecutor {
         if (this.workers[k]?.threads !== job.threads || !this.workers[k].alive) {
           await this.workers[k]?.stop('disconnect', 5000);
           if (failure !== null) return;
-          this.workers[k] = new Worker(job.threads);
+          this.workers[k] = new Worker(job.threads, this.options.onWorkerReady);
         }
         const worker = this.workers[k];
         if (worker.pid !== undefined) this.options.onJobStart?.(jobs[i], worker.pid);

@@ -62,8 +62,24 @@ export interface RetrainResult {
   /** Wall time of the training loop, s. */
   seconds: number;
   samplesPerSecond: number;
+  /** Where the job's wall time went, s (absent in results recorded before it existed). */
+  stages?: RetrainStages;
   /** True when the result was found on disk rather than computed now. */
   reused?: boolean;
+}
+
+/** Wall seconds of a retrain job's stages, in the order they run. */
+export interface RetrainStages {
+  /** Dataset preparation and load (0 when this process had it already: a warm worker), s. */
+  data: number;
+  /** Loading the parent and the mask, applying the mask, s. */
+  load: number;
+  /** The training loop, s (RetrainResult.seconds). */
+  train: number;
+  /** The validation pass, s. */
+  validation: number;
+  /** Writing the checkpoint (safetensors, fsync, rename, SHA-256), s. */
+  save: number;
 }
 
 /** "phase 2, imp candidate 1": the job an error or log line is about. */
@@ -95,13 +111,22 @@ function globalWindow(config: SmsConfig, spec: CandidateSpec, window: { totalSte
 export async function retrainCandidate(job: RetrainJob, onProgress?: (p: RetrainProgress) => void): Promise<RetrainResult> {
   const { config, spec } = job;
   if (job.threads && job.threads > 0 && getNumThreads() !== job.threads) setNumThreads(job.threads);
+  let t = performance.now();
+  const lap = (): number => {
+    const now = performance.now();
+    const seconds = (now - t) / 1000;
+    t = now;
+    return seconds;
+  };
   await prepareExperimentData(config); // a worker whose machine has no image cache decodes without blocking its event loop
   const data = experimentData(config);
+  const stages: RetrainStages = { data: lap(), load: 0, train: 0, validation: 0, save: 0 };
   const model = await loadModel(config, job.parent, spec.seed);
   let mask: PruningMask | null = null;
   try {
     mask = await loadMask(job.mask);
     mask.apply(model);
+    stages.load = lap();
     manualSeed(spec.seed);
     const loader = new DataLoader(data.train, {
       batchSize: config.data.batchSize,
@@ -129,8 +154,10 @@ export async function retrainCandidate(job: RetrainJob, onProgress?: (p: Retrain
       device: config.device === 'cpu' ? undefined : config.device,
       onProgress: onProgress && ((p) => onProgress({ ...p, phase: job.phase, candidate: spec.index, kind: job.kind })),
     });
+    stages.train = lap();
     const logits = await predictLogits(model, data.validation, { batchSize: config.evaluation.batchSize });
     const validationAccuracy = accuracy(logits, data.validation.labels, data.validation.numClasses);
+    stages.validation = lap();
     const checkpoint = await saveCheckpoint(job.output, model.stateDict(), {
       model: modelName(config),
       phase: String(job.phase),
@@ -138,6 +165,7 @@ export async function retrainCandidate(job: RetrainJob, onProgress?: (p: Retrain
       kind: job.kind,
       mask: mask.hash(),
     });
+    stages.save = lap();
     return {
       checkpoint,
       maskHash: mask.hash(),
@@ -145,6 +173,7 @@ export async function retrainCandidate(job: RetrainJob, onProgress?: (p: Retrain
       trainLoss: result.lastEpochLoss,
       seconds: result.seconds,
       samplesPerSecond: result.samplesPerSecond,
+      stages,
     };
   } finally {
     mask?.dispose();
