@@ -23,7 +23,7 @@
  * }
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { cpus } from 'node:os';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { RetrainExecutor } from '../sms/executor.js';
 import { mergePhaseOnce, type MergeOutcome } from '../sms/merge.js';
@@ -273,7 +273,7 @@ export class ProcessExecutor implements RetrainExecutor {
     if (job.threads && job.threads > 0) return job.threads;
     if (this.options.threadsPerWorker !== undefined) return this.options.threadsPerWorker;
     if (job.config.threads > 0) return job.config.threads;
-    return Math.max(1, Math.floor(cpus().length / concurrency));
+    return Math.max(1, Math.floor(availableParallelism() / concurrency));
   }
 
   async run(jobs: RetrainJob[], onProgress?: (p: RetrainProgress) => void): Promise<RetrainResult[]> {
@@ -282,7 +282,7 @@ export class ProcessExecutor implements RetrainExecutor {
     if (jobs.length === 0) return [];
     this.running = true;
     installExitHook();
-    const concurrency = Math.min(jobs.length, this.options.concurrency ?? cpus().length);
+    const concurrency = Math.min(jobs.length, this.options.concurrency ?? availableParallelism());
     const results: RetrainResult[] = new Array(jobs.length);
     let next = 0;
     let failure: Error | null = null;

@@ -2,10 +2,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { tinyDatasetDir } from '../helpers/tiny-run.js';
+import { stringify } from 'yaml';
+import { tinyDatasetDir, tinyRunConfig } from '../helpers/tiny-run.js';
 
 const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
 const cli = (...args: string[]) => spawnSync(process.execPath, [...CLI, ...args], { encoding: 'utf8' });
@@ -66,5 +67,25 @@ test('bench-infer prints dense libtorch, onnxruntime and sparse engine rows and 
     assert.ok(json.sparseVsDense.latency > 0);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('run says which executor it uses and why, on the terminal and in events.jsonl', () => {
+  const root = mkdtempSync(join(tmpdir(), 'cli-executor-'));
+  try {
+    const configFile = join(root, 'config.yaml');
+    writeFileSync(configFile, stringify(tinyRunConfig({ name: 'cli-executor', pruning: { phases: 1 } })));
+    const r = cli('run', configFile, '--out', root, '--executor', 'inline', '--threads', '1');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /^executor: inline \(--executor inline, 1 thread in this process\)$/m);
+    const dir = r.stderr.match(/^run directory: (.*)$/m)![1];
+    const start = readFileSync(join(dir, 'events.jsonl'), 'utf8').split('\n').map((l) => (l ? JSON.parse(l) : {})).find((e) => e.type === 'run-start');
+    assert.equal(start.executor, 'inline');
+    assert.equal(start.executorReason, '--executor inline, 1 thread in this process');
+    const bad = cli('run', configFile, '--out', root, '--executor', 'threads');
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.stderr, /--executor: expected 'auto', 'inline', 'processes' or 'queue', got 'threads'/);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
   }
 });
