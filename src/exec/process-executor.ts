@@ -294,6 +294,8 @@ export class ProcessExecutor implements RetrainExecutor {
         const job = {
           ...jobs[i],
           threads: this.threadsFor(jobs[i], concurrency),
+          // Each child scores its own candidate (test, OOD, validation), in parallel, instead of the merge doing it one by one.
+          score: jobs[i].score ?? true,
         };
         // A child's BLAS pool is fixed at its start: a job with another thread count gets a fresh child.
         if (this.workers[k]?.threads !== job.threads || !this.workers[k].alive) {

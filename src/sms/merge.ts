@@ -18,7 +18,7 @@ import { MergeError } from '../util/errors.js';
 import { candidateSpecs, candidateLabel, type CandidateSpec } from './candidates.js';
 import { experimentData, modelName, prepareExperimentData, prepareModel, type ExperimentData } from './context.js';
 import { evaluateModel, type Predictions } from './evaluate.js';
-import { scoreCheckpoint } from './scoring.js';
+import { recordedScores, scoreCheckpoint } from './scoring.js';
 import { runLayout, type SoupMethod } from './layout.js';
 import { loadMask } from './masks.js';
 import { candidateJobName, resultsNamed, type PhaseMergeSpec, type PhaseResults } from './plan.js';
@@ -35,7 +35,8 @@ import { impLongerSpec, scoreBaselines } from './baselines/index.js';
 async function scoreRetrained(config: PhaseMergeSpec['config'], data: ExperimentData, spec: CandidateSpec, r: RetrainResult, label: string): Promise<{ record: CandidateRecord; predictions: Predictions }> {
   // The retrain measured the validation accuracy without recalibration; measure it again only when scoring recalibrates.
   const recalibrated = config.evaluation.recalibrateBn;
-  const scored = await scoreCheckpoint(config, data, r.checkpoint, { validation: recalibrated });
+  // A job that scored its own model (RetrainJob.score: in a worker, in parallel with the others) recorded the same.
+  const scored = (await recordedScores(config, data, r.scores)) ?? (await scoreCheckpoint(config, data, r.checkpoint, { validation: recalibrated }));
   const validationAccuracy = scored.validationAccuracy ?? r.validationAccuracy;
   return {
     record: { label, spec, validationAccuracy, trainLoss: r.trainLoss, seconds: r.seconds, checkpoint: r.checkpoint.path, metrics: scored.metrics },

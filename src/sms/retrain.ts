@@ -21,11 +21,12 @@ import type { SmsConfig } from './config.js';
 import type { CandidateSpec } from './candidates.js';
 import { experimentData, loadModel, modelName, prepareExperimentData } from './context.js';
 import type { PruningMask } from '../prune/mask.js';
-import { retrainResultFileOf } from './layout.js';
+import { retrainPredictionsFileOf, retrainResultFileOf } from './layout.js';
 import { existsSync } from 'node:fs';
 import { readJsonFile, writeJsonFileAtomic } from '../io/atomic.js';
 import { saveCheckpoint, verifiedCheckpoint, type CheckpointRef } from '../checkpoints/store.js';
 import { loadMask } from './masks.js';
+import { scoreAndRecord, type RecordedScores } from './scoring.js';
 
 /** One retrain: (parent checkpoint, mask, spec, seed) → candidate checkpoint; a pure function of its inputs, so it runs anywhere. */
 export interface RetrainJob {
@@ -48,6 +49,13 @@ export interface RetrainJob {
   lrWindow?: { totalSteps: number; offset: number };
   /** libtorch threads for this job (0: leave as is). */
   threads?: number;
+  /**
+   * Also score the candidate like for like after saving it (scoring.ts), so
+   * the merge step reuses the scores instead of scoring it again; its class
+   * probabilities go beside the checkpoint (layout.ts). Executors that run
+   * jobs in parallel set it, which spreads the scoring over their workers.
+   */
+  score?: boolean;
 }
 
 /** What a retrain produced: the candidate checkpoint and how it trained. */
@@ -55,7 +63,12 @@ export interface RetrainResult {
   checkpoint: CheckpointRef;
   /** PruningMask.hash() of the mask the candidate kept. */
   maskHash: string;
-  /** Top-1 accuracy on the validation split (10% of the training set, seed 42), fraction in [0, 1]. */
+  /**
+   * Top-1 accuracy on the validation split (10% of the training set, seed
+   * 42), fraction in [0, 1]: right after training, or, when the job scored
+   * its model with `evaluation.recalibrateBn` on, the recalibrated one of
+   * `scores` (the one the merge step ranks by; the other is not measured).
+   */
   validationAccuracy: number;
   /** Mean training loss of the last epoch, nats. */
   trainLoss: number;
@@ -64,6 +77,8 @@ export interface RetrainResult {
   samplesPerSecond: number;
   /** Where the job's wall time went, s (absent in results recorded before it existed). */
   stages?: RetrainStages;
+  /** The candidate's scores, when the job was asked to score it (RetrainJob.score). */
+  scores?: RecordedScores;
   /** True when the result was found on disk rather than computed now. */
   reused?: boolean;
 }
@@ -76,10 +91,12 @@ export interface RetrainStages {
   load: number;
   /** The training loop, s (RetrainResult.seconds). */
   train: number;
-  /** The validation pass, s. */
+  /** The validation pass, s (0 when the scoring measures it instead). */
   validation: number;
   /** Writing the checkpoint (safetensors, fsync, rename, SHA-256), s. */
   save: number;
+  /** Scoring the candidate (BN recalibration, test, OOD and validation passes; 0 unless RetrainJob.score), s. */
+  score: number;
 }
 
 /** "phase 2, imp candidate 1": the job an error or log line is about. */
@@ -120,7 +137,10 @@ export async function retrainCandidate(job: RetrainJob, onProgress?: (p: Retrain
   };
   await prepareExperimentData(config); // a worker whose machine has no image cache decodes without blocking its event loop
   const data = experimentData(config);
-  const stages: RetrainStages = { data: lap(), load: 0, train: 0, validation: 0, save: 0 };
+  const stages: RetrainStages = { data: lap(), load: 0, train: 0, validation: 0, save: 0, score: 0 };
+  // The recalibrated validation accuracy of the scoring is the one that counts; the plain one would be thrown away.
+  const validateHere = !(job.score && config.evaluation.recalibrateBn);
+  let result: Omit<RetrainResult, 'stages' | 'scores'>;
   const model = await loadModel(config, job.parent, spec.seed);
   let mask: PruningMask | null = null;
   try {
@@ -144,7 +164,7 @@ export async function retrainCandidate(job: RetrainJob, onProgress?: (p: Retrain
     });
     const lr = job.lrWindow ? globalWindow(config, spec, job.lrWindow) : makeRetrainSchedule(config.retrain.schedule, { totalSteps, dense, maxLr: spec.maxLr, minLr: config.retrain.minLr, allr: job.allr }).lr;
     const names = model.namedParameters().map(([n]) => n);
-    const result = await trainModel(model, loader, {
+    const trained = await trainModel(model, loader, {
       epochs: spec.epochs,
       lr,
       momentum: config.retrain.momentum,
@@ -155,8 +175,11 @@ export async function retrainCandidate(job: RetrainJob, onProgress?: (p: Retrain
       onProgress: onProgress && ((p) => onProgress({ ...p, phase: job.phase, candidate: spec.index, kind: job.kind })),
     });
     stages.train = lap();
-    const logits = await predictLogits(model, data.validation, { batchSize: config.evaluation.batchSize });
-    const validationAccuracy = accuracy(logits, data.validation.labels, data.validation.numClasses);
+    let validationAccuracy = NaN;
+    if (validateHere) {
+      const logits = await predictLogits(model, data.validation, { batchSize: config.evaluation.batchSize });
+      validationAccuracy = accuracy(logits, data.validation.labels, data.validation.numClasses);
+    }
     stages.validation = lap();
     const checkpoint = await saveCheckpoint(job.output, model.stateDict(), {
       model: modelName(config),
@@ -166,19 +189,23 @@ export async function retrainCandidate(job: RetrainJob, onProgress?: (p: Retrain
       mask: mask.hash(),
     });
     stages.save = lap();
-    return {
+    result = {
       checkpoint,
       maskHash: mask.hash(),
       validationAccuracy,
-      trainLoss: result.lastEpochLoss,
-      seconds: result.seconds,
-      samplesPerSecond: result.samplesPerSecond,
-      stages,
+      trainLoss: trained.lastEpochLoss,
+      seconds: trained.seconds,
+      samplesPerSecond: trained.samplesPerSecond,
     };
   } finally {
     mask?.dispose();
     model.dispose();
   }
+  if (!job.score) return { ...result, stages };
+  // Scored from the saved file, as the merge step would: the same bits at the same thread count.
+  const scores = await scoreAndRecord(config, data, result.checkpoint, retrainPredictionsFileOf(job.output));
+  stages.score = lap();
+  return { ...result, validationAccuracy: validateHere ? result.validationAccuracy : (scores.validationAccuracy ?? NaN), stages, scores };
 }
 
 /** Where a job's result record is kept, beside its checkpoint. */

@@ -15,8 +15,10 @@ import { DataLoader } from '../data/loader.js';
 import { accuracy } from '../metrics/classification.js';
 import { predictLogits } from '../metrics/predict.js';
 import type { PruningMask } from '../prune/mask.js';
-import type { CheckpointRef } from '../checkpoints/store.js';
-import type { SmsConfig } from './config.js';
+import { recordChecksum, type CheckpointRef } from '../checkpoints/store.js';
+import { sha256OfFile } from '../io/atomic.js';
+import { loadSafetensors, saveSafetensors } from '../io/safetensors.js';
+import { configHash, type SmsConfig } from './config.js';
 import { buildModel, loadModel, type ExperimentData } from './context.js';
 import { evaluateModel, type ModelMetrics, type Predictions } from './evaluate.js';
 
@@ -76,5 +78,58 @@ export async function scoreCheckpoint(config: SmsConfig, data: ExperimentData, r
     return { metrics, predictions, validationAccuracy };
   } finally {
     model.dispose();
+  }
+}
+
+/**
+ * The scores a retrain job recorded for its own model (RetrainJob.score):
+ * what scoreCheckpoint gives for the candidate's checkpoint, computed where
+ * the job ran, so the merge step does not score it again. Equal bit for bit
+ * to scoring it in the merge when both run with the same thread count.
+ */
+export interface RecordedScores {
+  metrics: ModelMetrics;
+  /** As ScoredModel.validationAccuracy: measured (recalibrated) when `evaluation.recalibrateBn` is on, else null. */
+  validationAccuracy: number | null;
+  /** The test and OOD class probabilities: float32 safetensors (`test` [N, C], `ood.<k>` in data.ood() order) and its SHA-256. */
+  predictions: CheckpointRef;
+  /** configHash of the config it was scored under; scores of another config are not used. */
+  scoredWith: string;
+}
+
+/** Scores the checkpoint `ref` of a retrain (like the merge step does: the validation accuracy when recalibrating) and writes its predictions to `predictionsPath`. */
+export async function scoreAndRecord(config: SmsConfig, data: ExperimentData, ref: CheckpointRef, predictionsPath: string): Promise<RecordedScores> {
+  const scored = await scoreCheckpoint(config, data, ref, { validation: config.evaluation.recalibrateBn });
+  const c = data.test.numClasses;
+  const tensors: Record<string, { dtype: 'F32'; shape: number[]; data: Float32Array }> = {
+    test: { dtype: 'F32', shape: [scored.predictions.test.length / c, c], data: scored.predictions.test },
+  };
+  scored.predictions.ood.forEach((p, k) => (tensors[`ood.${k}`] = { dtype: 'F32', shape: [p.length / c, c], data: p }));
+  await saveSafetensors(predictionsPath, tensors, { content: 'class probabilities of a retrained candidate (sparse-soups)' });
+  const predictions = await recordChecksum(predictionsPath);
+  return { metrics: scored.metrics, validationAccuracy: scored.validationAccuracy, predictions, scoredWith: configHash(config) };
+}
+
+/**
+ * The recorded scores of a retrain as a ScoredModel, or null when there are
+ * none, they were scored under another config, or their predictions file is
+ * missing or does not match its checksum (then the caller scores the
+ * checkpoint itself).
+ */
+export async function recordedScores(config: SmsConfig, data: ExperimentData, scores: RecordedScores | undefined): Promise<ScoredModel | null> {
+  if (scores === undefined || scores.scoredWith !== configHash(config)) return null;
+  try {
+    if ((await sha256OfFile(scores.predictions.path)) !== scores.predictions.sha256) return null;
+    const { tensors } = await loadSafetensors(scores.predictions.path);
+    const f32 = (name: string): Float32Array | null => {
+      const t = tensors.get(name);
+      return t?.dtype === 'F32' ? t.data : null;
+    };
+    const test = f32('test');
+    const ood = data.ood().map((_, k) => f32(`ood.${k}`));
+    if (test === null || ood.some((o) => o === null)) return null;
+    return { metrics: scores.metrics, predictions: { test, ood: ood as Float32Array[] }, validationAccuracy: scores.validationAccuracy };
+  } catch {
+    return null;
   }
 }

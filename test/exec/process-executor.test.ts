@@ -22,6 +22,8 @@ import { tinyRunConfig } from '../helpers/tiny-run.js';
 
 const execFileAsync = promisify(execFile);
 const config = parseSmsConfig(tinyRunConfig({ name: 'test-processes', model: { options: { hiddenSizes: [64] } } }));
+// The bit-for-bit comparison with inline also covers the baselines that the children score (IMP chains) or that use their predictions (ensemble).
+const fullConfig = parseSmsConfig(tinyRunConfig({ name: 'test-processes-full', model: { options: { hiddenSizes: [64] } }, baselines: { imp: true, ensemble: true } }));
 
 function isAlive(pid: number): boolean {
   try {
@@ -105,7 +107,7 @@ async function runSmsInFreshProcess(
   delete env.NODE_TEST_CONTEXT;
   const { stdout } = await execFileAsync(
     process.execPath,
-    ['--import', 'tsx', '--input-type=module', '-e', code, mode, workDir, JSON.stringify(config)],
+    ['--import', 'tsx', '--input-type=module', '-e', code, mode, workDir, JSON.stringify(fullConfig)],
     {
       env,
       maxBuffer: 64 << 20,
@@ -127,7 +129,7 @@ test('2 child processes of 1 thread give the inline (1 thread) checkpoints and s
     assert.ok(procs.progress >= 4, 'progress of every candidate reaches onEvent');
     for (const pid of procs.pids) assert.ok(!isAlive(pid), `child ${pid} ended by close()`);
 
-    for (let p = 0; p < config.pruning.phases; p++) {
+    for (let p = 0; p < fullConfig.pruning.phases; p++) {
       const [a, b] = [inline.results.phases[p], procs.results.phases[p]];
       for (let i = 0; i < 2; i++) {
         const ca = (await verifiedCheckpoint(a.candidates[i].checkpoint))!;
@@ -137,7 +139,14 @@ test('2 child processes of 1 thread give the inline (1 thread) checkpoints and s
       }
       assert.deepEqual(b.soups.uniform.metrics, a.soups.uniform.metrics, `phase ${p + 1}: uniform soup`);
       assert.deepEqual(b.soups.greedy.metrics, a.soups.greedy.metrics, `phase ${p + 1}: greedy soup`);
+      assert.ok(existsSync(`${b.candidates[0].checkpoint}.predictions.safetensors`), 'the children scored their candidates');
+      assert.ok(!existsSync(`${a.candidates[0].checkpoint}.predictions.safetensors`), 'inline, the merge scored them');
     }
+    // Every score, the IMP chains' and the ensemble's included, whoever computed it.
+    const comparable = (r: SmsResults, dir: string): unknown =>
+      JSON.parse(JSON.stringify(r).replaceAll(dir, '<run>'), (key, value: unknown) => (key === 'seconds' ? undefined : value));
+    assert.ok(inline.results.phases[1].imp !== null && inline.results.phases[1].ensemble !== null);
+    assert.deepEqual(comparable(procs.results, processDir), comparable(inline.results, inlineDir));
   } finally {
     rmSync(inlineDir, { recursive: true, force: true });
     rmSync(processDir, { recursive: true, force: true });
