@@ -12,13 +12,13 @@
 import { existsSync } from 'node:fs';
 import { readJsonFile, writeJsonFileAtomic } from '../io/atomic.js';
 import { pairwiseDistances } from '../metrics/distances.js';
-import { loadCheckpoint, saveCheckpoint, verifiedCheckpoint } from '../checkpoints/store.js';
+import { loadCheckpoint, saveCheckpoint, verifiedCheckpoint, type CheckpointRef } from '../checkpoints/store.js';
 import type { StateDict } from '../nn/module.js';
 import { MergeError } from '../util/errors.js';
 import { candidateSpecs, candidateLabel, type CandidateSpec } from './candidates.js';
 import { experimentData, modelName, prepareExperimentData, prepareModel, type ExperimentData } from './context.js';
-import { evaluateModel, type Predictions } from './evaluate.js';
-import { recordedScores, scoreCheckpoint } from './scoring.js';
+import { evaluateModel, type ModelMetrics, type Predictions } from './evaluate.js';
+import { recordedScores, scoreCheckpoint, type PhaseScorer, type ScoreTask } from './scoring.js';
 import { runLayout, type SoupMethod } from './layout.js';
 import { loadMask } from './masks.js';
 import { candidateJobName, resultsNamed, type PhaseMergeSpec, type PhaseResults } from './plan.js';
@@ -63,16 +63,41 @@ function assertOneMask(results: RetrainResult[], labels: string[], phase: number
   }
 }
 
-/** Saves a soup, scores it, and frees its model. */
-async function soupRecord(spec: PhaseMergeSpec, data: ExperimentData, outcome: SoupOutcome, method: SoupMethod): Promise<SoupRecord> {
+/**
+ * Saves a soup and frees its model; scores it here, or through `scorer` (the
+ * saved file, already recalibrated: the same numbers at the same thread
+ * count) while this process goes on.
+ */
+async function soupRecord(spec: PhaseMergeSpec, data: ExperimentData, outcome: SoupOutcome, method: SoupMethod, scorer?: PhaseScorer): Promise<() => Promise<SoupRecord>> {
+  let ref: CheckpointRef;
+  let metrics: Promise<ModelMetrics>;
   try {
     const path = runLayout(spec.runDir).soup(spec.phase, method);
-    const ref = await saveCheckpoint(path, outcome.model.stateDict(), { model: modelName(spec.config), kind: 'soup' });
-    const { metrics } = await evaluateModel(outcome.model, spec.config, data);
-    return { validationAccuracy: outcome.validationAccuracy, ingredients: outcome.ingredients, decisions: outcome.decisions, checkpoint: ref.path, metrics };
+    ref = await saveCheckpoint(path, outcome.model.stateDict(), { model: modelName(spec.config), kind: 'soup' });
+    const task: ScoreTask = { config: spec.config, label: `phase ${spec.phase}, ${method} soup`, checkpoint: ref, recalibrate: false, validation: false };
+    metrics = scorer ? settled(scorer(task).then((s) => s.metrics)) : Promise.resolve((await evaluateModel(outcome.model, spec.config, data)).metrics);
   } finally {
     outcome.model.dispose();
   }
+  const { validationAccuracy, ingredients, decisions } = outcome;
+  return async () => ({ validationAccuracy, ingredients, decisions, checkpoint: ref.path, metrics: await metrics });
+}
+
+/** `p` with a no-op rejection handler attached, so a failure that is awaited later is not reported as unhandled meanwhile. */
+function settled<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => {});
+  return p;
+}
+
+/** Options of mergePhase. */
+export interface MergeOptions {
+  /**
+   * Scores the pruned parent and the soups elsewhere, concurrently with the
+   * rest of the merge (the process executor's workers); default: here, one
+   * after another. Candidates are scored by their retrain jobs when those
+   * recorded scores (RetrainJob.score), else here.
+   */
+  scorer?: PhaseScorer;
 }
 
 /**
@@ -81,8 +106,9 @@ async function soupRecord(spec: PhaseMergeSpec, data: ExperimentData, outcome: S
  * Throws MergeError when a candidate's result is missing or the candidates'
  * masks differ, before any merging.
  */
-export async function mergePhase(spec: PhaseMergeSpec, results: PhaseResults): Promise<PhaseResult> {
+export async function mergePhase(spec: PhaseMergeSpec, results: PhaseResults, opts: MergeOptions = {}): Promise<PhaseResult> {
   const { config, phase } = spec;
+  const { scorer } = opts;
   await prepareExperimentData(config); // as in retrainCandidate: a queue worker may have no image cache yet
   await prepareModel(config);
   const data = experimentData(config);
@@ -90,6 +116,10 @@ export async function mergePhase(spec: PhaseMergeSpec, results: PhaseResults): P
   const labels = specs.map((s) => candidateLabel(s, config));
   const retrained = resultsNamed(results, specs.map((_, i) => candidateJobName(i)), phase);
   assertOneMask(retrained, labels, phase);
+
+  // The pruned parent, right after pruning: elsewhere from the start when there is a scorer.
+  const prunedTask: ScoreTask = { config, label: `phase ${phase}, pruned parent`, checkpoint: spec.parent, mask: spec.mask.mask, recalibrate: config.evaluation.recalibrateBn, validation: false };
+  const prunedRemote = scorer ? settled(scorer(prunedTask)) : null;
 
   const candidates: CandidateRecord[] = [];
   const predictions: Predictions[] = [];
@@ -104,14 +134,15 @@ export async function mergePhase(spec: PhaseMergeSpec, results: PhaseResults): P
   let soups: PhaseResult['soups'];
   let pruning: PruningRecord;
   try {
-    const pruned = await scoreCheckpoint(config, data, spec.parent, { mask });
-    pruning = { normDrop: spec.mask.normDrop, prunedFraction: spec.mask.prunedFraction, metrics: pruned.metrics };
+    const prunedHere = prunedRemote ? null : await scoreCheckpoint(config, data, spec.parent, { mask });
     for (const r of retrained) states.push(await loadCheckpoint(r.checkpoint));
     // Greedy ranks the candidates by the validation accuracy they were scored with (recalibrated, when on).
     const ingredients: CandidateState[] = states.map((state, i) => ({ label: labels[i], state, validationAccuracy: candidates[i].validationAccuracy }));
-    const uniform = await soupRecord(spec, data, await uniformSoupModel(config, data, ingredients, mask), 'uniform');
-    const greedy = await soupRecord(spec, data, await greedySoupModel(config, data, ingredients, mask), 'greedy');
-    soups = { uniform, greedy };
+    const uniform = await soupRecord(spec, data, await uniformSoupModel(config, data, ingredients, mask), 'uniform', scorer);
+    const greedy = await soupRecord(spec, data, await greedySoupModel(config, data, ingredients, mask), 'greedy', scorer);
+    soups = { uniform: await uniform(), greedy: await greedy() };
+    const pruned = prunedHere ?? (await prunedRemote!);
+    pruning = { normDrop: spec.mask.normDrop, prunedFraction: spec.mask.prunedFraction, metrics: pruned.metrics };
   } finally {
     mask.dispose();
   }
@@ -155,7 +186,7 @@ export interface MergeOutcome {
  * and every retrain checkpoint) are unchanged and its soups still verify: a
  * resumed run does not merge and evaluate finished phases again.
  */
-export async function mergePhaseOnce(spec: PhaseMergeSpec, results: PhaseResults): Promise<MergeOutcome> {
+export async function mergePhaseOnce(spec: PhaseMergeSpec, results: PhaseResults, opts: MergeOptions = {}): Promise<MergeOutcome> {
   const file = runLayout(spec.runDir).phaseResult(spec.phase);
   const inputs = [spec.mask.maskHash, ...Object.values(results).map((r) => r.checkpoint.sha256)].join(',');
   if (existsSync(file)) {
@@ -169,7 +200,7 @@ export async function mergePhaseOnce(spec: PhaseMergeSpec, results: PhaseResults
       // unreadable record: merge again
     }
   }
-  const result = await mergePhase(spec, results);
+  const result = await mergePhase(spec, results, opts);
   await writeJsonFileAtomic(file, { inputs, result });
   return { result, reused: false };
 }

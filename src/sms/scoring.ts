@@ -19,7 +19,8 @@ import { recordChecksum, type CheckpointRef } from '../checkpoints/store.js';
 import { sha256OfFile } from '../io/atomic.js';
 import { loadSafetensors, saveSafetensors } from '../io/safetensors.js';
 import { configHash, type SmsConfig } from './config.js';
-import { buildModel, loadModel, type ExperimentData } from './context.js';
+import { buildModel, experimentData, loadModel, prepareExperimentData, type ExperimentData } from './context.js';
+import { loadMask } from './masks.js';
 import { evaluateModel, type ModelMetrics, type Predictions } from './evaluate.js';
 
 const device = (config: SmsConfig): string | undefined => (config.device === 'cpu' ? undefined : config.device);
@@ -61,6 +62,8 @@ export interface ScoreOptions {
   mask?: PruningMask;
   /** Also measure the validation accuracy (what ranks a candidate); skipped otherwise. */
   validation?: boolean;
+  /** Recalibrate BN first (default: `evaluation.recalibrateBn`); false for a soup, saved recalibrated already. */
+  recalibrate?: boolean;
 }
 
 /**
@@ -72,7 +75,7 @@ export async function scoreCheckpoint(config: SmsConfig, data: ExperimentData, r
   const model = await loadModel(config, ref);
   try {
     opts.mask?.apply(model);
-    if (config.evaluation.recalibrateBn) await recalibrate(config, data, model);
+    if (opts.recalibrate ?? config.evaluation.recalibrateBn) await recalibrate(config, data, model);
     const { metrics, predictions } = await evaluateModel(model, config, data);
     const validationAccuracy = opts.validation ? await validationAccuracyOf(config, data, model) : null;
     return { metrics, predictions, validationAccuracy };
@@ -133,3 +136,42 @@ export async function recordedScores(config: SmsConfig, data: ExperimentData, sc
     return null;
   }
 }
+
+/**
+ * Scoring a checkpoint as a job that runs where the data is (a worker
+ * process of the process executor): all JSON, the result without
+ * predictions. The merge step hands its pruned parent and soups to one
+ * (PhaseScorer) so that they are scored in parallel.
+ */
+export interface ScoreTask {
+  config: SmsConfig;
+  /** What is scored, for progress and errors: "phase 2, uniform soup". */
+  label: string;
+  checkpoint: CheckpointRef;
+  /** A mask applied after loading (the pruned parent). */
+  mask?: CheckpointRef;
+  /** Recalibrate BN first (the soups are saved recalibrated: false). */
+  recalibrate: boolean;
+  /** Also measure the validation accuracy. */
+  validation: boolean;
+}
+
+/** What a ScoreTask gives: scoreCheckpoint's metrics and validation accuracy. */
+export type TaskScores = Pick<ScoredModel, 'metrics' | 'validationAccuracy'>;
+
+/** Scores the checkpoint of `task` in this process (the same as scoreCheckpoint with the task's options). Throws as scoreCheckpoint, and CheckpointError for a mask that does not verify. */
+export async function runScoreTask(task: ScoreTask): Promise<TaskScores> {
+  const { config } = task;
+  await prepareExperimentData(config);
+  const data = experimentData(config);
+  const mask = task.mask ? await loadMask(task.mask) : undefined;
+  try {
+    const { metrics, validationAccuracy } = await scoreCheckpoint(config, data, task.checkpoint, { mask, validation: task.validation, recalibrate: task.recalibrate });
+    return { metrics, validationAccuracy };
+  } finally {
+    mask?.dispose();
+  }
+}
+
+/** Runs score tasks somewhere else, concurrently (the process executor's pool); the merge step's models are scored through it when given. */
+export type PhaseScorer = (task: ScoreTask) => Promise<TaskScores>;
