@@ -8,11 +8,11 @@
  *       sets included: a run's first phase) and warm (the same pool again:
  *       every later phase).
  *
- *   node --import tsx bench/parallel.bench.ts [--candidates 4] [--images 4096] [--epochs 1] [--repeats 1] [--inline-1] [--retrain-only | --score-here]
+ *   node --import tsx bench/parallel.bench.ts [--candidates 4] [--images 4096] [--epochs 1] [--repeats 1] [--inline-1] [--retrain-only | --before]
  *
  * --retrain-only times executor.run alone, without in-child scoring and
  * without the merge (the measurement before the children scored their
- * candidates); --score-here times the process rows as they were before
+ * candidates); --before adds process rows as they were before issue #15
  * (children retrain only, the merge scores every model in this process);
  * --inline-1 adds an inline row at 1 thread.
  *
@@ -49,8 +49,8 @@ const { values: args } = parseArgs({
     'inline-1': { type: 'boolean', default: false },
     /** Time executor.run alone (no in-child scoring, no merge). */
     'retrain-only': { type: 'boolean', default: false },
-    /** The process rows as before issue #15: children only retrain; the merge scores every model in this process. */
-    'score-here': { type: 'boolean', default: false },
+    /** Also the process rows as before issue #15: children only retrain; the merge scores every model in this process. */
+    before: { type: 'boolean', default: false },
   },
 });
 const m = Number(args.candidates);
@@ -58,7 +58,6 @@ const images = Number(args.images);
 const epochs = Number(args.epochs);
 const repeats = Number(args.repeats);
 const retrainOnly = args['retrain-only'];
-const scoreHere = args['score-here'];
 
 const config = parseSmsConfig({
   name: 'bench-parallel',
@@ -88,7 +87,7 @@ interface PhaseTime {
 }
 
 /** Runs one phase (retrains, then the merge unless --retrain-only) into `runDir`. */
-async function timePhase(executor: RetrainExecutor, jobs: RetrainJob[], spec: PhaseMergeSpec): Promise<PhaseTime> {
+async function timePhase(executor: RetrainExecutor, jobs: RetrainJob[], spec: PhaseMergeSpec, scoreHere: boolean): Promise<PhaseTime> {
   const t0 = performance.now();
   const results = await executor.run(jobs);
   const t1 = performance.now();
@@ -129,7 +128,7 @@ async function main(): Promise<void> {
     const mask: CheckpointRef = prune.mask;
     if (!retrainOnly) experimentData(config).ood(); // the OOD sets: runSms has them from scoring the dense model
     // A run directory per phase run, so nothing is reused: executors skip a job whose verified result exists, and the merge a merged phase.
-    const phase = (tag: string, threads?: number): { jobs: RetrainJob[]; spec: PhaseMergeSpec } => {
+    const phase = (tag: string, threads: number | undefined, scoreHere: boolean): { jobs: RetrainJob[]; spec: PhaseMergeSpec } => {
       const runDir = join(dir, tag);
       mkdirSync(runLayout(runDir).phaseDir(1), { recursive: true });
       const jobs = candidateSpecs(config).map((spec) => ({
@@ -145,16 +144,17 @@ async function main(): Promise<void> {
       }));
       return { jobs, spec: { config, phase: 1, targetSparsity: 0.5, runDir, mask: prune, parent } };
     };
-    const timeIt = async (executor: RetrainExecutor, tag: string, threads?: number): Promise<PhaseTime> => {
-      const p = phase(tag, threads);
-      return timePhase(executor, p.jobs, p.spec);
+    const timeIt = async (executor: RetrainExecutor, tag: string, threads?: number, scoreHere = false): Promise<PhaseTime> => {
+      const p = phase(tag, threads, scoreHere);
+      return timePhase(executor, p.jobs, p.spec, scoreHere);
     };
 
-    const modes = ['inline', 'inline1', 'cold', 'warm'] as const;
+    const modes = ['inline', 'inline1', 'cold', 'warm', 'coldBefore', 'warmBefore'] as const;
     type Mode = (typeof modes)[number];
     const times = Object.fromEntries(modes.map((k) => [k, [] as PhaseTime[]])) as Record<Mode, PhaseTime[]>;
     const childStartSeconds: number[] = [];
     const childPeakRssMb: number[] = [];
+    const childPeakRssBeforeMb: number[] = [];
     for (let r = 0; r < repeats; r++) {
       setNumThreads(2);
       times.inline.push(await timeIt(new InlineExecutor(), `inline-${r}`, 2));
@@ -176,6 +176,16 @@ async function main(): Promise<void> {
       } finally {
         await executor.close();
       }
+      if (args.before) {
+        const before = new ProcessExecutor({ concurrency: 2, threadsPerWorker: 1 });
+        try {
+          times.coldBefore.push(await timeIt(before, `cold-before-${r}`, undefined, true));
+          times.warmBefore.push(await timeIt(before, `warm-before-${r}`, undefined, true));
+          for (const pid of before.pids()) childPeakRssBeforeMb.push(peakRssMb(pid));
+        } finally {
+          await before.close();
+        }
+      }
     }
     /** Median over the repeats of each stage's seconds, summed over the phase's jobs. */
     const medianStages = (xs: PhaseTime[]): RetrainStages =>
@@ -188,10 +198,12 @@ async function main(): Promise<void> {
       ['inline, sequential', '1 × 1 thread', 'inline1'],
       ['processes, cold (first phase)', '2 × 1 thread', 'cold'],
       ['processes, warm (later phases)', '2 × 1 thread', 'warm'],
+      ['processes before #15, cold', '2 × 1 thread', 'coldBefore'],
+      ['processes before #15, warm', '2 × 1 thread', 'warmBefore'],
     ];
     const loadAfter = loadavg();
     console.log(
-      `# ${m} candidates, convnet, ${images} Fashion-MNIST images, ${epochs} epoch(s), batch 128; ${retrainOnly ? 'retrains only' : scoreHere ? 'retrains and merge, processes scoring nothing (as before #15)' : 'retrains and merge'}; ` +
+      `# ${m} candidates, convnet, ${images} Fashion-MNIST images, ${epochs} epoch(s), batch 128; ${retrainOnly ? 'retrains only' : 'retrains and merge'}; ` +
         `libtorch ${libtorchVersion()}, ${cpus().length} cores; median of ${repeats}; ` +
         `load average before ${loadBefore[0].toFixed(2)}, after ${loadAfter[0].toFixed(2)}`,
     );
@@ -213,7 +225,7 @@ async function main(): Promise<void> {
       console.log(`| ${key} (${layout}) | ${STAGES.map((k) => st[k].toFixed(2)).join(' | ')} | ${STAGES.reduce((a, k) => a + st[k], 0).toFixed(2)} |`);
     }
     console.log(
-      `\nchild start (fork to ready), s: median ${median(childStartSeconds).toFixed(2)}; child peak RSS, MiB: median ${median(childPeakRssMb).toFixed(0)}, max ${Math.max(...childPeakRssMb).toFixed(0)}; this process: ${peakRssMb(process.pid).toFixed(0)}`,
+      `\nchild start (fork to ready), s: median ${median(childStartSeconds).toFixed(2)}; child peak RSS, MiB: median ${median(childPeakRssMb).toFixed(0)}, max ${Math.max(...childPeakRssMb).toFixed(0)}${childPeakRssBeforeMb.length ? ` (before #15: median ${median(childPeakRssBeforeMb).toFixed(0)}, max ${Math.max(...childPeakRssBeforeMb).toFixed(0)})` : ''}; this process: ${peakRssMb(process.pid).toFixed(0)}`,
     );
     const secondsOf = (mode: Mode) => ({
       phase: times[mode].map((t) => t.seconds),
@@ -227,7 +239,6 @@ async function main(): Promise<void> {
         images,
         epochs,
         retrainOnly,
-        scoreHere,
         cores: cpus().length,
         repeats,
         loadAverage: { before: loadBefore[0], after: loadAfter[0] },
@@ -235,8 +246,10 @@ async function main(): Promise<void> {
         stages: Object.fromEntries(modes.filter((k) => times[k].length).map((k) => [k, medianStages(times[k])])),
         childStartSeconds,
         childPeakRssMb,
+        ...(childPeakRssBeforeMb.length && { childPeakRssBeforeMb }),
         speedupCold: inline / med('cold', 'seconds'),
         speedupWarm: inline / med('warm', 'seconds'),
+        ...(args.before && { speedupColdBefore: inline / med('coldBefore', 'seconds'), speedupWarmBefore: inline / med('warmBefore', 'seconds') }),
       }),
     );
   } finally {
