@@ -8,9 +8,11 @@
  * runs (dynamic `import()`), so `sparse-soups --help` starts in a blink.
  */
 import { readFileSync, existsSync } from 'node:fs';
+import { availableParallelism, cpus } from 'node:os';
 import type { Command } from 'commander';
 import type { SmsEvent } from '../sms/pipeline.js';
 import type { RetrainExecutor } from '../sms/executor.js';
+import type { SmsConfig } from '../sms/config.js';
 import type { ModelOptions } from '../models/registry.js';
 import type { DatasetLoadOptions } from '../data/dataset.js';
 import { SparseSoupsError } from '../util/errors.js';
@@ -24,20 +26,79 @@ export interface ExecutorFlags {
   devices?: string[];
 }
 
-/** The executor the flags ask for (undefined: inline in this process). */
-export async function makeExecutor(o: ExecutorFlags): Promise<RetrainExecutor | undefined> {
+/** An executor and the one line that says which it is and why (the `executor` event of runExperiment). */
+export interface ChosenExecutor {
+  /** undefined: inline in this process. */
+  executor: RetrainExecutor | undefined;
+  /** 'inline', 'processes' or 'queue'. */
+  name: string;
+  /** Why, and with how many workers and threads: "auto: 2 workers × 1 thread; 2 cores, 19.2 GiB available, ~1.1 GiB per worker". */
+  reason: string;
+}
+
+/** The most retrain jobs one phase of `config` has: the m candidates, IMP's m chains after phase 1, IMP m× longer. */
+export function maxJobsPerPhase(config: SmsConfig, candidates: number): number {
+  const imp = config.baselines.imp && config.pruning.phases > 1 ? candidates : 0;
+  return candidates + imp + (config.baselines.impLonger ? 1 : 0);
+}
+
+/**
+ * The executor the flags ask for. `auto` (the default) runs child processes
+ * when the machine has the cores and memory for two or more workers, else
+ * inline (exec/auto.ts states the rule); it needs the config, whose data
+ * must be loaded in this process already (prepareAndValidate does), for
+ * its per-worker memory estimate.
+ */
+export async function makeExecutor(o: ExecutorFlags, config: SmsConfig): Promise<ChosenExecutor> {
   checkDevicesExecutor(o);
-  if (o.executor === 'inline') return undefined;
-  if (o.executor === 'processes') {
+  if (o.executor === 'inline')
+    return { executor: undefined, name: 'inline', reason: `--executor inline, ${threadCount(o.threads, config)} in this process` };
+  if (o.executor === 'processes' || o.executor === 'auto') {
     const { ProcessExecutor } = await import('../exec/process-executor.js');
-    return new ProcessExecutor({ concurrency: o.workers, threadsPerWorker: o.threads, devices: o.devices });
+    const { candidateSpecs } = await import('../sms/candidates.js');
+    const cores = availableParallelism();
+    const jobs = maxJobsPerPhase(config, candidateSpecs(config).length);
+    let workers = Math.min(o.workers ?? cores, jobs);
+    let why = '--executor processes';
+    if (o.executor === 'auto' && o.devices !== undefined) why = 'auto: --devices asks for child processes';
+    else if (o.executor === 'auto') {
+      const { chooseExecutor, estimateWorkerBytes, machineInputs } = await import('../exec/auto.js');
+      const { experimentData } = await import('../sms/context.js');
+      const data = experimentData(config);
+      const perImage = data.test.imageShape.reduce((a, b) => a * b, 1);
+      // A child loads the whole training set before splitting it: validation / fraction of it.
+      const datasetBytes = data.validation.images.length / config.data.validationFraction + data.test.images.length;
+      const perWorkerBytes = estimateWorkerBytes({ datasetBytes, imageValues: perImage, evaluationBatch: config.evaluation.batchSize });
+      const choice = chooseExecutor({ ...machineInputs(perWorkerBytes), jobs, maxWorkers: o.workers });
+      if (choice.kind === 'inline')
+        return { executor: undefined, name: 'inline', reason: `auto: ${threadCount(o.threads, config)} in this process; ${choice.reason}` };
+      workers = choice.workers;
+      why = `auto: ${choice.reason}`;
+    }
+    const threads = o.threads ?? (config.threads > 0 ? config.threads : Math.max(1, Math.floor(cores / workers)));
+    return {
+      executor: new ProcessExecutor({
+        concurrency: o.executor === 'auto' ? workers : o.workers,
+        threadsPerWorker: o.threads,
+        devices: o.devices,
+      }),
+      name: 'processes',
+      reason: `${why}; ${workers} worker${workers === 1 ? '' : 's'} × ${threads} thread${threads === 1 ? '' : 's'}`,
+    };
   }
   if (o.executor === 'queue') {
     if (!o.redis) throw new SparseSoupsError('--executor queue needs --redis redis://host:port');
     const { createQueueExecutor } = await import('../exec/queue/queue-executor.js');
-    return createQueueExecutor({ redis: o.redis, log: (line) => process.stderr.write(`queue: ${line}\n`) });
+    const executor = createQueueExecutor({ redis: o.redis, log: (line) => process.stderr.write(`queue: ${line}\n`) });
+    return { executor, name: 'queue', reason: `--executor queue, workers at ${o.redis.replace(/\/\/[^@/]*@/, '//')}` };
   }
-  throw new SparseSoupsError(`--executor: expected 'inline', 'processes' or 'queue', got '${o.executor}'`);
+  throw new SparseSoupsError(`--executor: expected 'auto', 'inline', 'processes' or 'queue', got '${o.executor}'`);
+}
+
+/** "2 threads": this process's libtorch threads, as runExperiment sets them. */
+function threadCount(threads: number | undefined, config: SmsConfig): string {
+  const n = threads ?? (config.threads > 0 ? config.threads : cpus().length);
+  return `${n} thread${n === 1 ? '' : 's'}`;
 }
 
 /**
@@ -64,18 +125,22 @@ export async function checkDevicesFlag(o: ExecutorFlags, config: { device: strin
   if (devices === undefined) return;
   checkDevicesExecutor(o);
   if (config.device === 'cpu') {
-    throw new SparseSoupsError(`--devices puts candidates on GPUs, but ${source} computes on the CPU (device: cpu); set device: cuda in the config`);
+    throw new SparseSoupsError(
+      `--devices puts candidates on GPUs, but ${source} computes on the CPU (device: cpu); set device: cuda in the config`,
+    );
   }
   const { checkDevice } = await import('../sms/device.js');
   for (const d of new Set(devices)) checkDevice(d, '--devices');
 }
 
-/** --devices goes with --executor processes (queue workers take their own). */
+/** --devices goes with --executor processes or auto (which then runs child processes); queue workers take their own. */
 function checkDevicesExecutor(o: ExecutorFlags): void {
-  if (o.devices === undefined || o.executor === 'processes') return;
+  if (o.devices === undefined || o.executor === 'processes' || o.executor === 'auto') return;
   throw new SparseSoupsError(
     `--devices spreads the candidates of --executor processes over GPUs; with --executor ${o.executor} ` +
-      (o.executor === 'queue' ? 'give each worker its own --devices (sparse-soups worker --devices 0,1)' : 'set the device in the config (device: cuda:N)'),
+      (o.executor === 'queue'
+        ? 'give each worker its own --devices (sparse-soups worker --devices 0,1)'
+        : 'set the device in the config (device: cuda:N)'),
   );
 }
 
@@ -84,14 +149,16 @@ export function executorOptions(cmd: Command): Command {
   return cmd
     .option(
       '--executor <kind>',
-      "where candidates retrain: 'inline' (this process), 'processes' (parallel child processes) or 'queue' (BullMQ workers, see docs/distributed.md)",
-      'inline',
+      "where candidates retrain: 'auto' (child processes when there are 2+ cores and memory for 2+ workers, else inline; says which), 'inline' (this process), 'processes' (parallel child processes) or 'queue' (BullMQ workers, see docs/distributed.md)",
+      'auto',
     )
     .option('--redis <url>', 'queue: the Redis of the BullMQ queues, redis://host:port')
-    .option('--workers <n>', 'processes: child processes at once (default: min(candidates, cores))', (v) => Number.parseInt(v, 10))
+    .option('--workers <n>', 'processes, auto: child processes at once (default: min(jobs per phase, cores); auto also by memory)', (v) =>
+      Number.parseInt(v, 10),
+    )
     .option(
       '--devices <list>',
-      'processes: CUDA devices of the children, round-robin (0,1; repeat one to share it: 0,0,0); needs device: cuda in the config',
+      'processes, auto: CUDA devices of the children, round-robin (0,1; repeat one to share it: 0,0,0); needs device: cuda in the config',
       parseDevices,
     );
 }

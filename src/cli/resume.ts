@@ -17,9 +17,9 @@ export function registerResumeCommand(program: Command): void {
       const run = await openRunDir(dir);
       await checkDevicesFlag(o, run.config, runLayout(run.path).config);
       await prepareAndValidate(run.config, runLayout(run.path).config);
-      const executor = await makeExecutor(o);
+      const { executor, reason: executorReason } = await makeExecutor(o, run.config);
       const onEvent = await reporter();
-      const results = await runExperiment(run, { onEvent, threads: o.threads, executor }).finally(() => executor?.close());
+      const results = await runExperiment(run, { onEvent, threads: o.threads, executor, executorReason }).finally(() => executor?.close());
       process.stdout.write(`\n${summaryMarkdown(results)}\n`);
     });
 }

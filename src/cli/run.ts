@@ -23,9 +23,9 @@ export function registerRunCommand(program: Command): void {
       await prepareAndValidate(config, configPath); // before the run directory exists; its warnings come again as run events
       const run = await createRunDir(config, o.out);
       process.stderr.write(`run directory: ${run.path}\n`);
-      const executor = await makeExecutor(o);
+      const { executor, reason: executorReason } = await makeExecutor(o, config);
       const onEvent = await reporter();
-      const results = await runExperiment(run, { onEvent, threads: o.threads, executor }).finally(() => executor?.close());
+      const results = await runExperiment(run, { onEvent, threads: o.threads, executor, executorReason }).finally(() => executor?.close());
       const report = await writeReport(run.path);
       process.stdout.write(
         `\n${summaryMarkdown(results)}\n\nresults: ${run.path}/results.json, ${run.path}/results.csv\nreport: ${report}\n`,
@@ -41,12 +41,14 @@ async function runSeeds(config: SmsConfig, configPath: string, o: ExecutorFlags 
   const { writeComparison, comparisonText } = await import('../report/compare-output.js');
   const { writeReport: writeRunReport } = await import('../report/report.js');
   // Every replicate is validated again when it starts; the first one here, before anything is written.
-  await prepareAndValidate(replicateConfigs(config)[0], configPath);
-  const executor = await makeExecutor(o);
+  const first = replicateConfigs(config)[0];
+  await prepareAndValidate(first, configPath);
+  const { executor, reason: executorReason } = await makeExecutor(o, first);
   const dirs = await runReplicates(config, o.out, {
     onEvent: await reporter(),
     threads: o.threads,
     executor,
+    executorReason,
     onReplicateStart: (r) => process.stderr.write(`replicate ${r.index + 1}/${r.count} (seed ${r.seed}): run directory ${r.dir}\n`),
     onReplicateDone: async (r) => {
       await writeRunReport(r.dir);

@@ -4,10 +4,12 @@
  * inline executor does (a job whose verified result exists is not rerun).
  *
  *   parent → child   { type: 'job', id, job }        job.threads is always set
+ *                    { type: 'score', id, task, threads }   score a checkpoint (the merge's pruned parent and soups)
  *                    (disconnecting the channel ends the child)
  *   child → parent   { type: 'ready' }                   once its handlers are set up
  *                    { type: 'progress', id, progress }
- *                    { type: 'result', id, result }
+ *                    { type: 'result', id, result }      a job's
+ *                    { type: 'scored', id, scores }      a score task's
  *                    { type: 'error', id, error: { name, message, stack } }
  *
  * libtorch's thread count is set from job.threads before the job runs, so a
@@ -16,16 +18,18 @@
  * no worker outlives the run.
  */
 import { retrainCandidateOnce, type RetrainJob, type RetrainProgress, type RetrainResult } from '../sms/retrain.js';
+import { runScoreTask, type ScoreTask, type TaskScores } from '../sms/scoring.js';
 import { getNumThreads, setNumThreads } from '../tensor/create.js';
 import type { SerializedError } from '../util/errors.js';
 
 
-export type ParentMessage = { type: 'job'; id: number; job: RetrainJob };
+export type ParentMessage = { type: 'job'; id: number; job: RetrainJob } | { type: 'score'; id: number; task: ScoreTask; threads: number };
 
 export type ChildMessage =
   | { type: 'ready' }
   | { type: 'progress'; id: number; progress: RetrainProgress }
   | { type: 'result'; id: number; result: RetrainResult }
+  | { type: 'scored'; id: number; scores: TaskScores }
   | { type: 'error'; id: number; error: SerializedError };
 
 function serializeError(e: unknown): SerializedError {
@@ -52,6 +56,15 @@ async function runJob(id: number, job: RetrainJob): Promise<void> {
   }
 }
 
+async function runScore(id: number, task: ScoreTask, threads: number): Promise<void> {
+  try {
+    if (getNumThreads() !== threads) setNumThreads(threads);
+    await send({ type: 'scored', id, scores: await runScoreTask(task) });
+  } catch (e) {
+    await send({ type: 'error', id, error: serializeError(e) });
+  }
+}
+
 if (!process.send) {
   process.stderr.write('child-worker: this is the ProcessExecutor worker; it must be started with child_process.fork\n');
   process.exit(2);
@@ -61,6 +74,7 @@ if (!process.send) {
 let queue: Promise<void> = Promise.resolve();
 process.on('message', (message: ParentMessage) => {
   if (message.type === 'job') queue = queue.then(() => runJob(message.id, message.job));
+  else if (message.type === 'score') queue = queue.then(() => runScore(message.id, message.task, message.threads));
 });
 process.on('disconnect', () => process.exit(0));
 // A parent that died while this child was still loading disconnected before the handler was there.

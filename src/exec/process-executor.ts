@@ -10,6 +10,12 @@
  * `threads`, else cores / concurrency, so its checkpoint is bit-identical to
  * the InlineExecutor's run of the same job with the same thread count.
  *
+ * Scoring, which is most of a phase's compute, is spread over the pool as
+ * well: each job scores its own candidate after training it (RetrainJob.score),
+ * and during `merge` the children score the pruned parent and the soups while
+ * this process builds the soups. At equal thread counts every number equals
+ * the InlineExecutor's.
+ *
  * Failures reject the run and terminate every child: a job that throws
  * (RetrainJobError: its message and error type), or a child that exits mid-job
  * (WorkerExitError: its exit code or signal). Both name the job.
@@ -23,10 +29,11 @@
  * }
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { cpus } from 'node:os';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { RetrainExecutor } from '../sms/executor.js';
 import { mergePhaseOnce, type MergeOutcome } from '../sms/merge.js';
+import type { ScoreTask, TaskScores } from '../sms/scoring.js';
 import type { PhaseMergeSpec, PhaseResults } from '../sms/plan.js';
 import { describeRetrainJob, type RetrainJob, type RetrainProgress, type RetrainResult } from '../sms/retrain.js';
 import { RetrainJobError, SparseSoupsError, WorkerExitError } from '../util/errors.js';
@@ -47,8 +54,9 @@ export interface ProcessExecutorOptions {
    * to share one GPU between several small candidates.
    */
   devices?: string[];
+  /** Called when a new child is ready for jobs: its pid and the seconds from fork to ready (node start, module loading, libtorch). */
+  onWorkerReady?: (pid: number, seconds: number) => void;
 }
-
 
 /** The child entry beside this module: `.ts` when running from sources (tsx), `.js` from dist/. */
 export function childWorkerPath(moduleUrl: string = import.meta.url): string {
@@ -90,10 +98,11 @@ function installExitHook(): void {
 }
 
 interface ActiveJob {
-  job: RetrainJob;
+  /** The job or score task, as errors name it ("phase 2, imp candidate 1"). */
+  what: string;
   id: number;
   onProgress?: (p: RetrainProgress) => void;
-  resolve: (r: RetrainResult) => void;
+  resolve: (r: RetrainResult | TaskScores) => void;
   reject: (e: Error) => void;
 }
 
@@ -110,7 +119,11 @@ class Worker {
   private stopping = false;
   private nextId = 1;
 
-  constructor(readonly threads: number) {
+  constructor(
+    readonly threads: number,
+    onReady?: (pid: number, seconds: number) => void,
+  ) {
+    const forkedAt = performance.now();
     // OpenBLAS sizes its thread pool from the environment when it loads and
     // at::set_num_threads does not change it, so the environment fixes it here.
     const n = String(threads);
@@ -133,6 +146,7 @@ class Worker {
       this.stderrTail = (this.stderrTail + chunk.toString('utf8')).slice(-STDERR_TAIL);
     });
     this.ready = new Promise((resolve) => (this.markReady = resolve));
+    if (onReady) void this.ready.then(() => this.pid !== undefined && onReady(this.pid, (performance.now() - forkedAt) / 1000));
     this.child.on('message', (m: ChildMessage) => this.onMessage(m));
     this.exited = new Promise((resolve) => {
       this.child.once('exit', (code, signal) => {
@@ -142,7 +156,7 @@ class Worker {
           const active = this.active;
           this.active = null;
           const tail = this.stopping ? `${this.stderrTail}\n(stopped by the executor: another job failed, or close())` : this.stderrTail;
-          active?.reject(new WorkerExitError(describeRetrainJob(active.job), this.child.pid, code, signal, tail));
+          active?.reject(new WorkerExitError(active.what, this.child.pid, code, signal, tail));
           resolve();
         };
         // Not the 'close' event (it never comes after disconnect()), but the end of stderr, so the tail holds a crash's last words.
@@ -162,7 +176,7 @@ class Worker {
         liveChildren.delete(this.child);
         const active = this.active;
         this.active = null;
-        active?.reject(new WorkerExitError(describeRetrainJob(active.job), undefined, null, null, e.message));
+        active?.reject(new WorkerExitError(active.what, undefined, null, null, e.message));
       }
     });
     this.idle();
@@ -173,28 +187,45 @@ class Worker {
   }
 
   run(job: RetrainJob, onProgress?: (p: RetrainProgress) => void): Promise<RetrainResult> {
+    return this.request(describeRetrainJob(job), (id) => ({ type: 'job', id, job }), onProgress) as Promise<RetrainResult>;
+  }
+
+  /** Scores a checkpoint in this child (a merge's pruned parent or soup). */
+  score(task: ScoreTask): Promise<TaskScores> {
+    return this.request(task.label, (id) => ({ type: 'score', id, task, threads: this.threads })) as Promise<TaskScores>;
+  }
+
+  /** True while the child runs a job or score task for the executor. */
+  get busy(): boolean {
+    return this.active !== null;
+  }
+
+  private request(
+    what: string,
+    message: (id: number) => ParentMessage,
+    onProgress?: (p: RetrainProgress) => void,
+  ): Promise<RetrainResult | TaskScores> {
     return new Promise((resolve, reject) => {
-      if (!this.alive) return reject(this.exitError(job));
-      const active: ActiveJob = { job, id: this.nextId++, onProgress, resolve, reject };
+      if (!this.alive) return reject(this.exitError(what));
+      const active: ActiveJob = { what, id: this.nextId++, onProgress, resolve, reject };
       this.active = active;
-      this.busy();
+      this.hold();
       // The first job waits for 'ready': a message sent while the child still loads its modules has no listener yet.
       void this.ready.then(() => {
         if (this.active !== active || !this.child.connected) return; // exited meanwhile: 'exit' rejects
-        const message: ParentMessage = { type: 'job', id: active.id, job };
-        this.child.send(message, (e) => {
+        this.child.send(message(active.id), (e) => {
           if (e && this.active === active) {
             this.active = null;
-            reject(this.exitError(job, `send failed: ${e.message}`));
+            reject(this.exitError(what, `send failed: ${e.message}`));
           }
         });
       });
     });
   }
 
-  private exitError(job: RetrainJob, note?: string): WorkerExitError {
+  private exitError(what: string, note?: string): WorkerExitError {
     const tail = note ? `${this.stderrTail}\n(${note})` : this.stderrTail;
-    return new WorkerExitError(describeRetrainJob(job), this.pid, this.child.exitCode, this.child.signalCode, tail);
+    return new WorkerExitError(what, this.pid, this.child.exitCode, this.child.signalCode, tail);
   }
 
   private onMessage(m: ChildMessage): void {
@@ -214,7 +245,8 @@ class Worker {
     this.active = null;
     this.idle();
     if (m.type === 'result') active.resolve(m.result);
-    else active.reject(new RetrainJobError(describeRetrainJob(active.job), m.error));
+    else if (m.type === 'scored') active.resolve(m.scores);
+    else active.reject(new RetrainJobError(active.what, m.error));
   }
 
   /** An idle child does not keep the parent alive: if the parent ends without close(), the child sees the disconnect and exits. */
@@ -224,7 +256,7 @@ class Worker {
     (this.child.stderr as unknown as { unref?: () => void } | null)?.unref?.();
   }
 
-  private busy(): void {
+  private hold(): void {
     this.child.ref();
     this.child.channel?.ref();
     (this.child.stderr as unknown as { ref?: () => void } | null)?.ref?.();
@@ -234,7 +266,7 @@ class Worker {
   async stop(signal: NodeJS.Signals | 'disconnect', graceMs: number): Promise<void> {
     if (!this.alive) return this.exited;
     this.stopping = true;
-    this.busy(); // keep the parent up until the child is gone
+    this.hold(); // keep the parent up until the child is gone
     if (signal === 'disconnect') {
       if (this.child.connected) this.child.disconnect();
     } else {
@@ -251,6 +283,9 @@ export class ProcessExecutor implements RetrainExecutor {
   private workers: Worker[] = [];
   private running = false;
   private closed = false;
+  /** Score tasks waiting for a child, and the merge's first scoring failure. */
+  private waiting: (() => void)[] = [];
+  private scoreFailure: Error | null = null;
 
   constructor(private readonly options: ProcessExecutorOptions = {}) {
     for (const [key, value] of [
@@ -271,11 +306,11 @@ export class ProcessExecutor implements RetrainExecutor {
   }
 
   /** The libtorch thread count a job runs with (see the module comment). */
-  threadsFor(job: RetrainJob, concurrency: number): number {
+  threadsFor(job: Pick<RetrainJob, 'threads' | 'config'>, concurrency: number): number {
     if (job.threads && job.threads > 0) return job.threads;
     if (this.options.threadsPerWorker !== undefined) return this.options.threadsPerWorker;
     if (job.config.threads > 0) return job.config.threads;
-    return Math.max(1, Math.floor(cpus().length / concurrency));
+    return Math.max(1, Math.floor(availableParallelism() / concurrency));
   }
 
   async run(jobs: RetrainJob[], onProgress?: (p: RetrainProgress) => void): Promise<RetrainResult[]> {
@@ -284,7 +319,7 @@ export class ProcessExecutor implements RetrainExecutor {
     if (jobs.length === 0) return [];
     this.running = true;
     installExitHook();
-    const concurrency = Math.min(jobs.length, this.options.concurrency ?? cpus().length);
+    const concurrency = Math.min(jobs.length, this.options.concurrency ?? availableParallelism());
     const devices = this.options.devices?.length ? this.options.devices : undefined;
     const results: RetrainResult[] = new Array(jobs.length);
     let next = 0;
@@ -298,12 +333,14 @@ export class ProcessExecutor implements RetrainExecutor {
           ...jobs[i],
           threads: this.threadsFor(jobs[i], concurrency),
           ...(devices !== undefined && { device: devices[k % devices.length] }),
+          // Each child scores its own candidate (test, OOD, validation), in parallel, instead of the merge doing it one by one.
+          score: jobs[i].score ?? true,
         };
         // A child's BLAS pool is fixed at its start: a job with another thread count gets a fresh child.
         if (this.workers[k]?.threads !== job.threads || !this.workers[k].alive) {
           await this.workers[k]?.stop('disconnect', 5000);
           if (failure !== null) return;
-          this.workers[k] = new Worker(job.threads);
+          this.workers[k] = new Worker(job.threads, this.options.onWorkerReady);
         }
         const worker = this.workers[k];
         if (worker.pid !== undefined) this.options.onJobStart?.(jobs[i], worker.pid);
@@ -328,10 +365,52 @@ export class ProcessExecutor implements RetrainExecutor {
     return results;
   }
 
-  /** Ends every child (a running job is killed) and waits until they have exited. */
-  /** Merges in this process (the coordinator), while the pool's children wait for the next phase. */
-  merge(spec: PhaseMergeSpec, results: PhaseResults): Promise<MergeOutcome> {
-    return mergePhaseOnce(spec, results);
+  /**
+   * Merges in this process (the coordinator, mergePhaseOnce) while the
+   * pool's children score the pruned parent and the soups (the candidates
+   * scored themselves in their jobs). A failure ends every child, as in run().
+   */
+  async merge(spec: PhaseMergeSpec, results: PhaseResults): Promise<MergeOutcome> {
+    if (this.closed) throw new SparseSoupsError('ProcessExecutor: merge() after close()');
+    this.scoreFailure = null;
+    try {
+      return await mergePhaseOnce(spec, results, { scorer: (task) => this.scoreOnPool(task) });
+    } catch (e) {
+      await this.terminateAll();
+      throw e;
+    }
+  }
+
+  /** Runs a score task on an idle child (a new one while the pool has room, else the next to finish). */
+  private async scoreOnPool(task: ScoreTask): Promise<TaskScores> {
+    const limit = this.options.concurrency ?? availableParallelism();
+    for (;;) {
+      if (this.scoreFailure !== null || this.closed) {
+        this.waiting.shift()?.(); // and the next waiting task finds out too
+        throw this.scoreFailure ?? new SparseSoupsError('ProcessExecutor: closed while the merge was scoring');
+      }
+      this.workers = this.workers.filter((w) => w.alive);
+      let worker = this.workers.find((w) => !w.busy);
+      if (worker === undefined && this.workers.length < limit) {
+        // Children made for the retrains are reused as they are; a new one gets a retrain job's thread count.
+        worker = new Worker(this.workers[0]?.threads ?? this.threadsFor({ config: task.config }, limit), this.options.onWorkerReady);
+        this.workers.push(worker);
+      }
+      if (worker !== undefined) {
+        try {
+          return await worker.score(task);
+        } catch (e) {
+          if (this.scoreFailure === null) {
+            this.scoreFailure = e as Error;
+            await this.terminateAll(); // as in run(): one failure stops the other children now
+          }
+          throw e;
+        } finally {
+          this.waiting.shift()?.();
+        }
+      }
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    }
   }
 
   async close(): Promise<void> {

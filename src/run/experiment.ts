@@ -20,6 +20,8 @@ export interface ExperimentOptions {
   onEvent?: (e: SmsEvent) => void;
   /** libtorch threads for this process (default: the config's, or all cores). */
   threads?: number;
+  /** Why this executor (the CLI's `auto` choice, cli/options.ts), for the `executor` event; default: "given" or "default: inline". */
+  executorReason?: string;
 }
 
 /**
@@ -40,7 +42,10 @@ export async function runExperiment(run: RunDir, opts: ExperimentOptions = {}): 
 async function runLocked(run: RunDir, opts: ExperimentOptions): Promise<SmsResults> {
   const threads = opts.threads ?? (run.config.threads > 0 ? run.config.threads : cpus().length);
   setNumThreads(threads);
-  await run.appendEvent({ type: 'run-start', threads, executor: opts.executor?.name ?? 'inline' });
+  const executor = opts.executor?.name ?? 'inline';
+  const reason = opts.executorReason ?? (opts.executor ? 'given' : `default: inline, ${threads} thread${threads === 1 ? '' : 's'}`);
+  opts.onEvent?.({ type: 'executor', executor, reason });
+  await run.appendEvent({ type: 'run-start', threads, executor, executorReason: reason });
   const results = await runSms(run.config, {
     workDir: run.path,
     executor: opts.executor,

@@ -22,6 +22,9 @@ export function plainProgressReporter(write: (line: string) => void = (l) => pro
       case 'warning':
         write(`warning: ${e.message}`);
         break;
+      case 'executor':
+        write(`executor: ${e.executor} (${e.reason})`);
+        break;
       case 'job-reused':
         write(`phase ${e.phase}: ${e.kind} candidate ${e.candidate} already done (verified checkpoint), skipped`);
         break;

@@ -9,7 +9,9 @@ import type { RetrainJob, RetrainProgress } from './retrain.js';
  * (phase, targetSparsity in [0, 1], jobs: retrains planned), `job-reused` (a
  * retrain found finished on disk), `progress` (a retrain's or the dense
  * training's step, loss, lr, samples/s), `phase-done` (the phase's
- * PhaseResult). examples/progress-events.ts subscribes to all of them.
+ * PhaseResult); and from runExperiment (run/experiment.ts), before the run,
+ * `executor` (where retrains run: 'inline', 'processes' or 'queue', and
+ * why). examples/progress-events.ts subscribes to all of them.
  */
 export type SmsEvent =
   | { type: 'dense-start'; epochs: number }
@@ -18,4 +20,5 @@ export type SmsEvent =
   | { type: 'job-reused'; phase: number; kind: RetrainJob['kind']; candidate: number }
   | { type: 'progress'; progress: RetrainProgress }
   | { type: 'phase-done'; result: PhaseResult }
-  | { type: 'warning'; message: string };
+  | { type: 'warning'; message: string }
+  | { type: 'executor'; executor: string; reason: string };

@@ -16,7 +16,10 @@
  *   <run>/results.json, results.csv, report.html
  *
  * Beside each checkpoint: `<file>.sha256.json` (checkpoints/store.ts) and,
- * for retrained ones, `<file>.result.json` (the retrain result record).
+ * for retrained ones, `<file>.result.json` (the retrain result record) and,
+ * when the job scored its own model (RetrainJob.score: the process
+ * executor's jobs), `<file>.predictions.safetensors` (its test and OOD class
+ * probabilities, for the merge step's ensemble).
  *
  * @example
  * const run = runLayout('runs/quick-1a2b3c');
@@ -76,4 +79,9 @@ export function runLayout(root: string): RunLayout {
 /** The retrain result record kept beside a retrained checkpoint. */
 export function retrainResultFileOf(checkpoint: string): string {
   return `${checkpoint}.result.json`;
+}
+
+/** The class probabilities a retrain job that scored its model keeps beside the checkpoint. */
+export function retrainPredictionsFileOf(checkpoint: string): string {
+  return `${checkpoint}.predictions.safetensors`;
 }

@@ -12,18 +12,26 @@
 import { existsSync } from 'node:fs';
 import { readJsonFile, writeJsonFileAtomic } from '../io/atomic.js';
 import { pairwiseDistances } from '../metrics/distances.js';
-import { loadCheckpoint, saveCheckpoint, verifiedCheckpoint } from '../checkpoints/store.js';
+import { loadCheckpoint, saveCheckpoint, verifiedCheckpoint, type CheckpointRef } from '../checkpoints/store.js';
 import type { StateDict } from '../nn/module.js';
 import { MergeError } from '../util/errors.js';
 import { candidateSpecs, candidateLabel, type CandidateSpec } from './candidates.js';
 import { experimentData, modelName, prepareExperimentData, prepareModel, type ExperimentData } from './context.js';
-import { evaluateModel, type Predictions } from './evaluate.js';
-import { scoreCheckpoint } from './scoring.js';
+import { evaluateModel, type ModelMetrics, type Predictions } from './evaluate.js';
+import { recordedScores, scoreCheckpoint, type PhaseScorer, type ScoreTask } from './scoring.js';
 import { runLayout, type SoupMethod } from './layout.js';
 import { loadMask } from './masks.js';
 import { checkDevice, computeDevice } from './device.js';
 import { candidateJobName, resultsNamed, type PhaseMergeSpec, type PhaseResults } from './plan.js';
-import { bestByValidation, meanScores, type CandidateRecord, type PhaseResult, type PruningRecord, type RetrainEpochs, type SoupRecord } from './records.js';
+import {
+  bestByValidation,
+  meanScores,
+  type CandidateRecord,
+  type PhaseResult,
+  type PruningRecord,
+  type RetrainEpochs,
+  type SoupRecord,
+} from './records.js';
 import type { RetrainResult } from './retrain.js';
 import { greedySoupModel, uniformSoupModel, type CandidateState, type SoupOutcome } from './soups.js';
 import { impLongerSpec, scoreBaselines } from './baselines/index.js';
@@ -33,13 +41,29 @@ import { impLongerSpec, scoreBaselines } from './baselines/index.js';
  * accuracy, which ranks it, is the recalibrated one when
  * `evaluation.recalibrateBn` is on, else the retrain's own.
  */
-async function scoreRetrained(config: PhaseMergeSpec['config'], data: ExperimentData, spec: CandidateSpec, r: RetrainResult, label: string): Promise<{ record: CandidateRecord; predictions: Predictions }> {
+async function scoreRetrained(
+  config: PhaseMergeSpec['config'],
+  data: ExperimentData,
+  spec: CandidateSpec,
+  r: RetrainResult,
+  label: string,
+): Promise<{ record: CandidateRecord; predictions: Predictions }> {
   // The retrain measured the validation accuracy without recalibration; measure it again only when scoring recalibrates.
   const recalibrated = config.evaluation.recalibrateBn;
-  const scored = await scoreCheckpoint(config, data, r.checkpoint, { validation: recalibrated });
+  // A job that scored its own model (RetrainJob.score: in a worker, in parallel with the others) recorded the same.
+  const scored =
+    (await recordedScores(config, data, r.scores)) ?? (await scoreCheckpoint(config, data, r.checkpoint, { validation: recalibrated }));
   const validationAccuracy = scored.validationAccuracy ?? r.validationAccuracy;
   return {
-    record: { label, spec, validationAccuracy, trainLoss: r.trainLoss, seconds: r.seconds, checkpoint: r.checkpoint.path, metrics: scored.metrics },
+    record: {
+      label,
+      spec,
+      validationAccuracy,
+      trainLoss: r.trainLoss,
+      seconds: r.seconds,
+      checkpoint: r.checkpoint.path,
+      metrics: scored.metrics,
+    },
     predictions: scored.predictions,
   };
 }
@@ -63,16 +87,55 @@ function assertOneMask(results: RetrainResult[], labels: string[], phase: number
   }
 }
 
-/** Saves a soup, scores it, and frees its model. */
-async function soupRecord(spec: PhaseMergeSpec, data: ExperimentData, outcome: SoupOutcome, method: SoupMethod): Promise<SoupRecord> {
+/**
+ * Saves a soup and frees its model; scores it here, or through `scorer` (the
+ * saved file, already recalibrated: the same numbers at the same thread
+ * count) while this process goes on.
+ */
+async function soupRecord(
+  spec: PhaseMergeSpec,
+  data: ExperimentData,
+  outcome: SoupOutcome,
+  method: SoupMethod,
+  scorer?: PhaseScorer,
+): Promise<() => Promise<SoupRecord>> {
+  let ref: CheckpointRef;
+  let metrics: Promise<ModelMetrics>;
   try {
     const path = runLayout(spec.runDir).soup(spec.phase, method);
-    const ref = await saveCheckpoint(path, outcome.model.stateDict(), { model: modelName(spec.config), kind: 'soup' });
-    const { metrics } = await evaluateModel(outcome.model, spec.config, data);
-    return { validationAccuracy: outcome.validationAccuracy, ingredients: outcome.ingredients, decisions: outcome.decisions, checkpoint: ref.path, metrics };
+    ref = await saveCheckpoint(path, outcome.model.stateDict(), { model: modelName(spec.config), kind: 'soup' });
+    const task: ScoreTask = {
+      config: spec.config,
+      label: `phase ${spec.phase}, ${method} soup`,
+      checkpoint: ref,
+      recalibrate: false,
+      validation: false,
+    };
+    metrics = scorer
+      ? settled(scorer(task).then((s) => s.metrics))
+      : Promise.resolve((await evaluateModel(outcome.model, spec.config, data)).metrics);
   } finally {
     outcome.model.dispose();
   }
+  const { validationAccuracy, ingredients, decisions } = outcome;
+  return async () => ({ validationAccuracy, ingredients, decisions, checkpoint: ref.path, metrics: await metrics });
+}
+
+/** `p` with a no-op rejection handler attached, so a failure that is awaited later is not reported as unhandled meanwhile. */
+function settled<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => {});
+  return p;
+}
+
+/** Options of mergePhase. */
+export interface MergeOptions {
+  /**
+   * Scores the pruned parent and the soups elsewhere, concurrently with the
+   * rest of the merge (the process executor's workers); default: here, one
+   * after another. Candidates are scored by their retrain jobs when those
+   * recorded scores (RetrainJob.score), else here.
+   */
+  scorer?: PhaseScorer;
 }
 
 /**
@@ -81,16 +144,32 @@ async function soupRecord(spec: PhaseMergeSpec, data: ExperimentData, outcome: S
  * Throws MergeError when a candidate's result is missing or the candidates'
  * masks differ, before any merging.
  */
-export async function mergePhase(spec: PhaseMergeSpec, results: PhaseResults): Promise<PhaseResult> {
+export async function mergePhase(spec: PhaseMergeSpec, results: PhaseResults, opts: MergeOptions = {}): Promise<PhaseResult> {
   const { config, phase } = spec;
   checkDevice(config.device); // a queue worker without the GPU says so before loading anything
+  const { scorer } = opts;
   await prepareExperimentData(config); // as in retrainCandidate: a queue worker may have no image cache yet
   await prepareModel(config);
   const data = experimentData(config);
   const specs = candidateSpecs(config);
   const labels = specs.map((s) => candidateLabel(s, config));
-  const retrained = resultsNamed(results, specs.map((_, i) => candidateJobName(i)), phase);
+  const retrained = resultsNamed(
+    results,
+    specs.map((_, i) => candidateJobName(i)),
+    phase,
+  );
   assertOneMask(retrained, labels, phase);
+
+  // The pruned parent, right after pruning: elsewhere from the start when there is a scorer.
+  const prunedTask: ScoreTask = {
+    config,
+    label: `phase ${phase}, pruned parent`,
+    checkpoint: spec.parent,
+    mask: spec.mask.mask,
+    recalibrate: config.evaluation.recalibrateBn,
+    validation: false,
+  };
+  const prunedRemote = scorer ? settled(scorer(prunedTask)) : null;
 
   const candidates: CandidateRecord[] = [];
   const predictions: Predictions[] = [];
@@ -106,15 +185,20 @@ export async function mergePhase(spec: PhaseMergeSpec, results: PhaseResults): P
   let soups: PhaseResult['soups'];
   let pruning: PruningRecord;
   try {
-    const pruned = await scoreCheckpoint(config, data, spec.parent, { mask });
-    pruning = { normDrop: spec.mask.normDrop, prunedFraction: spec.mask.prunedFraction, metrics: pruned.metrics };
+    const prunedHere = prunedRemote ? null : await scoreCheckpoint(config, data, spec.parent, { mask });
     // The candidates are averaged where they will be used: on the run's device.
     for (const r of retrained) states.push(await loadCheckpoint(r.checkpoint, { device }));
     // Greedy ranks the candidates by the validation accuracy they were scored with (recalibrated, when on).
-    const ingredients: CandidateState[] = states.map((state, i) => ({ label: labels[i], state, validationAccuracy: candidates[i].validationAccuracy }));
-    const uniform = await soupRecord(spec, data, await uniformSoupModel(config, data, ingredients, mask), 'uniform');
-    const greedy = await soupRecord(spec, data, await greedySoupModel(config, data, ingredients, mask), 'greedy');
-    soups = { uniform, greedy };
+    const ingredients: CandidateState[] = states.map((state, i) => ({
+      label: labels[i],
+      state,
+      validationAccuracy: candidates[i].validationAccuracy,
+    }));
+    const uniform = await soupRecord(spec, data, await uniformSoupModel(config, data, ingredients, mask), 'uniform', scorer);
+    const greedy = await soupRecord(spec, data, await greedySoupModel(config, data, ingredients, mask), 'greedy', scorer);
+    soups = { uniform: await uniform(), greedy: await greedy() };
+    const pruned = prunedHere ?? (await prunedRemote!);
+    pruning = { normDrop: spec.mask.normDrop, prunedFraction: spec.mask.prunedFraction, metrics: pruned.metrics };
   } finally {
     mask.dispose();
   }
@@ -158,7 +242,7 @@ export interface MergeOutcome {
  * and every retrain checkpoint) are unchanged and its soups still verify: a
  * resumed run does not merge and evaluate finished phases again.
  */
-export async function mergePhaseOnce(spec: PhaseMergeSpec, results: PhaseResults): Promise<MergeOutcome> {
+export async function mergePhaseOnce(spec: PhaseMergeSpec, results: PhaseResults, opts: MergeOptions = {}): Promise<MergeOutcome> {
   const file = runLayout(spec.runDir).phaseResult(spec.phase);
   const inputs = [spec.mask.maskHash, ...Object.values(results).map((r) => r.checkpoint.sha256)].join(',');
   if (existsSync(file)) {
@@ -172,7 +256,7 @@ export async function mergePhaseOnce(spec: PhaseMergeSpec, results: PhaseResults
       // unreadable record: merge again
     }
   }
-  const result = await mergePhase(spec, results);
+  const result = await mergePhase(spec, results, opts);
   await writeJsonFileAtomic(file, { inputs, result });
   return { result, reused: false };
 }

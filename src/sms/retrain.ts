@@ -21,12 +21,13 @@ import type { SmsConfig } from './config.js';
 import type { CandidateSpec } from './candidates.js';
 import { experimentData, loadModel, modelName, prepareExperimentData } from './context.js';
 import type { PruningMask } from '../prune/mask.js';
-import { retrainResultFileOf } from './layout.js';
+import { retrainPredictionsFileOf, retrainResultFileOf } from './layout.js';
 import { existsSync } from 'node:fs';
 import { readJsonFile, writeJsonFileAtomic } from '../io/atomic.js';
 import { saveCheckpoint, verifiedCheckpoint, type CheckpointRef } from '../checkpoints/store.js';
 import { loadMask } from './masks.js';
 import { autocastDType, checkDevice, computeDevice, onDevice } from './device.js';
+import { scoreAndRecord, type RecordedScores } from './scoring.js';
 
 /** One retrain: (parent checkpoint, mask, spec, seed) → candidate checkpoint; a pure function of its inputs, so it runs anywhere. */
 export interface RetrainJob {
@@ -55,6 +56,13 @@ export interface RetrainJob {
    * config stays on the CPU). Unset: the config's device.
    */
   device?: string;
+  /**
+   * Also score the candidate like for like after saving it (scoring.ts), so
+   * the merge step reuses the scores instead of scoring it again; its class
+   * probabilities go beside the checkpoint (layout.ts). Executors that run
+   * jobs in parallel set it, which spreads the scoring over their workers.
+   */
+  score?: boolean;
 }
 
 /** What a retrain produced: the candidate checkpoint and how it trained. */
@@ -62,15 +70,40 @@ export interface RetrainResult {
   checkpoint: CheckpointRef;
   /** PruningMask.hash() of the mask the candidate kept. */
   maskHash: string;
-  /** Top-1 accuracy on the validation split (10% of the training set, seed 42), fraction in [0, 1]. */
+  /**
+   * Top-1 accuracy on the validation split (10% of the training set, seed
+   * 42), fraction in [0, 1]: right after training, or, when the job scored
+   * its model with `evaluation.recalibrateBn` on, the recalibrated one of
+   * `scores` (the one the merge step ranks by; the other is not measured).
+   */
   validationAccuracy: number;
   /** Mean training loss of the last epoch, nats. */
   trainLoss: number;
   /** Wall time of the training loop, s. */
   seconds: number;
   samplesPerSecond: number;
+  /** Where the job's wall time went, s (absent in results recorded before it existed). */
+  stages?: RetrainStages;
+  /** The candidate's scores, when the job was asked to score it (RetrainJob.score). */
+  scores?: RecordedScores;
   /** True when the result was found on disk rather than computed now. */
   reused?: boolean;
+}
+
+/** Wall seconds of a retrain job's stages, in the order they run. */
+export interface RetrainStages {
+  /** Dataset preparation and load (0 when this process had it already: a warm worker), s. */
+  data: number;
+  /** Loading the parent and the mask, applying the mask, s. */
+  load: number;
+  /** The training loop, s (RetrainResult.seconds). */
+  train: number;
+  /** The validation pass, s (0 when the scoring measures it instead). */
+  validation: number;
+  /** Writing the checkpoint (safetensors, fsync, rename, SHA-256), s. */
+  save: number;
+  /** Scoring the candidate (BN recalibration, test, OOD and validation passes; 0 unless RetrainJob.score), s. */
+  score: number;
 }
 
 /** "phase 2, imp candidate 1": the job an error or log line is about. */
@@ -83,7 +116,11 @@ export type RetrainProgress = TrainProgress & { phase: number; candidate: number
 
 /** The slice of one global dense-style schedule that a GMP-variant phase covers. */
 function globalWindow(config: SmsConfig, spec: CandidateSpec, window: { totalSteps: number; offset: number }): (t: number) => number {
-  const global = makeDenseSchedule(config.dense.schedule, { maxLr: spec.maxLr, totalSteps: window.totalSteps, warmupFraction: config.dense.warmupFraction });
+  const global = makeDenseSchedule(config.dense.schedule, {
+    maxLr: spec.maxLr,
+    totalSteps: window.totalSteps,
+    warmupFraction: config.dense.warmupFraction,
+  });
   return (t) => global.lr(Math.min(window.offset + t, window.totalSteps - 1));
 }
 
@@ -106,13 +143,25 @@ export async function retrainCandidate(job: RetrainJob, onProgress?: (p: Retrain
   const device = computeDevice(config);
   const amp = autocastDType(config);
   if (job.threads && job.threads > 0 && getNumThreads() !== job.threads) setNumThreads(job.threads);
+  let t = performance.now();
+  const lap = (): number => {
+    const now = performance.now();
+    const seconds = (now - t) / 1000;
+    t = now;
+    return seconds;
+  };
   await prepareExperimentData(config); // a worker whose machine has no image cache decodes without blocking its event loop
   const data = experimentData(config);
+  const stages: RetrainStages = { data: lap(), load: 0, train: 0, validation: 0, save: 0, score: 0 };
+  // The recalibrated validation accuracy of the scoring is the one that counts; the plain one would be thrown away.
+  const validateHere = !(job.score && config.evaluation.recalibrateBn);
+  let result: Omit<RetrainResult, 'stages' | 'scores'>;
   const model = await loadModel(config, job.parent, spec.seed);
   let mask: PruningMask | null = null;
   try {
     mask = await loadMask(job.mask, device);
     mask.apply(model);
+    stages.load = lap();
     manualSeed(spec.seed);
     const loader = new DataLoader(data.train, {
       batchSize: config.data.batchSize,
@@ -128,9 +177,12 @@ export async function retrainCandidate(job: RetrainJob, onProgress?: (p: Retrain
       totalSteps: stepsFor(denseLoader, config.dense.epochs),
       warmupFraction: config.dense.warmupFraction,
     });
-    const lr = job.lrWindow ? globalWindow(config, spec, job.lrWindow) : makeRetrainSchedule(config.retrain.schedule, { totalSteps, dense, maxLr: spec.maxLr, minLr: config.retrain.minLr, allr: job.allr }).lr;
+    const lr = job.lrWindow
+      ? globalWindow(config, spec, job.lrWindow)
+      : makeRetrainSchedule(config.retrain.schedule, { totalSteps, dense, maxLr: spec.maxLr, minLr: config.retrain.minLr, allr: job.allr })
+          .lr;
     const names = model.namedParameters().map(([n]) => n);
-    const result = await trainModel(model, loader, {
+    const trained = await trainModel(model, loader, {
       epochs: spec.epochs,
       lr,
       momentum: config.retrain.momentum,
@@ -141,8 +193,13 @@ export async function retrainCandidate(job: RetrainJob, onProgress?: (p: Retrain
       autocast: amp,
       onProgress: onProgress && ((p) => onProgress({ ...p, phase: job.phase, candidate: spec.index, kind: job.kind })),
     });
-    const logits = await predictLogits(model, data.validation, { batchSize: config.evaluation.batchSize, device, autocast: amp });
-    const validationAccuracy = accuracy(logits, data.validation.labels, data.validation.numClasses);
+    stages.train = lap();
+    let validationAccuracy = NaN;
+    if (validateHere) {
+      const logits = await predictLogits(model, data.validation, { batchSize: config.evaluation.batchSize, device, autocast: amp });
+      validationAccuracy = accuracy(logits, data.validation.labels, data.validation.numClasses);
+    }
+    stages.validation = lap();
     const checkpoint = await saveCheckpoint(job.output, model.stateDict(), {
       model: modelName(config),
       phase: String(job.phase),
@@ -150,18 +207,24 @@ export async function retrainCandidate(job: RetrainJob, onProgress?: (p: Retrain
       kind: job.kind,
       mask: mask.hash(),
     });
-    return {
+    stages.save = lap();
+    result = {
       checkpoint,
       maskHash: mask.hash(),
       validationAccuracy,
-      trainLoss: result.lastEpochLoss,
-      seconds: result.seconds,
-      samplesPerSecond: result.samplesPerSecond,
+      trainLoss: trained.lastEpochLoss,
+      seconds: trained.seconds,
+      samplesPerSecond: trained.samplesPerSecond,
     };
   } finally {
     mask?.dispose();
     model.dispose();
   }
+  if (!job.score) return { ...result, stages };
+  // Scored from the saved file, as the merge step would: the same bits at the same thread count.
+  const scores = await scoreAndRecord(config, data, result.checkpoint, retrainPredictionsFileOf(job.output));
+  stages.score = lap();
+  return { ...result, validationAccuracy: validateHere ? result.validationAccuracy : (scores.validationAccuracy ?? NaN), stages, scores };
 }
 
 /** Where a job's result record is kept, beside its checkpoint. */

@@ -15,16 +15,23 @@ import { DataLoader } from '../data/loader.js';
 import { accuracy } from '../metrics/classification.js';
 import { predictLogits } from '../metrics/predict.js';
 import type { PruningMask } from '../prune/mask.js';
-import type { CheckpointRef } from '../checkpoints/store.js';
-import type { SmsConfig } from './config.js';
+import { recordChecksum, type CheckpointRef } from '../checkpoints/store.js';
+import { sha256OfFile } from '../io/atomic.js';
+import { loadSafetensors, saveSafetensors } from '../io/safetensors.js';
+import { configHash, type SmsConfig } from './config.js';
 import { autocastDType, computeDevice } from './device.js';
-import { buildModel, loadModel, type ExperimentData } from './context.js';
+import { buildModel, experimentData, loadModel, prepareExperimentData, type ExperimentData } from './context.js';
+import { loadMask } from './masks.js';
 import { evaluateModel, type ModelMetrics, type Predictions } from './evaluate.js';
 
 /** Recalibrates the batch norm of `model` in place on the experiment's training data (no-op without BN layers). */
 export async function recalibrate(config: SmsConfig, data: ExperimentData, model: Module): Promise<void> {
   const loader = new DataLoader(data.train, { batchSize: config.data.batchSize, seed: config.seed, reuseBuffers: true });
-  await recalibrateBatchNorm(model, loader, { fraction: config.merge.bnRecalibrationFraction, device: computeDevice(config), autocast: autocastDType(config) });
+  await recalibrateBatchNorm(model, loader, {
+    fraction: config.merge.bnRecalibrationFraction,
+    device: computeDevice(config),
+    autocast: autocastDType(config),
+  });
 }
 
 /** Loads `state` into a fresh model and recalibrates its batch norm on training data. */
@@ -42,7 +49,11 @@ export async function recalibratedModel(config: SmsConfig, data: ExperimentData,
 
 /** Top-1 accuracy of `model` on the validation split (fraction in [0, 1]). */
 export async function validationAccuracyOf(config: SmsConfig, data: ExperimentData, model: Module): Promise<number> {
-  const logits = await predictLogits(model, data.validation, { batchSize: config.evaluation.batchSize, device: computeDevice(config), autocast: autocastDType(config) });
+  const logits = await predictLogits(model, data.validation, {
+    batchSize: config.evaluation.batchSize,
+    device: computeDevice(config),
+    autocast: autocastDType(config),
+  });
   return accuracy(logits, data.validation.labels, data.validation.numClasses);
 }
 
@@ -58,6 +69,8 @@ export interface ScoreOptions {
   mask?: PruningMask;
   /** Also measure the validation accuracy (what ranks a candidate); skipped otherwise. */
   validation?: boolean;
+  /** Recalibrate BN first (default: `evaluation.recalibrateBn`); false for a soup, saved recalibrated already. */
+  recalibrate?: boolean;
 }
 
 /**
@@ -65,15 +78,134 @@ export interface ScoreOptions {
  * pruned parent), recalibrated when `evaluation.recalibrateBn` is on, then
  * every metric, and the validation accuracy when asked for.
  */
-export async function scoreCheckpoint(config: SmsConfig, data: ExperimentData, ref: CheckpointRef | string, opts: ScoreOptions = {}): Promise<ScoredModel> {
+export async function scoreCheckpoint(
+  config: SmsConfig,
+  data: ExperimentData,
+  ref: CheckpointRef | string,
+  opts: ScoreOptions = {},
+): Promise<ScoredModel> {
   const model = await loadModel(config, ref);
   try {
     opts.mask?.apply(model);
-    if (config.evaluation.recalibrateBn) await recalibrate(config, data, model);
+    if (opts.recalibrate ?? config.evaluation.recalibrateBn) await recalibrate(config, data, model);
     const { metrics, predictions } = await evaluateModel(model, config, data);
     const validationAccuracy = opts.validation ? await validationAccuracyOf(config, data, model) : null;
     return { metrics, predictions, validationAccuracy };
   } finally {
     model.dispose();
   }
+}
+
+/**
+ * The scores a retrain job recorded for its own model (RetrainJob.score):
+ * what scoreCheckpoint gives for the candidate's checkpoint, computed where
+ * the job ran, so the merge step does not score it again. Equal bit for bit
+ * to scoring it in the merge when both run with the same thread count.
+ */
+export interface RecordedScores {
+  metrics: ModelMetrics;
+  /** As ScoredModel.validationAccuracy: measured (recalibrated) when `evaluation.recalibrateBn` is on, else null. */
+  validationAccuracy: number | null;
+  /** The test and OOD class probabilities: float32 safetensors (`test` [N, C], `ood.<k>` in data.ood() order) and its SHA-256. */
+  predictions: CheckpointRef;
+  /** configHash of the config it was scored under; scores of another config are not used. */
+  scoredWith: string;
+}
+
+/** Scores the checkpoint `ref` of a retrain (like the merge step does: the validation accuracy when recalibrating) and writes its predictions to `predictionsPath`. */
+export async function scoreAndRecord(
+  config: SmsConfig,
+  data: ExperimentData,
+  ref: CheckpointRef,
+  predictionsPath: string,
+): Promise<RecordedScores> {
+  const scored = await scoreCheckpoint(config, data, ref, { validation: config.evaluation.recalibrateBn });
+  const c = data.test.numClasses;
+  const tensors: Record<string, { dtype: 'F32'; shape: number[]; data: Float32Array }> = {
+    test: { dtype: 'F32', shape: [scored.predictions.test.length / c, c], data: scored.predictions.test },
+  };
+  scored.predictions.ood.forEach((p, k) => (tensors[`ood.${k}`] = { dtype: 'F32', shape: [p.length / c, c], data: p }));
+  await saveSafetensors(predictionsPath, tensors, { content: 'class probabilities of a retrained candidate (sparse-soups)' });
+  const predictions = await recordChecksum(predictionsPath);
+  return { metrics: scored.metrics, validationAccuracy: scored.validationAccuracy, predictions, scoredWith: scoresKey(config) };
+}
+
+/**
+ * The recorded scores of a retrain as a ScoredModel, or null when there are
+ * none, they were scored under another config, or their predictions file is
+ * missing or does not match its checksum (then the caller scores the
+ * checkpoint itself).
+ */
+export async function recordedScores(
+  config: SmsConfig,
+  data: ExperimentData,
+  scores: RecordedScores | undefined,
+): Promise<ScoredModel | null> {
+  if (scores === undefined || scores.scoredWith !== scoresKey(config)) return null;
+  try {
+    if ((await sha256OfFile(scores.predictions.path)) !== scores.predictions.sha256) return null;
+    const { tensors } = await loadSafetensors(scores.predictions.path);
+    const f32 = (name: string): Float32Array | null => {
+      const t = tensors.get(name);
+      return t?.dtype === 'F32' ? t.data : null;
+    };
+    const test = f32('test');
+    const ood = data.ood().map((_, k) => f32(`ood.${k}`));
+    if (test === null || ood.some((o) => o === null)) return null;
+    return { metrics: scores.metrics, predictions: { test, ood: ood as Float32Array[] }, validationAccuracy: scores.validationAccuracy };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Scoring a checkpoint as a job that runs where the data is (a worker
+ * process of the process executor): all JSON, the result without
+ * predictions. The merge step hands its pruned parent and soups to one
+ * (PhaseScorer) so that they are scored in parallel.
+ */
+export interface ScoreTask {
+  config: SmsConfig;
+  /** What is scored, for progress and errors: "phase 2, uniform soup". */
+  label: string;
+  checkpoint: CheckpointRef;
+  /** A mask applied after loading (the pruned parent). */
+  mask?: CheckpointRef;
+  /** Recalibrate BN first (the soups are saved recalibrated: false). */
+  recalibrate: boolean;
+  /** Also measure the validation accuracy. */
+  validation: boolean;
+}
+
+/** What a ScoreTask gives: scoreCheckpoint's metrics and validation accuracy. */
+export type TaskScores = Pick<ScoredModel, 'metrics' | 'validationAccuracy'>;
+
+/** Scores the checkpoint of `task` in this process (the same as scoreCheckpoint with the task's options). Throws as scoreCheckpoint, and CheckpointError for a mask that does not verify. */
+export async function runScoreTask(task: ScoreTask): Promise<TaskScores> {
+  const { config } = task;
+  await prepareExperimentData(config);
+  const data = experimentData(config);
+  const mask = task.mask ? await loadMask(task.mask) : undefined;
+  try {
+    const { metrics, validationAccuracy } = await scoreCheckpoint(config, data, task.checkpoint, {
+      mask,
+      validation: task.validation,
+      recalibrate: task.recalibrate,
+    });
+    return { metrics, validationAccuracy };
+  } finally {
+    mask?.dispose();
+  }
+}
+
+/** Runs score tasks somewhere else, concurrently (the process executor's pool); the merge step's models are scored through it when given. */
+export type PhaseScorer = (task: ScoreTask) => Promise<TaskScores>;
+
+/**
+ * The config identity recorded scores are checked against: its hash with the
+ * device left out, so a candidate a child scored on its --devices GPU counts
+ * for the merge, which runs on the config's device.
+ */
+function scoresKey(config: SmsConfig): string {
+  return configHash({ ...config, device: 'cpu' });
 }

@@ -5,7 +5,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { tinyDatasetDir } from '../helpers/tiny-run.js';
+import { stringify } from 'yaml';
+import { tinyDatasetDir, tinyRunConfig } from '../helpers/tiny-run.js';
 
 const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
 const cli = (...args: string[]) => spawnSync(process.execPath, [...CLI, ...args], { encoding: 'utf8' });
@@ -91,8 +92,6 @@ test('--devices: parsed as CUDA indices; refused without the processes executor,
   const { cudaAvailable } = await import('../../src/tensor/index.js');
   const dir = mkdtempSync(join(tmpdir(), 'cli-devices-'));
   try {
-    const { stringify } = await import('yaml');
-    const { tinyRunConfig } = await import('../helpers/tiny-run.js');
     const write = (name: string, device: string): string => {
       const file = join(dir, name);
       writeFileSync(file, stringify(tinyRunConfig({ device })));
@@ -101,7 +100,7 @@ test('--devices: parsed as CUDA indices; refused without the processes executor,
     const cpu = write('cpu.yaml', 'cpu');
     const gpu = write('gpu.yaml', 'cuda');
     const out = join(dir, 'runs');
-    const inline = cli('run', gpu, '--devices', '0', '--out', out);
+    const inline = cli('run', gpu, '--executor', 'inline', '--devices', '0', '--out', out);
     assert.equal(inline.status, 1);
     assert.match(
       inline.stderr,
@@ -125,5 +124,28 @@ test('--devices: parsed as CUDA indices; refused without the processes executor,
     assert.ok(!existsSync(out), 'no run directory was created');
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('run says which executor it uses and why, on the terminal and in events.jsonl', () => {
+  const root = mkdtempSync(join(tmpdir(), 'cli-executor-'));
+  try {
+    const configFile = join(root, 'config.yaml');
+    writeFileSync(configFile, stringify(tinyRunConfig({ name: 'cli-executor', pruning: { phases: 1 } })));
+    const r = cli('run', configFile, '--out', root, '--executor', 'inline', '--threads', '1');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /^executor: inline \(--executor inline, 1 thread in this process\)$/m);
+    const dir = r.stderr.match(/^run directory: (.*)$/m)![1];
+    const start = readFileSync(join(dir, 'events.jsonl'), 'utf8')
+      .split('\n')
+      .map((l) => (l ? JSON.parse(l) : {}))
+      .find((e) => e.type === 'run-start');
+    assert.equal(start.executor, 'inline');
+    assert.equal(start.executorReason, '--executor inline, 1 thread in this process');
+    const bad = cli('run', configFile, '--out', root, '--executor', 'threads');
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.stderr, /--executor: expected 'auto', 'inline', 'processes' or 'queue', got 'threads'/);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
   }
 });

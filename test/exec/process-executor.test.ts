@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setNumThreads } from '../../src/tensor/index.js';
@@ -16,12 +16,16 @@ import { retrainCandidate, type RetrainJob } from '../../src/sms/retrain.js';
 import { candidateSpecs } from '../../src/sms/candidates.js';
 import { buildModel } from '../../src/sms/context.js';
 import { pruneCheckpoint } from '../../src/sms/masks.js';
+import { runLayout } from '../../src/sms/layout.js';
+import type { PhaseMergeSpec } from '../../src/sms/plan.js';
 import { saveCheckpoint, verifiedCheckpoint } from '../../src/checkpoints/store.js';
 import { ProcessExecutor, RetrainJobError, WorkerExitError, childWorkerPath, childExecArgv } from '../../src/exec/process-executor.js';
 import { tinyRunConfig } from '../helpers/tiny-run.js';
 
 const execFileAsync = promisify(execFile);
 const config = parseSmsConfig(tinyRunConfig({ name: 'test-processes', model: { options: { hiddenSizes: [64] } } }));
+// The bit-for-bit comparison with inline also covers the baselines that the children score (IMP chains) or that use their predictions (ensemble).
+const fullConfig = parseSmsConfig(tinyRunConfig({ name: 'test-processes-full', model: { options: { hiddenSizes: [64] } }, baselines: { imp: true, ensemble: true } }));
 
 function isAlive(pid: number): boolean {
   try {
@@ -105,7 +109,7 @@ async function runSmsInFreshProcess(
   delete env.NODE_TEST_CONTEXT;
   const { stdout } = await execFileAsync(
     process.execPath,
-    ['--import', 'tsx', '--input-type=module', '-e', code, mode, workDir, JSON.stringify(config)],
+    ['--import', 'tsx', '--input-type=module', '-e', code, mode, workDir, JSON.stringify(fullConfig)],
     {
       env,
       maxBuffer: 64 << 20,
@@ -127,7 +131,7 @@ test('2 child processes of 1 thread give the inline (1 thread) checkpoints and s
     assert.ok(procs.progress >= 4, 'progress of every candidate reaches onEvent');
     for (const pid of procs.pids) assert.ok(!isAlive(pid), `child ${pid} ended by close()`);
 
-    for (let p = 0; p < config.pruning.phases; p++) {
+    for (let p = 0; p < fullConfig.pruning.phases; p++) {
       const [a, b] = [inline.results.phases[p], procs.results.phases[p]];
       for (let i = 0; i < 2; i++) {
         const ca = (await verifiedCheckpoint(a.candidates[i].checkpoint))!;
@@ -137,7 +141,14 @@ test('2 child processes of 1 thread give the inline (1 thread) checkpoints and s
       }
       assert.deepEqual(b.soups.uniform.metrics, a.soups.uniform.metrics, `phase ${p + 1}: uniform soup`);
       assert.deepEqual(b.soups.greedy.metrics, a.soups.greedy.metrics, `phase ${p + 1}: greedy soup`);
+      assert.ok(existsSync(`${b.candidates[0].checkpoint}.predictions.safetensors`), 'the children scored their candidates');
+      assert.ok(!existsSync(`${a.candidates[0].checkpoint}.predictions.safetensors`), 'inline, the merge scored them');
     }
+    // Every score, the IMP chains' and the ensemble's included, whoever computed it.
+    const comparable = (r: SmsResults, dir: string): unknown =>
+      JSON.parse(JSON.stringify(r).replaceAll(dir, '<run>'), (key, value: unknown) => (key === 'seconds' ? undefined : value));
+    assert.ok(inline.results.phases[1].imp !== null && inline.results.phases[1].ensemble !== null);
+    assert.deepEqual(comparable(procs.results, processDir), comparable(inline.results, inlineDir));
   } finally {
     rmSync(inlineDir, { recursive: true, force: true });
     rmSync(processDir, { recursive: true, force: true });
@@ -220,6 +231,37 @@ test('a job that throws rejects the run with its message and type; every child i
     assert.deepEqual(executor.pids(), []);
     for (const pid of seen) assert.ok(!isAlive(pid), `child ${pid} (the long job's too) ended after the failure`);
     assert.ok(!existsSync(jobs[0].output), 'the long job was stopped, not finished');
+  } finally {
+    await executor.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a score task of the merge that fails rejects the merge naming what was scored; every child is ended', async () => {
+  setNumThreads(1);
+  const dir = mkdtempSync(join(tmpdir(), 'sms-procs-score-err-'));
+  const executor = new ProcessExecutor({ concurrency: 2, threadsPerWorker: 1 });
+  try {
+    const model = buildModel(config, config.seed);
+    const parent = await saveCheckpoint(join(dir, 'parent.safetensors'), model.stateDict());
+    model.dispose();
+    mkdirSync(runLayout(dir).phaseDir(1), { recursive: true });
+    const mask = await pruneCheckpoint(config, parent, null, 0.5, 1, runLayout(dir).mask(1));
+    const jobs: RetrainJob[] = candidateSpecs(config).map((spec) => ({ config, phase: 1, spec, kind: 'sms' as const, parent, mask: mask.mask, output: runLayout(dir).candidate(1, spec.index) }));
+    const results = await executor.run(jobs);
+    assert.ok(results.every((r) => r.scores !== undefined), 'each child scored its candidate');
+    const pids = executor.pids();
+    assert.equal(pids.length, 2);
+    // Only the pruned parent's scoring reads the parent in the merge: a wrong checksum fails that task in a child.
+    const spec: PhaseMergeSpec = { config, phase: 1, targetSparsity: 0.5, runDir: dir, mask, parent: { ...parent, sha256: '0'.repeat(64) } };
+    await assert.rejects(executor.merge(spec, { 'sms/0': results[0], 'sms/1': results[1] }), (e: unknown) => {
+      assert.ok(e instanceof RetrainJobError, `a RetrainJobError, got ${String(e)}`);
+      assert.equal(e.errorType, 'CheckpointError');
+      assert.match(e.message, /^phase 1, pruned parent: CheckpointError: .*parent\.safetensors: checksum/);
+      return true;
+    });
+    assert.deepEqual(executor.pids(), []);
+    for (const pid of pids) assert.ok(!isAlive(pid), `child ${pid} ended after the failure`);
   } finally {
     await executor.close();
     rmSync(dir, { recursive: true, force: true });

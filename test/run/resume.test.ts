@@ -62,6 +62,8 @@ test('kill -9 at several points, resume, same results as an uninterrupted run', 
     const r = spawnSync(process.execPath, [...CLI, 'run', configFile, '--out', reference, '--threads', '1'], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /\| phase \| sparsity % \| model/);
+    // The default executor is auto, and says what it chose.
+    assert.match(r.stderr, /^executor: (processes \(auto: \d+ cores?, .* GiB available, ~.* GiB per worker; \d+ workers × 1 thread\)|inline \(auto: 1 thread in this process; .*\))$/m);
 
     const out = join(root, 'killed');
     const dir = (): string | null => (existsSync(out) && readdirSync(out).length ? runDirOf(out) : null);
