@@ -113,6 +113,8 @@ class Worker {
   private readonly ready: Promise<void>;
   private markReady: () => void = () => {};
   alive = true;
+  /** The CUDA device this child computes on (ProcessOptions.devices), for its retrain jobs and score tasks alike. */
+  device: string | undefined;
   private active: ActiveJob | null = null;
   private stderrTail = '';
   /** Set when the executor ends this child, so a job it kills says so. */
@@ -341,6 +343,7 @@ export class ProcessExecutor implements RetrainExecutor {
           await this.workers[k]?.stop('disconnect', 5000);
           if (failure !== null) return;
           this.workers[k] = new Worker(job.threads, this.options.onWorkerReady);
+          this.workers[k].device = job.device;
         }
         const worker = this.workers[k];
         if (worker.pid !== undefined) this.options.onJobStart?.(jobs[i], worker.pid);
@@ -394,11 +397,13 @@ export class ProcessExecutor implements RetrainExecutor {
       if (worker === undefined && this.workers.length < limit) {
         // Children made for the retrains are reused as they are; a new one gets a retrain job's thread count.
         worker = new Worker(this.workers[0]?.threads ?? this.threadsFor({ config: task.config }, limit), this.options.onWorkerReady);
+        const devices = this.options.devices?.length ? this.options.devices : undefined;
+        if (devices !== undefined) worker.device = devices[this.workers.length % devices.length];
         this.workers.push(worker);
       }
       if (worker !== undefined) {
         try {
-          return await worker.score(task);
+          return await worker.score(worker.device === undefined ? task : { ...task, device: worker.device });
         } catch (e) {
           if (this.scoreFailure === null) {
             this.scoreFailure = e as Error;

@@ -19,7 +19,7 @@ import { recordChecksum, type CheckpointRef } from '../checkpoints/store.js';
 import { sha256OfFile } from '../io/atomic.js';
 import { loadSafetensors, saveSafetensors } from '../io/safetensors.js';
 import { configHash, type SmsConfig } from './config.js';
-import { autocastDType, computeDevice } from './device.js';
+import { autocastDType, checkDevice, computeDevice, onDevice } from './device.js';
 import { buildModel, experimentData, loadModel, prepareExperimentData, type ExperimentData } from './context.js';
 import { loadMask } from './masks.js';
 import { evaluateModel, type ModelMetrics, type Predictions } from './evaluate.js';
@@ -175,6 +175,8 @@ export interface ScoreTask {
   recalibrate: boolean;
   /** Also measure the validation accuracy. */
   validation: boolean;
+  /** The CUDA device to score on, as RetrainJob.device (the child's --devices entry); unset: the config's. */
+  device?: string;
 }
 
 /** What a ScoreTask gives: scoreCheckpoint's metrics and validation accuracy. */
@@ -182,10 +184,11 @@ export type TaskScores = Pick<ScoredModel, 'metrics' | 'validationAccuracy'>;
 
 /** Scores the checkpoint of `task` in this process (the same as scoreCheckpoint with the task's options). Throws as scoreCheckpoint, and CheckpointError for a mask that does not verify. */
 export async function runScoreTask(task: ScoreTask): Promise<TaskScores> {
-  const { config } = task;
+  const config = onDevice(task.config, task.device);
+  checkDevice(config.device, task.device === undefined ? 'device' : 'task.device');
   await prepareExperimentData(config);
   const data = experimentData(config);
-  const mask = task.mask ? await loadMask(task.mask) : undefined;
+  const mask = task.mask ? await loadMask(task.mask, computeDevice(config)) : undefined;
   try {
     const { metrics, validationAccuracy } = await scoreCheckpoint(config, data, task.checkpoint, {
       mask,
