@@ -451,7 +451,7 @@ def main(argv=None):
         apply_mask(model, mask)
         total = steps_per_epoch * a.retrain_epochs
         lr = linear_schedule(a.max_lr, total, warmup_steps(0.1, total))
-        with clock("training"):
+        with clock("retraining"):
             train_loss = train(model, data["train"], a.retrain_epochs, lr, seed, a, mask)
         with clock("evaluation"):
             val = accuracy(probabilities(model, val_x, a), val_y)
@@ -459,16 +459,19 @@ def main(argv=None):
         save(state, name)
         return {"state": state, "validationAccuracy": val, "trainLoss": train_loss}
 
+    marks = {}  # wall-clock times (Unix seconds) of the run's milestones, as sparse-soups' events.jsonl records them
     # parent = dense model, trained
+    marks["dense-start"] = time.time()
     log("dense: training")
     torch.manual_seed(a.seed)
     model = ConvNet()
     total = steps_per_epoch * a.dense_epochs
-    with clock("training"):
+    with clock("dense training"):
         train(model, data["train"], a.dense_epochs, linear_schedule(a.max_lr, total, warmup_steps(0.1, total)), a.seed, a)
     dense = copy.deepcopy(model.state_dict())
     save(dense, "dense.pt")
     dense_metrics = score(dense)[0]
+    marks["dense-done"] = time.time()
     log(f"dense: test accuracy {dense_metrics['testAccuracy']:.4f}")
 
     seeds = [i + 1 for i in range(a.candidates)]  # candidates.vary.seed: [1, 2, 3]
@@ -549,6 +552,7 @@ def main(argv=None):
             with open(os.path.join(out, f"phase-{p}.json"), "w") as f:
                 json.dump(record, f)
         phases.append(record)
+        marks[f"phase-{p}-done"] = time.time()
         log(
             f"phase {p}: uniform soup {uniform_metrics['testAccuracy']:.4f}, greedy {greedy_metrics['testAccuracy']:.4f}, "
             f"IMP mean {record['imp']['mean']:.4f}, sparsity {uniform_metrics['sparsity']:.4f}"
@@ -565,6 +569,7 @@ def main(argv=None):
         "threads": a.threads,
         "torch": torch.__version__,
         "seconds": {k: round(v, 2) for k, v in sorted(clock.seconds.items())},
+        "marks": marks,
         "dense_test_accuracy": dense_metrics["testAccuracy"],
         "final_sparsity": last["soups"]["uniform"]["metrics"]["sparsity"],
         "uniform_soup_test_accuracy": last["soups"]["uniform"]["metrics"]["testAccuracy"],
