@@ -25,7 +25,7 @@ export interface SmsBenchOptions {
   python: string;
   /** Keep the run directories (default: deleted after reading them). */
   keep: boolean;
-  /** A tiny version of the workload on both sides (1,024 images, 1 epoch each), to check the harness. */
+  /** A tiny version of the workload on both sides (1,024 training and 500 test images, 200 per OOD set, 1 epoch each), to check the harness. */
   smoke: boolean;
   /** Build dist/ first (tsc), so the sparse-soups side runs the compiled command as an installed package does. */
   build: boolean;
@@ -84,7 +84,7 @@ export function parseSmsBenchArgs(argv: string[]): SmsBenchOptions {
 }
 
 /** --smoke: the sizes both sides shrink to (the PyTorch flags and the config keys that say the same). */
-export const SMOKE = { trainSubset: 1024, denseEpochs: 1, retrainEpochs: 1 } as const;
+export const SMOKE = { trainSubset: 1024, testSubset: 500, oodSubset: 200, denseEpochs: 1, retrainEpochs: 1 } as const;
 
 /** The quick config with SMOKE's sizes (a parsed YAML object; other keys kept). */
 export function smokeConfig(config: Record<string, unknown>): Record<string, unknown> {
@@ -92,7 +92,8 @@ export function smokeConfig(config: Record<string, unknown>): Record<string, unk
   return {
     ...config,
     name: `${String(config.name ?? 'sms')}-smoke`,
-    data: { ...section('data'), trainSubset: SMOKE.trainSubset },
+    data: { ...section('data'), trainSubset: SMOKE.trainSubset, testSubset: SMOKE.testSubset },
+    evaluation: { ...section('evaluation'), oodSubset: SMOKE.oodSubset },
     dense: { ...section('dense'), epochs: SMOKE.denseEpochs },
     retrain: { ...section('retrain'), epochs: SMOKE.retrainEpochs },
   };
@@ -131,6 +132,10 @@ export function peerArgs(script: string, out: string, threads: number, smoke: bo
     args.push(
       '--train-subset',
       String(SMOKE.trainSubset),
+      '--test-subset',
+      String(SMOKE.testSubset),
+      '--ood-subset',
+      String(SMOKE.oodSubset),
       '--dense-epochs',
       String(SMOKE.denseEpochs),
       '--retrain-epochs',

@@ -20,8 +20,9 @@
  * default executor, no flag), `inline`, `processes` (--workers = threads, one
  * thread each). The sparse-soups side runs the compiled command
  * (dist/src/cli/main.js, built by tsc first unless --no-build, untimed), as an
- * installed package does. `--smoke` shrinks both sides (1,024 images, 1
- * epoch) to check the harness in a few minutes; its numbers mean nothing.
+ * installed package does. `--smoke` shrinks both sides (1,024 training and
+ * 500 test images, 200 per OOD set, 1 epoch) to check the harness; its numbers
+ * mean nothing.
  *
  * Prints a table (wall seconds per stage: setup, dense, each phase, finish;
  * seconds inside the retraining loops; CPU seconds; memory; load; final

@@ -111,7 +111,18 @@ test('the commands: thread counts on both sides, processes as workers of one thr
   assert.equal(processesNote(2, 2), null);
   assert.match(processesNote(1, 2) ?? '', /coordinating process uses all 2 cores/);
   assert.deepEqual(peerArgs('p.py', '/o', 2, false), ['p.py', '--threads', '2', '--out', '/o']);
-  assert.deepEqual(peerArgs('p.py', '/o', 2, true).slice(5), ['--train-subset', '1024', '--dense-epochs', '1', '--retrain-epochs', '1']);
+  assert.deepEqual(peerArgs('p.py', '/o', 2, true).slice(5), [
+    '--train-subset',
+    '1024',
+    '--test-subset',
+    '500',
+    '--ood-subset',
+    '200',
+    '--dense-epochs',
+    '1',
+    '--retrain-epochs',
+    '1',
+  ]);
   const smoke = smokeConfig({
     name: 'q',
     data: { dataset: 'fashion-mnist', trainSubset: 12000 },
@@ -120,7 +131,8 @@ test('the commands: thread counts on both sides, processes as workers of one thr
   });
   assert.deepEqual(smoke, {
     name: 'q-smoke',
-    data: { dataset: 'fashion-mnist', trainSubset: 1024 },
+    data: { dataset: 'fashion-mnist', trainSubset: 1024, testSubset: 500 },
+    evaluation: { oodSubset: 200 },
     dense: { epochs: 1, maxLr: 0.1 },
     retrain: { epochs: 1 },
   });
