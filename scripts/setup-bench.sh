@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the benchmarks' peer needs: Debian's python3-torch (PyTorch on
 # the same libtorch the addon links), unless /usr/bin/python3 can import it.
-# Called by `npm run bench:train`; the project itself must already be set up
+# Called by `npm run bench:train` and `npm run bench:sms`; the project itself must already be set up
 # (scripts/setup.sh).
 set -euo pipefail
 if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
