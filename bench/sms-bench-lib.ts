@@ -243,7 +243,8 @@ export interface SideResult {
   maxProcessRssMiB: number | null;
   /** CPU seconds, user + system, of the tree (GNU time). */
   cpuSeconds: number | null;
-  load: { before: number; after: number };
+  /** 1-minute load average when the side started and ended, and the mean of one sample every 5 s while it ran. */
+  load: { before: number; after: number; mean: number };
   stages: Record<string, number>;
   /** Seconds inside the retraining loops (sparse-soups: the result records' `seconds`; PyTorch: its `retraining` clock). */
   retrainLoopSeconds: number | null;
@@ -264,7 +265,7 @@ export function formatTable(rows: SideResult[]): string {
     'CPU s',
     'peak RSS tree MiB',
     'max RSS 1 proc MiB',
-    'load before→after',
+    'load mean (start→end)',
     'soup acc %',
     'IMP mean %',
   ];
@@ -284,7 +285,7 @@ export function formatTable(rows: SideResult[]): string {
       fmt(r.cpuSeconds),
       fmt(r.peakTreeRssMiB, 0),
       fmt(r.maxProcessRssMiB, 0),
-      `${r.load.before.toFixed(2)}→${r.load.after.toFixed(2)}`,
+      `${r.load.mean.toFixed(2)} (${r.load.before.toFixed(2)}→${r.load.after.toFixed(2)})`,
       r.accuracy ? fmt(r.accuracy.uniformSoup * 100, 2) : 'n/a',
       r.accuracy ? fmt(r.accuracy.impMean * 100, 2) : 'n/a',
     ];

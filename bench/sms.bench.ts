@@ -25,7 +25,7 @@
  * mean nothing.
  *
  * Prints a table (wall seconds per stage: setup, dense, each phase, finish;
- * seconds inside the retraining loops; CPU seconds; memory; load; final
+ * seconds inside the retraining loops; CPU seconds; memory; mean load; final
  * accuracies) and, last, one JSON line whose `wallRatio` is sparse-soups wall
  * ÷ PyTorch wall for the first variant (the issue's target: ≤ 0.5).
  */
@@ -62,7 +62,7 @@ interface Finished {
   stdout: string;
   peakTreeRssMiB: number | null;
   time: ReturnType<typeof parseTimeVerbose>;
-  load: { before: number; after: number };
+  load: { before: number; after: number; mean: number };
 }
 
 /** Runs one side: under GNU time when present, its tree's RSS sampled, stderr passed through, stdout kept. */
@@ -75,6 +75,9 @@ function measure(cmd: string, args: string[], env: Record<string, string>, sampl
     ? spawn(GNU_TIME, ['-v', '-o', timeFile, cmd, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
     : spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
   const sampler = procAvailable() && child.pid !== undefined ? new TreeRssSampler(child.pid, sampleMs, wrapped) : null;
+  // The machine may be shared: the load while the side ran, not only at its ends, says how much of it the side had.
+  const loads = [before];
+  const loadTimer = setInterval(() => loads.push(loadavg()[0]), 5000);
   let stdout = '';
   child.stdout.setEncoding('utf8');
   child.stdout.on('data', (chunk: string) => (stdout += chunk));
@@ -83,6 +86,7 @@ function measure(cmd: string, args: string[], env: Record<string, string>, sampl
     child.on('close', (code) => {
       const endMs = Date.now();
       const peak = sampler?.stop();
+      clearInterval(loadTimer);
       const time = wrapped && existsSync(timeFile) ? parseTimeVerbose(readFileSync(timeFile, 'utf8')) : null;
       resolvePromise({
         exitCode: code ?? 1,
@@ -91,7 +95,7 @@ function measure(cmd: string, args: string[], env: Record<string, string>, sampl
         stdout,
         peakTreeRssMiB: peak ? peak.peakKiB / 1024 : null,
         time,
-        load: { before, after: loadavg()[0] },
+        load: { before, after: loadavg()[0], mean: loads.reduce((a, b) => a + b, 0) / loads.length },
       });
     });
   });

@@ -187,7 +187,7 @@ function row(label: string, side: SideResult['side'], wallSeconds: number, exitC
     peakTreeRssMiB: 700.4,
     maxProcessRssMiB: 650,
     cpuSeconds: 500,
-    load: { before: 1, after: 2 },
+    load: { before: 1, after: 2, mean: 1.5 },
     stages: { setup: 2, dense: 50 },
     retrainLoopSeconds: 200,
     accuracy: { dense: 0.88, uniformSoup: 0.87, greedySoup: 0.871, impMean: 0.86, sparsity: 0.9 },
@@ -222,7 +222,7 @@ test('summarize: the wall-time ratio of the first sparse-soups run to PyTorch, m
   assert.match(table[0], /^\| side \| wall s \| setup s \| dense s \| retrain loops s \|/);
   assert.match(
     table[2],
-    /^\| sparse-soups \(default: inline\) \| 300\.0 \| 2\.0 \| 50\.0 \| 200\.0 \| 500\.0 \| 700 \| 650 \| 1\.00→2\.00 \| 87\.00 \| 86\.00 \|$/,
+    /^\| sparse-soups \(default: inline\) \| 300\.0 \| 2\.0 \| 50\.0 \| 200\.0 \| 500\.0 \| 700 \| 650 \| 1\.50 \(1\.00→2\.00\) \| 87\.00 \| 86\.00 \|$/,
   );
 });
 
