@@ -111,11 +111,14 @@ export function variantLabel(variant: NodeVariant, defaultExecutor = 'inline'): 
  * leaves the coordinating process (merges, scoring) at the CLI's default
  * of all cores, since `--threads` would set both; see `processesNote`.
  */
-export function nodeRunArgs(cli: string[], config: string, out: string, variant: NodeVariant, threads: number): string[] {
+export function nodeRunArgs(cli: string[], config: string, out: string, variant: NodeVariant, threads: number, cores: number): string[] {
   const args = [...cli, 'run', config, '--out', out];
   if (variant === 'processes') return [...args, '--executor', 'processes', '--workers', String(threads)];
-  if (variant === 'inline') args.push('--executor', 'inline');
-  return [...args, '--threads', String(threads)];
+  if (variant === 'inline') return [...args, '--executor', 'inline', '--threads', String(threads)];
+  // The default as a user gets it: with threads = cores, no flag, so the auto
+  // executor gives each of its workers its share of the cores (the CLI's
+  // --threads would give every worker all of them).
+  return threads === cores ? args : [...args, '--threads', String(threads)];
 }
 
 /** Why the processes variant may not be the same thread count as the others, or null when it is. */

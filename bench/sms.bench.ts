@@ -15,7 +15,9 @@
  * its whole process tree from /proc every --sample-ms (the peak RSS column:
  * executor child processes included). Threads: both sides get
  * OMP_NUM_THREADS, OPENBLAS_NUM_THREADS and MKL_NUM_THREADS = --threads, and
- * `--threads` on the sparse-soups command line and `torch.set_num_threads` in
+ * `--threads` on the sparse-soups command line (not for the default variant when
+ * --threads = cores: the CLI default then gives each of the auto executor's workers
+ * its share) and `torch.set_num_threads` in
  * the peer. `--variants` lists the sparse-soups runs: `default` (the CLI's
  * default executor, no flag), `inline`, `processes` (--workers = threads, one
  * thread each). The sparse-soups side runs the compiled command
@@ -159,7 +161,7 @@ async function runSparseSoups(
   keep: boolean,
 ): Promise<SideResult> {
   const out = mkdtempSync(join(tmpdir(), `sms-bench-${variant}-`));
-  const args = nodeRunArgs(cliArgs, config, out, variant, threads);
+  const args = nodeRunArgs(cliArgs, config, out, variant, threads, cpus().length);
   const command = `node ${args.join(' ')}`;
   process.stderr.write(`\n== ${command}\n`);
   const f = await measure(process.execPath, args, threadEnv(threads), sampleMs, work);

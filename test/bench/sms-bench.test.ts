@@ -97,17 +97,11 @@ test('parseSmsBenchArgs: defaults, lists and bad values', () => {
 
 test('the commands: thread counts on both sides, processes as workers of one thread', () => {
   const cli = ['dist/src/cli/main.js'];
-  assert.deepEqual(nodeRunArgs(cli, 'q.yaml', '/o', 'default', 2), [
-    'dist/src/cli/main.js',
-    'run',
-    'q.yaml',
-    '--out',
-    '/o',
-    '--threads',
-    '2',
-  ]);
-  assert.deepEqual(nodeRunArgs(cli, 'q.yaml', '/o', 'inline', 2).slice(5), ['--executor', 'inline', '--threads', '2']);
-  assert.deepEqual(nodeRunArgs(cli, 'q.yaml', '/o', 'processes', 2).slice(5), ['--executor', 'processes', '--workers', '2']);
+  // The default with threads = cores: no flag, so the auto executor splits the cores among its workers.
+  assert.deepEqual(nodeRunArgs(cli, 'q.yaml', '/o', 'default', 2, 2), ['dist/src/cli/main.js', 'run', 'q.yaml', '--out', '/o']);
+  assert.deepEqual(nodeRunArgs(cli, 'q.yaml', '/o', 'default', 1, 2).slice(5), ['--threads', '1']);
+  assert.deepEqual(nodeRunArgs(cli, 'q.yaml', '/o', 'inline', 2, 2).slice(5), ['--executor', 'inline', '--threads', '2']);
+  assert.deepEqual(nodeRunArgs(cli, 'q.yaml', '/o', 'processes', 2, 2).slice(5), ['--executor', 'processes', '--workers', '2']);
   assert.equal(processesNote(2, 2), null);
   assert.match(processesNote(1, 2) ?? '', /coordinating process uses all 2 cores/);
   assert.deepEqual(peerArgs('p.py', '/o', 2, false), ['p.py', '--threads', '2', '--out', '/o']);
