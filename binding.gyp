@@ -8,6 +8,7 @@
         "native/src/ops_create.cc",
         "native/src/ops_math.cc",
         "native/src/ops_nn.cc",
+        "native/src/max_pool.cc",
         "native/src/sparse_ops.cc",
         "native/src/sparse_kernels.cc",
         "native/src/sparse_plan.cc",

@@ -3,6 +3,7 @@
 #include <ATen/core/Reduction.h>
 #include <ATen/core/grad_mode.h>
 
+#include "max_pool.h"
 #include "tensor_wrap.h"
 
 namespace ss {
@@ -74,8 +75,17 @@ Napi::Value BatchNorm(const Napi::CallbackInfo& info) {
   return Wrap(info.Env(), at::batch_norm(x, ArgOptTensor(info, 1), ArgOptTensor(info, 2), rm, rv, training, ArgDouble(info, 6, "momentum"), ArgDouble(info, 7, "eps"), /*cudnn_enabled=*/true));
 }
 
-// maxPool2d(input, kernel, stride, padding, dilation, ceilMode)
+// maxPool2d(input, kernel, stride, padding, dilation, ceilMode): non-overlapping
+// windows of float32 NCHW CPU input by max_pool.cc's kernel, the rest by libtorch.
 Napi::Value MaxPool2d(const Napi::CallbackInfo& info) {
+  at::Tensor& x = ArgTensor(info, 0, "input");
+  ExpectDims(info, x, 3, 4, "maxPool2d");
+  auto k = ArgPair(info, 1, "kernel"), s = ArgPair(info, 2, "stride"), p = ArgPair(info, 3, "padding"), d = ArgPair(info, 4, "dilation");
+  return Wrap(info.Env(), MaxPool2dOrLibtorch(x, k, s, p, d, ArgBool(info, 5, false)));
+}
+
+// maxPool2dLibtorch(...): the same through at::max_pool2d always (tests and benchmarks compare with it).
+Napi::Value MaxPool2dLibtorch(const Napi::CallbackInfo& info) {
   at::Tensor& x = ArgTensor(info, 0, "input");
   ExpectDims(info, x, 3, 4, "maxPool2d");
   return Wrap(info.Env(), at::max_pool2d(x, ArgPair(info, 1, "kernel"), ArgPair(info, 2, "stride"), ArgPair(info, 3, "padding"), ArgPair(info, 4, "dilation"), ArgBool(info, 5, false)));
@@ -215,6 +225,7 @@ void InitNN(Napi::Object exports) {
   SS_EXPORT(exports, "conv2d", Conv2d);
   SS_EXPORT(exports, "batchNorm", BatchNorm);
   SS_EXPORT(exports, "maxPool2d", MaxPool2d);
+  SS_EXPORT(exports, "maxPool2dLibtorch", MaxPool2dLibtorch);
   SS_EXPORT(exports, "avgPool2d", AvgPool2d);
   SS_EXPORT(exports, "adaptiveAvgPool2d", AdaptiveAvgPool2d);
   SS_EXPORT(exports, "logSoftmax", LogSoftmax);

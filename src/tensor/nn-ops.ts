@@ -54,6 +54,10 @@ export function batchNorm(
 export function maxPool2d(x: Tensor, kernel: number[], stride: number[], padding: number[], dilation: number[], ceilMode: boolean): Tensor {
   return new Tensor(native.maxPool2d(x.handle, kernel, stride, padding, dilation, ceilMode));
 }
+/** maxPool2d through libtorch's at::max_pool2d always (maxPool2d computes non-overlapping float32 windows with the addon's own kernel): for comparisons. */
+export function maxPool2dLibtorch(x: Tensor, kernel: number[], stride: number[], padding: number[], dilation: number[], ceilMode: boolean): Tensor {
+  return new Tensor(native.maxPool2dLibtorch(x.handle, kernel, stride, padding, dilation, ceilMode));
+}
 /** x [N, C, H, W] → [N, C, H', W']. */
 export function avgPool2d(
   x: Tensor,
