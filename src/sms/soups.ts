@@ -46,8 +46,17 @@ export interface SoupOutcome {
   decisions?: GreedyDecision[];
 }
 
-export async function uniformSoupModel(config: SmsConfig, data: ExperimentData, candidates: CandidateState[], mask: PruningMask): Promise<SoupOutcome> {
-  const state = averageStates(candidates.map((c) => c.state), undefined, candidates.map((c) => c.label));
+export async function uniformSoupModel(
+  config: SmsConfig,
+  data: ExperimentData,
+  candidates: CandidateState[],
+  mask: PruningMask,
+): Promise<SoupOutcome> {
+  const state = averageStates(
+    candidates.map((c) => c.state),
+    undefined,
+    candidates.map((c) => c.label),
+  );
   try {
     assertSoupKeepsMask(state, mask, 'uniform soup');
     const model = await recalibratedModel(config, data, state);
@@ -57,20 +66,40 @@ export async function uniformSoupModel(config: SmsConfig, data: ExperimentData, 
   }
 }
 
-export async function greedySoupModel(config: SmsConfig, data: ExperimentData, candidates: CandidateState[], mask: PruningMask): Promise<SoupOutcome> {
-  const result = await greedySoup(candidates, async (state) => {
-    const model = await recalibratedModel(config, data, state);
-    try {
-      return await validationAccuracyOf(config, data, model);
-    } finally {
-      model.dispose();
-    }
-  });
+/**
+ * The greedy soup (soup/greedy.ts) of the candidates, recalibrated. Each trial
+ * soup is recalibrated and validated; the chosen soup's recalibrated model is
+ * kept rather than computed again. With `evaluation.recalibrateBn` the
+ * candidates' validation accuracies are their recalibrated ones (scoring.ts),
+ * that is, what a soup of one gives: the best candidate alone is not
+ * recalibrated and validated once more.
+ */
+export async function greedySoupModel(
+  config: SmsConfig,
+  data: ExperimentData,
+  candidates: CandidateState[],
+  mask: PruningMask,
+): Promise<SoupOutcome> {
+  const trials = new Map<StateDict, Module>();
   try {
-    assertSoupKeepsMask(result.state, mask, 'greedy soup');
-    const model = await recalibratedModel(config, data, result.state);
-    return { model, validationAccuracy: result.validationAccuracy, ingredients: result.ingredients, decisions: result.decisions };
+    const result = await greedySoup(
+      candidates,
+      async (state) => {
+        const model = await recalibratedModel(config, data, state);
+        trials.set(state, model);
+        return validationAccuracyOf(config, data, model);
+      },
+      { ownAccuracyIsSoupOfOne: config.evaluation.recalibrateBn },
+    );
+    try {
+      assertSoupKeepsMask(result.state, mask, 'greedy soup');
+      const model = trials.get(result.state) ?? (await recalibratedModel(config, data, result.state));
+      trials.delete(result.state);
+      return { model, validationAccuracy: result.validationAccuracy, ingredients: result.ingredients, decisions: result.decisions };
+    } finally {
+      disposeState(result.state);
+    }
   } finally {
-    disposeState(result.state);
+    for (const model of trials.values()) model.dispose();
   }
 }

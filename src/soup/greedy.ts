@@ -30,6 +30,17 @@ export interface GreedyDecision {
   accepted: boolean;
 }
 
+/** Options of greedySoup. */
+export interface GreedySoupOptions {
+  /**
+   * The candidates' own validation accuracies are what `evaluate` gives for
+   * a soup of that candidate alone (they were measured the same way, e.g.
+   * after the same BN recalibration): the first soup, the best candidate
+   * alone, is not evaluated again. Default false.
+   */
+  ownAccuracyIsSoupOfOne?: boolean;
+}
+
 /** The greedy soup and how it was built. */
 export interface GreedySoupResult {
   /** The soup's tensors (new; the caller disposes them). */
@@ -54,22 +65,45 @@ export interface GreedySoupResult {
  *   async (state) => { soupModel.loadStateDict(state); await recalibrateBatchNorm(soupModel, trainLoader); return accuracyOn(soupModel, validation); },
  * );
  */
-export async function greedySoup(candidates: SoupIngredient[], evaluate: (state: StateDict) => Promise<number>): Promise<GreedySoupResult> {
+export async function greedySoup(
+  candidates: SoupIngredient[],
+  evaluate: (state: StateDict) => Promise<number>,
+  opts: GreedySoupOptions = {},
+): Promise<GreedySoupResult> {
   if (candidates.length === 0) throw new MergeError('greedy soup: no candidates');
   // Stable sort: ties keep the candidates' order.
-  const ranked = candidates.map((c, i) => ({ c, i })).sort((a, b) => b.c.validationAccuracy - a.c.validationAccuracy || a.i - b.i).map((x) => x.c);
+  const ranked = candidates
+    .map((c, i) => ({ c, i }))
+    .sort((a, b) => b.c.validationAccuracy - a.c.validationAccuracy || a.i - b.i)
+    .map((x) => x.c);
   const accepted = [ranked[0]];
   let state = averageStates([ranked[0].state]);
-  let accuracy = await evaluate(state);
+  let accuracy = opts.ownAccuracyIsSoupOfOne ? ranked[0].validationAccuracy : await evaluate(state);
   const decisions: GreedyDecision[] = [
-    { label: ranked[0].label, candidateAccuracy: ranked[0].validationAccuracy, soupAccuracyWith: accuracy, soupAccuracyBefore: NaN, accepted: true },
+    {
+      label: ranked[0].label,
+      candidateAccuracy: ranked[0].validationAccuracy,
+      soupAccuracyWith: accuracy,
+      soupAccuracyBefore: NaN,
+      accepted: true,
+    },
   ];
   for (const next of ranked.slice(1)) {
     const trial = [...accepted, next];
-    const trialState = averageStates(trial.map((c) => c.state), undefined, trial.map((c) => c.label));
+    const trialState = averageStates(
+      trial.map((c) => c.state),
+      undefined,
+      trial.map((c) => c.label),
+    );
     const trialAccuracy = await evaluate(trialState);
     const keep = trialAccuracy >= accuracy;
-    decisions.push({ label: next.label, candidateAccuracy: next.validationAccuracy, soupAccuracyWith: trialAccuracy, soupAccuracyBefore: accuracy, accepted: keep });
+    decisions.push({
+      label: next.label,
+      candidateAccuracy: next.validationAccuracy,
+      soupAccuracyWith: trialAccuracy,
+      soupAccuracyBefore: accuracy,
+      accepted: keep,
+    });
     if (keep) {
       disposeState(state);
       state = trialState;

@@ -29,8 +29,15 @@ test('uniform and weighted averages of every float tensor; integers from the fir
 
 test('merging states of different architectures is refused with the tensor named', () => {
   const a = state([1, 2], [0]);
-  const b = new Map([['w', tensor([1, 2, 3], [3])], ['b', tensor([0], [1])], ['n', tensor([1], [], { dtype: 'int64' })]]);
-  assert.throws(() => averageStates([a, b], undefined, ['c0', 'c1']), (e: Error) => e instanceof MergeError && /'w'/.test(e.message) && /c1/.test(e.message));
+  const b = new Map([
+    ['w', tensor([1, 2, 3], [3])],
+    ['b', tensor([0], [1])],
+    ['n', tensor([1], [], { dtype: 'int64' })],
+  ]);
+  assert.throws(
+    () => averageStates([a, b], undefined, ['c0', 'c1']),
+    (e: Error) => e instanceof MergeError && /'w'/.test(e.message) && /c1/.test(e.message),
+  );
   const c = new Map([['w', tensor([1, 2], [2])]]);
   assert.throws(() => averageStates([a, c]), MergeError);
   disposeState(a);
@@ -50,11 +57,43 @@ test('greedy soup: sorted by validation accuracy, adds only what does not lower 
     ],
     evaluate,
   );
-  assert.deepEqual(result.decisions.map((d) => d.label), ['c', 'a', 'b']);
+  assert.deepEqual(
+    result.decisions.map((d) => d.label),
+    ['c', 'a', 'b'],
+  );
   assert.deepEqual(result.ingredients, ['c']); // adding a (w 0.5) or b lowers the accuracy
   assert.ok(result.validationAccuracy >= result.decisions[0].soupAccuracyWith);
-  assert.deepEqual(result.decisions.map((d) => d.accepted), [true, false, false]);
+  assert.deepEqual(
+    result.decisions.map((d) => d.accepted),
+    [true, false, false],
+  );
   disposeState(result.state);
+  for (const s of states) disposeState(s);
+});
+
+test('greedy soup with ownAccuracyIsSoupOfOne: the best candidate alone is not evaluated again; the same soup', async () => {
+  const states = [state([0], [0]), state([2], [0]), state([1], [0])];
+  const seen: number[] = [];
+  const evaluate = async (s: StateDict): Promise<number> => {
+    const w = (s.get('w')!.toArray() as Float32Array)[0];
+    seen.push(w);
+    return 1 - Math.abs(w - 1.3) / 10;
+  };
+  // The candidates' own accuracies are what evaluate gives for each alone.
+  const candidates = [0, 2, 1].map((w, i) => ({ label: 'abc'[i], state: states[i], validationAccuracy: 1 - Math.abs(w - 1.3) / 10 }));
+  const full = await greedySoup(candidates, evaluate);
+  const evaluatedFull = seen.splice(0);
+  const reused = await greedySoup(candidates, evaluate, { ownAccuracyIsSoupOfOne: true });
+  assert.deepEqual(evaluatedFull, [1, 1.5, 1], 'c alone, c+b, c+a');
+  assert.deepEqual(seen, [1.5, 1], 'c alone is its own accuracy: not evaluated');
+  assert.deepEqual(reused.decisions, full.decisions);
+  assert.deepEqual(reused.ingredients, ['c', 'b']);
+  assert.deepEqual(
+    Array.from(reused.state.get('w')!.toArray() as Float32Array),
+    Array.from(full.state.get('w')!.toArray() as Float32Array),
+  );
+  disposeState(full.state);
+  disposeState(reused.state);
   for (const s of states) disposeState(s);
 });
 
@@ -64,19 +103,31 @@ test('BN recalibration sets running stats to the cumulative average over the for
   const images = new Uint8Array(n * 2);
   for (let i = 0; i < images.length; i++) images[i] = (i * 37) % 256;
   const dataset: ImageDataset = {
-    name: 'toy', imageShape: [1, 1, 2], numClasses: 2, classNames: ['a', 'b'], mean: [0], std: [1],
-    images, labels: new Int32Array(n),
+    name: 'toy',
+    imageShape: [1, 1, 2],
+    numClasses: 2,
+    classNames: ['a', 'b'],
+    mean: [0],
+    std: [1],
+    images,
+    labels: new Int32Array(n),
   };
   // BN1d on [N, 1, 1, 2] would not fit; flatten through a wrapper model.
   const flat = new (class extends Sequential {
-    override forward(x: import('../../src/tensor/index.js').Tensor) { return super.forward(x.flatten(1)); }
+    override forward(x: import('../../src/tensor/index.js').Tensor) {
+      return super.forward(x.flatten(1));
+    }
   })(new BatchNorm1d(2));
   const loader = new DataLoader(dataset, { batchSize: 10, shuffle: false });
   const batches = await recalibrateBatchNorm(flat, loader, { fraction: 0.5 });
   assert.equal(batches, 2);
   // Expected: mean of the two batch means (each batch has 10 images), pixels scaled by 1/255.
   const x = Array.from(images, (v) => v / 255);
-  const batchMean = (b: number, f: number): number => { let s = 0; for (let k = 0; k < 10; k++) s += x[(b * 10 + k) * 2 + f]; return s / 10; };
+  const batchMean = (b: number, f: number): number => {
+    let s = 0;
+    for (let k = 0; k < 10; k++) s += x[(b * 10 + k) * 2 + f];
+    return s / 10;
+  };
   const bn = flat.at(0) as BatchNorm1d;
   const rm = bn.runningMean.toArray() as Float32Array;
   for (let f = 0; f < 2; f++) assert.ok(Math.abs(rm[f] - (batchMean(0, f) + batchMean(1, f)) / 2) < 1e-6);
