@@ -194,13 +194,18 @@ export interface Mark {
 /** The milestones of a sparse-soups run from its events.jsonl: dense-start, dense-done, phase-<p>-done, run-done. */
 export function marksFromEvents(eventsJsonl: string): Mark[] {
   const marks: Mark[] = [];
+  let phase1: number | undefined;
   for (const line of eventsJsonl.split('\n')) {
     if (line.trim() === '') continue;
     const e = JSON.parse(line) as { time: string; type: string; phase?: number };
     const timeMs = Date.parse(e.time);
     if (e.type === 'dense-start' || e.type === 'dense-done' || e.type === 'run-done') marks.push({ name: e.type, timeMs });
     else if (e.type === 'phase-done') marks.push({ name: `phase-${e.phase}-done`, timeMs });
+    else if (e.type === 'phase-start' && e.phase === 1) phase1 = timeMs;
   }
+  // An executor that scores the dense model while phase 1 retrains reports dense-done during phase 1: the dense stage ends where phase 1 starts.
+  const denseDone = marks.find((m) => m.name === 'dense-done');
+  if (denseDone !== undefined && phase1 !== undefined && phase1 < denseDone.timeMs) denseDone.timeMs = phase1;
   return marks;
 }
 

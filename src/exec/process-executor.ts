@@ -5,7 +5,10 @@
  * A pool of at most `concurrency` children (forked from child-worker) takes
  * the jobs in order; a child that finishes a job gets the next one, and the
  * pool stays up across `run` calls (the next phase skips process start and
- * data loading) until `close()`. Each job runs with exactly `job.threads`
+ * data loading) until `close()`. Runs and score tasks may overlap (the
+ * pipeline starts the next phase's baseline jobs while a phase merges, and
+ * scores the dense model during phase 1): they share the pool, score tasks
+ * ahead of waiting retrain jobs. Each job runs with exactly `job.threads`
  * libtorch threads if set, else `threadsPerWorker`, else the config's
  * `threads`, else cores / concurrency, so its checkpoint is bit-identical to
  * the InlineExecutor's run of the same job with the same thread count.
@@ -31,7 +34,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import type { RetrainExecutor } from '../sms/executor.js';
+import type { ExecutorRunOptions, RetrainExecutor } from '../sms/executor.js';
 import { mergePhaseOnce, type MergeOutcome } from '../sms/merge.js';
 import type { ScoreTask, TaskScores } from '../sms/scoring.js';
 import type { PhaseMergeSpec, PhaseResults } from '../sms/plan.js';
@@ -115,6 +118,10 @@ class Worker {
   alive = true;
   /** The CUDA device this child computes on (ProcessOptions.devices), for its retrain jobs and score tasks alike. */
   device: string | undefined;
+  /** Its place in the pool: with `devices`, child slot k computes on devices[k % devices.length]. */
+  slot = 0;
+  /** Held by a task of the executor (set before the task's message is sent, cleared when it settles). */
+  reserved = false;
   private active: ActiveJob | null = null;
   private stderrTail = '';
   /** Set when the executor ends this child, so a job it kills says so. */
@@ -197,11 +204,6 @@ class Worker {
     return this.request(task.label, (id) => ({ type: 'score', id, task, threads: this.threads })) as Promise<TaskScores>;
   }
 
-  /** True while the child runs a job or score task for the executor. */
-  get busy(): boolean {
-    return this.active !== null;
-  }
-
   private request(
     what: string,
     message: (id: number) => ParentMessage,
@@ -280,14 +282,26 @@ class Worker {
   }
 }
 
+/** What a task waiting for a child needs: a thread count (null: any child will do), and its place in line. */
+interface Want {
+  threads: number | null;
+  /** Lower goes first: 0 for score tasks (short, and the merge waits on them), 1 for retrain jobs. */
+  priority: number;
+}
+
 export class ProcessExecutor implements RetrainExecutor {
   readonly name = 'processes';
+  /** Runs and score tasks may overlap: they share one pool of children (the pipeline starts the next phase's baseline jobs during a merge). */
+  readonly concurrentRuns = true;
   private workers: Worker[] = [];
-  private running = false;
+  /** Children being replaced (another thread count): their slots are taken. */
+  private starting = 0;
   private closed = false;
-  /** Score tasks waiting for a child, and the merge's first scoring failure. */
-  private waiting: (() => void)[] = [];
-  private scoreFailure: Error | null = null;
+  /** Tasks waiting for a child, in priority order, then first come first served. */
+  private waiters: (Want & { wake: () => void })[] = [];
+  /** Bumped by a failure: tasks submitted before it end with that failure instead of starting. */
+  private generation = 0;
+  private failures = new Map<number, Error>();
 
   constructor(private readonly options: ProcessExecutorOptions = {}) {
     for (const [key, value] of [
@@ -315,57 +329,60 @@ export class ProcessExecutor implements RetrainExecutor {
     return Math.max(1, Math.floor(availableParallelism() / concurrency));
   }
 
-  async run(jobs: RetrainJob[], onProgress?: (p: RetrainProgress) => void): Promise<RetrainResult[]> {
-    if (this.closed) throw new SparseSoupsError('ProcessExecutor: run() after close()');
-    if (this.running) throw new SparseSoupsError('ProcessExecutor: run() while another run is in progress; await it first');
-    if (jobs.length === 0) return [];
-    this.running = true;
-    installExitHook();
-    const concurrency = Math.min(jobs.length, this.options.concurrency ?? availableParallelism());
-    const devices = this.options.devices?.length ? this.options.devices : undefined;
-    const results: RetrainResult[] = new Array(jobs.length);
-    let next = 0;
-    let failure: Error | null = null;
+  /** Children at once. */
+  private get limit(): number {
+    return this.options.concurrency ?? availableParallelism();
+  }
 
-    this.workers = this.workers.filter((w) => w.alive);
-    const lane = async (k: number): Promise<void> => {
-      while (failure === null && next < jobs.length) {
-        const i = next++;
-        const job = {
-          ...jobs[i],
-          threads: this.threadsFor(jobs[i], concurrency),
-          ...(devices !== undefined && { device: devices[k % devices.length] }),
+  /**
+   * Runs the jobs on the pool, as many at once as there are children; other
+   * runs and score tasks may be under way at the same time and share it.
+   * `opts.concurrentJobs` is how many jobs run at once in all (the phase's
+   * jobs, when they come in several runs); it sets the default thread count
+   * (cores / min(that, concurrency)).
+   */
+  async run(jobs: RetrainJob[], onProgress?: (p: RetrainProgress) => void, opts: ExecutorRunOptions = {}): Promise<RetrainResult[]> {
+    if (this.closed) throw new SparseSoupsError('ProcessExecutor: run() after close()');
+    if (jobs.length === 0) return [];
+    installExitHook();
+    const concurrency = Math.min(Math.max(jobs.length, opts.concurrentJobs ?? 0), this.limit);
+    const generation = this.generation;
+    let failure: Error | null = null;
+    const settled = await Promise.allSettled(
+      jobs.map(async (j) => {
+        const job: RetrainJob = {
+          ...j,
+          threads: this.threadsFor(j, concurrency),
           // Each child scores its own candidate (test, OOD, validation), in parallel, instead of the merge doing it one by one.
-          score: jobs[i].score ?? true,
+          score: j.score ?? true,
         };
-        // A child's BLAS pool is fixed at its start: a job with another thread count gets a fresh child.
-        if (this.workers[k]?.threads !== job.threads || !this.workers[k].alive) {
-          await this.workers[k]?.stop('disconnect', 5000);
-          if (failure !== null) return;
-          this.workers[k] = new Worker(job.threads, this.options.onWorkerReady);
-          this.workers[k].device = job.device;
-        }
-        const worker = this.workers[k];
-        if (worker.pid !== undefined) this.options.onJobStart?.(jobs[i], worker.pid);
         try {
-          results[i] = await worker.run(job, onProgress);
+          return await this.onChild(generation, { threads: job.threads as number, priority: 1 }, (worker) => {
+            if (worker.pid !== undefined) this.options.onJobStart?.(j, worker.pid);
+            return worker.run(worker.device === undefined ? job : { ...job, device: worker.device }, onProgress);
+          });
         } catch (e) {
-          if (failure === null) {
-            failure = e as Error;
-            // One failure ends the run: stop the other children now rather than after their jobs.
-            await this.terminateAll();
-          }
-          return;
+          failure ??= e as Error;
+          throw e;
         }
-      }
-    };
-    try {
-      await Promise.all(Array.from({ length: concurrency }, (_, k) => lane(k)));
-    } finally {
-      this.running = false;
-    }
-    if (failure !== null) throw failure;
-    return results;
+      }),
+    );
+    // The failure that stopped the pool, not the other jobs' "stopped by the executor".
+    if (failure !== null) throw this.failures.get(generation) ?? failure;
+    return settled.map((s) => (s as PromiseFulfilledResult<RetrainResult>).value);
+  }
+
+  /** Scores a checkpoint on an idle child (a new one while the pool has room, else the next to finish), ahead of waiting retrain jobs. */
+  score(task: ScoreTask): Promise<TaskScores> {
+    return this.scoreIn(this.generation, task);
+  }
+
+  private scoreIn(generation: number, task: ScoreTask): Promise<TaskScores> {
+    if (this.closed) return Promise.reject(new SparseSoupsError('ProcessExecutor: score() after close()'));
+    installExitHook();
+    return this.onChild(generation, { threads: null, priority: 0 }, (worker) =>
+      worker.score(worker.device === undefined ? task : { ...task, device: worker.device }),
+    ) as Promise<TaskScores>;
   }
 
   /**
@@ -375,51 +392,114 @@ export class ProcessExecutor implements RetrainExecutor {
    */
   async merge(spec: PhaseMergeSpec, results: PhaseResults): Promise<MergeOutcome> {
     if (this.closed) throw new SparseSoupsError('ProcessExecutor: merge() after close()');
-    this.scoreFailure = null;
+    const generation = this.generation;
     try {
-      return await mergePhaseOnce(spec, results, { scorer: (task) => this.scoreOnPool(task) });
+      // Score tasks of this merge belong to its generation: after a failure the merge's later ones end at once.
+      return await mergePhaseOnce(spec, results, { scorer: (task) => this.scoreIn(generation, task) });
     } catch (e) {
-      await this.terminateAll();
-      throw e;
+      await this.fail(generation, e as Error);
+      throw this.failures.get(generation) ?? e;
     }
   }
 
-  /** Runs a score task on an idle child (a new one while the pool has room, else the next to finish). */
-  private async scoreOnPool(task: ScoreTask): Promise<TaskScores> {
-    const limit = this.options.concurrency ?? availableParallelism();
+  /**
+   * Runs `use` on a child that fits `want`, holding it until `use` settles.
+   * One failure ends every child (the other tasks' children are killed, and
+   * tasks still waiting end with the same error), as one failed job ends a run.
+   */
+  private async onChild<T>(generation: number, want: Want, use: (worker: Worker) => Promise<T>): Promise<T> {
+    const worker = await this.acquire(generation, want);
+    try {
+      return await use(worker);
+    } catch (e) {
+      await this.fail(generation, e as Error);
+      throw e;
+    } finally {
+      worker.reserved = false;
+      this.wakeNext();
+    }
+  }
+
+  /** An idle child for `want`: one that fits, a new one while there is room, an idle one restarted with the wanted thread count, or the next to free up. */
+  private async acquire(generation: number, want: Want): Promise<Worker> {
     for (;;) {
-      if (this.scoreFailure !== null || this.closed) {
-        this.waiting.shift()?.(); // and the next waiting task finds out too
-        throw this.scoreFailure ?? new SparseSoupsError('ProcessExecutor: closed while the merge was scoring');
+      const failed =
+        this.failures.get(generation) ?? (this.closed ? new SparseSoupsError('ProcessExecutor: closed while tasks were waiting') : null);
+      if (failed !== null || generation !== this.generation) {
+        this.wakeNext(); // the next waiter finds out too
+        throw (
+          failed ?? this.failures.get(this.generation - 1) ?? new SparseSoupsError('ProcessExecutor: an earlier failure stopped the pool')
+        );
       }
       this.workers = this.workers.filter((w) => w.alive);
-      let worker = this.workers.find((w) => !w.busy);
-      if (worker === undefined && this.workers.length < limit) {
-        // Children made for the retrains are reused as they are; a new one gets a retrain job's thread count.
-        worker = new Worker(this.workers[0]?.threads ?? this.threadsFor({ config: task.config }, limit), this.options.onWorkerReady);
-        const devices = this.options.devices?.length ? this.options.devices : undefined;
-        if (devices !== undefined) worker.device = devices[this.workers.length % devices.length];
-        this.workers.push(worker);
+      const idle = this.workers.filter((w) => !w.reserved);
+      const fit = idle.find((w) => want.threads === null || w.threads === want.threads);
+      if (fit !== undefined) {
+        fit.reserved = true;
+        return fit;
       }
-      if (worker !== undefined) {
+      const threads = want.threads ?? this.workers[0]?.threads ?? Math.max(1, Math.floor(availableParallelism() / this.limit));
+      if (this.workers.length + this.starting < this.limit) return this.spawn(threads, this.freeSlot());
+      if (idle.length > 0) {
+        // A child's BLAS pool is fixed at its start: a job with another thread count gets a fresh child.
+        const old = idle[0];
+        old.reserved = true;
+        this.workers = this.workers.filter((w) => w !== old);
+        this.starting++;
         try {
-          return await worker.score(worker.device === undefined ? task : { ...task, device: worker.device });
-        } catch (e) {
-          if (this.scoreFailure === null) {
-            this.scoreFailure = e as Error;
-            await this.terminateAll(); // as in run(): one failure stops the other children now
-          }
-          throw e;
+          await old.stop('disconnect', 5000);
         } finally {
-          this.waiting.shift()?.();
+          this.starting--;
         }
+        if (generation !== this.generation || this.closed) continue; // failed meanwhile: the loop says so
+        return this.spawn(threads, old.slot);
       }
-      await new Promise<void>((resolve) => this.waiting.push(resolve));
+      await new Promise<void>((wake) => {
+        const at = this.waiters.findIndex((w) => w.priority > want.priority);
+        this.waiters.splice(at === -1 ? this.waiters.length : at, 0, { ...want, wake });
+      });
     }
+  }
+
+  /** A new child in `slot`, reserved for the caller; its CUDA device is `devices[slot % devices.length]`. */
+  private spawn(threads: number, slot: number): Worker {
+    const worker = new Worker(threads, this.options.onWorkerReady);
+    worker.slot = slot;
+    const devices = this.options.devices?.length ? this.options.devices : undefined;
+    if (devices !== undefined) worker.device = devices[slot % devices.length];
+    worker.reserved = true;
+    this.workers.push(worker);
+    return worker;
+  }
+
+  /** The lowest slot number no live child holds. */
+  private freeSlot(): number {
+    const taken = new Set(this.workers.map((w) => w.slot));
+    let slot = 0;
+    while (taken.has(slot)) slot++;
+    return slot;
+  }
+
+  private wakeNext(): void {
+    this.waiters.shift()?.wake();
+  }
+
+  /** Records the first failure of `generation`, ends every child, and lets every waiting task find out. */
+  private async fail(generation: number, error: Error): Promise<void> {
+    if (generation !== this.generation) return; // this generation has failed already
+    this.failures.set(generation, error);
+    this.generation++;
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w.wake();
+    await this.terminateAll();
   }
 
   async close(): Promise<void> {
     this.closed = true;
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w.wake();
     await Promise.all(this.workers.map((w) => w.stop('disconnect', 5000)));
     this.workers = [];
   }

@@ -19,7 +19,7 @@ export type { ConfigField } from './config-doc.js';
 export { candidateSpecs, candidateLabel, defaultCandidateSeed } from './candidates.js';
 export type { CandidateSpec } from './candidates.js';
 export { InlineExecutor } from './executor.js';
-export type { RetrainExecutor } from './executor.js';
+export type { ExecutorRunOptions, RetrainExecutor } from './executor.js';
 export { retrainCandidate, describeRetrainJob } from './retrain.js';
 export type { RetrainJob, RetrainResult, RetrainProgress } from './retrain.js';
 export type { ModelMetrics, PredictionMetrics, OodScore } from './evaluate.js';

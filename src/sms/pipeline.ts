@@ -11,7 +11,10 @@
  *
  * Beside it, as registered branches (sms/baselines/): IMP (m independent
  * chains with the candidates' seeds; phase 1 shares the SMS candidates), IMP
- * with m× longer retraining, and the candidates' prediction ensemble. Every
+ * with m× longer retraining, and the candidates' prediction ensemble. With
+ * an executor that runs tasks side by side (child processes), a branch's
+ * jobs of phase p+1, which need only phase p's retrains, run while phase p
+ * merges, and the dense model is scored while phase 1 retrains. Every
  * checkpoint and result lands in `workDir` (file names: sms/layout.ts); a
  * job whose verified output already exists is not run again.
  *
@@ -27,11 +30,20 @@ import { configHash } from './config.js';
 import { experimentData } from './context.js';
 import { denseParent } from './dense.js';
 import type { ModelMetrics } from './evaluate.js';
-import { scoreCheckpoint } from './scoring.js';
 import type { SmsEvent } from './events.js';
 import { InlineExecutor, type RetrainExecutor } from './executor.js';
 import { runLayout } from './layout.js';
-import { phaseContexts, planPhase, pruneParent, retrainAll, soupOf } from './phase-steps.js';
+import {
+  dispatchBaselines,
+  phaseContexts,
+  planPhase,
+  pruneParent,
+  retrainAll,
+  scoreDense,
+  soupOf,
+  type DispatchedJobs,
+} from './phase-steps.js';
+import type { PhaseResults } from './plan.js';
 import type { PhaseResult } from './records.js';
 import { BaselineRuns } from './baselines/index.js';
 import { prepareAndValidate } from './validate.js';
@@ -95,34 +107,50 @@ export async function runSms(config: SmsConfig, opts: SmsRunOptions): Promise<Sm
   const emit = opts.onEvent ?? (() => {});
   // A bad name, dataset, model (module) or batch size fails here, in seconds, before any training.
   for (const message of (await prepareAndValidate(config)).warnings) emit({ type: 'warning', message });
-  const executor = opts.executor ?? new InlineExecutor();
+  const executor: RetrainExecutor = opts.executor ?? new InlineExecutor();
   const run = runLayout(opts.workDir);
   mkdirSync(run.root, { recursive: true });
   const data = experimentData(config);
 
   // parent = dense model, trained
   const { parent: dense, reused } = await denseParent(config, data, run.dense, emit);
-  const denseMetrics = (await scoreCheckpoint(config, data, dense)).metrics;
-  emit({ type: 'dense-done', metrics: denseMetrics, reused });
+  // Scored beside phase 1 where the executor computes, when it runs tasks side by side; else here, first.
+  const denseScore = scoreDense(config, data, dense, executor, (metrics) => emit({ type: 'dense-done', metrics, reused }));
+  await denseScore.started;
 
   const baselines = new BaselineRuns(config, dense);
+  const contexts = phaseContexts(config, data, run);
   let parent: CheckpointRef = dense;
   let parentMask: CheckpointRef | null = null;
+  // This phase's baseline jobs, when they were started during the previous phase's merge.
+  let early: DispatchedJobs | null = null;
   const phases: PhaseResult[] = [];
-  for (const ctx of phaseContexts(config, data, run)) {
-    const mask = await pruneParent(ctx, parent, parentMask); //                        mask_p = prune(parent, sparsity_p)
-    const plan = await planPhase(ctx, parent, mask, baselines);
-    emit({ type: 'phase-start', phase: ctx.phase, targetSparsity: ctx.targetSparsity, jobs: Object.keys(plan.jobs).length });
-    const results = await retrainAll(plan, executor, emit); //                         candidate_i = retrain(parent ⊙ mask_p, spec_i)
-    const { result } = await executor.merge(plan.merge, results); //                   soup = merge(candidate_1..m), BN recalibrated
-    baselines.advance(results);
-    phases.push(result);
-    emit({ type: 'phase-done', result });
-    parent = await soupOf(config, result); //                                         parent = soup
-    parentMask = mask.mask;
+  try {
+    for (const [k, ctx] of contexts.entries()) {
+      const mask = await pruneParent(ctx, parent, parentMask); //                        mask_p = prune(parent, sparsity_p)
+      const plan = await planPhase(ctx, parent, mask, early === null ? baselines : null);
+      const jobCount = Object.keys(plan.jobs).length + (early === null ? 0 : Object.keys(early.jobs).length);
+      emit({ type: 'phase-start', phase: ctx.phase, targetSparsity: ctx.targetSparsity, jobs: jobCount });
+      const smsRun = retrainAll(plan, executor, emit, { concurrentJobs: jobCount }); //  candidate_i = retrain(parent ⊙ mask_p, spec_i)
+      const results: PhaseResults = { ...(await smsRun), ...(early === null ? {} : await early.results) };
+      baselines.advance(results);
+      // The baselines' next jobs need only this phase's retrains, not its soup: they run while it merges.
+      const next = contexts[k + 1];
+      early = next !== undefined && executor.concurrentRuns ? await dispatchBaselines(next, baselines, executor, emit) : null;
+      const { result } = await executor.merge(plan.merge, results).catch(async (e: unknown) => {
+        await early?.results.catch(() => {}); // the executor ends them; nothing left running behind the error
+        throw e;
+      }); //                                                                             soup = merge(candidate_1..m), BN recalibrated
+      phases.push(result);
+      emit({ type: 'phase-done', result });
+      parent = await soupOf(config, result); //                                         parent = soup
+      parentMask = mask.mask;
+    }
+  } catch (e) {
+    throw await denseScore.causeOf(e);
   }
 
-  const results: SmsResults = { name: config.name, configHash: configHash(config), dense: denseMetrics, phases };
+  const results: SmsResults = { name: config.name, configHash: configHash(config), dense: await denseScore.metrics, phases };
   await writeJsonFileAtomic(run.results, results);
   return results;
 }

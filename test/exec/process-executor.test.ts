@@ -18,6 +18,7 @@ import { buildModel } from '../../src/sms/context.js';
 import { pruneCheckpoint } from '../../src/sms/masks.js';
 import { runLayout } from '../../src/sms/layout.js';
 import type { PhaseMergeSpec } from '../../src/sms/plan.js';
+import type { ScoreTask } from '../../src/sms/scoring.js';
 import { saveCheckpoint, verifiedCheckpoint } from '../../src/checkpoints/store.js';
 import { ProcessExecutor, RetrainJobError, WorkerExitError, childWorkerPath, childExecArgv } from '../../src/exec/process-executor.js';
 import { tinyRunConfig } from '../helpers/tiny-run.js';
@@ -25,7 +26,9 @@ import { tinyRunConfig } from '../helpers/tiny-run.js';
 const execFileAsync = promisify(execFile);
 const config = parseSmsConfig(tinyRunConfig({ name: 'test-processes', model: { options: { hiddenSizes: [64] } } }));
 // The bit-for-bit comparison with inline also covers the baselines that the children score (IMP chains) or that use their predictions (ensemble).
-const fullConfig = parseSmsConfig(tinyRunConfig({ name: 'test-processes-full', model: { options: { hiddenSizes: [64] } }, baselines: { imp: true, ensemble: true } }));
+const fullConfig = parseSmsConfig(
+  tinyRunConfig({ name: 'test-processes-full', model: { options: { hiddenSizes: [64] } }, baselines: { imp: true, ensemble: true } }),
+);
 
 function isAlive(pid: number): boolean {
   try {
@@ -80,7 +83,7 @@ test("the child gets the parent's loaders, not its test runner, inspector or -e 
 async function runSmsInFreshProcess(
   mode: 'inline' | 'processes',
   workDir: string,
-): Promise<{ results: SmsResults; pids: number[]; progress: number }> {
+): Promise<{ results: SmsResults; pids: number[]; progress: number; marks: string[] }> {
   const code = `
     const [mode, workDir, configJson] = process.argv.slice(1);
     const { setNumThreads } = await import(${JSON.stringify(srcUrl('tensor/index.ts'))});
@@ -89,14 +92,22 @@ async function runSmsInFreshProcess(
     const { ProcessExecutor } = await import(${JSON.stringify(srcUrl('exec/process-executor.ts'))});
     setNumThreads(1);
     const pids = new Set();
-    const executor = mode === 'inline' ? new InlineExecutor() : new ProcessExecutor({ concurrency: 2, threadsPerWorker: 1, onJobStart: (_, pid) => pids.add(pid) });
+    // The order of milestones: dense-done, phase-start/done, and when each retrain job started (processes).
+    const marks = [];
+    const onJobStart = (job, pid) => { pids.add(pid); marks.push('start ' + job.kind + ' ' + job.phase); };
+    const executor = mode === 'inline' ? new InlineExecutor() : new ProcessExecutor({ concurrency: 2, threadsPerWorker: 1, onJobStart });
     let progress = 0;
-    const onEvent = (e) => { if (e.type === 'progress' && e.progress.kind === 'sms') progress++; };
+    const onEvent = (e) => {
+      if (e.type === 'progress' && e.progress.kind === 'sms') progress++;
+      if (e.type === 'dense-done') marks.push('dense-done');
+      if (e.type === 'phase-start') marks.push('phase-start ' + e.phase);
+      if (e.type === 'phase-done') marks.push('phase-done ' + e.result.phase);
+    };
     try {
       const results = await runSms(JSON.parse(configJson), { workDir, executor, onEvent });
       const live = mode === 'inline' ? [] : executor.pids();
       if (live.length !== pids.size) throw new Error('the pool should stay up between phases: ' + live + ' vs ' + [...pids]);
-      process.stdout.write('\\n' + JSON.stringify({ results, pids: [...pids], progress }) + '\\n');
+      process.stdout.write('\\n' + JSON.stringify({ results, pids: [...pids], progress, marks }) + '\\n');
     } finally {
       await executor.close();
     }`;
@@ -119,6 +130,7 @@ async function runSmsInFreshProcess(
     results: SmsResults;
     pids: number[];
     progress: number;
+    marks: string[];
   };
 }
 
@@ -149,6 +161,21 @@ test('2 child processes of 1 thread give the inline (1 thread) checkpoints and s
       JSON.parse(JSON.stringify(r).replaceAll(dir, '<run>'), (key, value: unknown) => (key === 'seconds' ? undefined : value));
     assert.ok(inline.results.phases[1].imp !== null && inline.results.phases[1].ensemble !== null);
     assert.deepEqual(comparable(procs.results, processDir), comparable(inline.results, inlineDir));
+
+    // Inline, one step after another; with processes, the dense model is scored beside phase 1 and phase 2's IMP jobs start during phase 1's merge.
+    assert.deepEqual(inline.marks, ['dense-done', 'phase-start 1', 'phase-done 1', 'phase-start 2', 'phase-done 2']);
+    const at = (mark: string): number => {
+      const i = procs.marks.indexOf(mark);
+      assert.ok(i >= 0, `${mark} in ${procs.marks.join(', ')}`);
+      return i;
+    };
+    assert.ok(at('start imp 2') < at('phase-done 1'), `IMP's phase 2 starts before phase 1 is merged: ${procs.marks.join(', ')}`);
+    assert.ok(at('start sms 2') > at('phase-done 1'), 'the SMS candidates of phase 2 start from its soup');
+    assert.ok(
+      at('phase-start 1') < at('dense-done') && at('dense-done') < at('phase-done 1'),
+      `the dense model is scored during phase 1: ${procs.marks.join(', ')}`,
+    );
+    assert.equal(procs.marks.filter((m) => m === 'dense-done').length, 1);
   } finally {
     rmSync(inlineDir, { recursive: true, force: true });
     rmSync(processDir, { recursive: true, force: true });
@@ -177,6 +204,50 @@ test('close() ends idle children and resolves (the pool is reused until then)', 
     await executor.close();
     assert.deepEqual(executor.pids(), []);
     for (const pid of pids) assert.ok(!isAlive(pid), `child ${pid} ended by close()`);
+  } finally {
+    await executor.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('runs and score tasks at once share one pool of `concurrency` children; after a failure the next run starts afresh', async () => {
+  setNumThreads(1);
+  const dir = mkdtempSync(join(tmpdir(), 'sms-procs-pool-'));
+  const ready: number[] = [];
+  const executor = new ProcessExecutor({ concurrency: 2, threadsPerWorker: 1, onWorkerReady: (pid) => ready.push(pid) });
+  try {
+    const inputs = await jobInputs(dir, config);
+    const [spec] = candidateSpecs(config);
+    const job = (name: string, over: Partial<RetrainJob> = {}): RetrainJob => ({
+      config,
+      phase: 1,
+      spec,
+      kind: 'sms',
+      ...inputs,
+      output: join(dir, `${name}.safetensors`),
+      ...over,
+    });
+    const task: ScoreTask = { config, label: 'the parent', checkpoint: inputs.parent, recalibrate: true, validation: true };
+    const [a, b, scored] = await Promise.all([executor.run([job('a0'), job('a1')]), executor.run([job('b0')]), executor.score(task)]);
+    assert.equal(ready.length, 2, 'four tasks at once on two children');
+    assert.deepEqual(
+      [a[1].checkpoint.sha256, b[0].checkpoint.sha256],
+      [a[0].checkpoint.sha256, a[0].checkpoint.sha256],
+      'the same job gives the same bytes whichever run it came in',
+    );
+    assert.deepEqual(await executor.score(task), scored, 'a score task beside retrains gives what it gives alone');
+    assert.ok(scored.validationAccuracy !== null && scored.validationAccuracy > 0);
+
+    // One failure ends every task under way, in every run, and the children; each run reports that failure.
+    const bad = job('bad', { config: { ...config, model: { name: 'no-such-model', options: {} } } });
+    const long = job('long', { spec: { ...spec, epochs: 50 } });
+    const outcomes = await Promise.allSettled([executor.run([bad]), executor.run([long])]);
+    assert.ok(outcomes[0].status === 'rejected' && outcomes[0].reason instanceof RetrainJobError, String(outcomes[0].status));
+    assert.ok(outcomes[1].status === 'rejected' && outcomes[1].reason === outcomes[0].reason, 'the other run was stopped, and says why');
+    assert.deepEqual(executor.pids(), []);
+    assert.ok(!existsSync(long.output), 'the long job was stopped, not finished');
+    const [after] = await executor.run([job('after')]);
+    assert.equal(after.checkpoint.sha256, a[0].checkpoint.sha256, 'the next run gets fresh children');
   } finally {
     await executor.close();
     rmSync(dir, { recursive: true, force: true });
@@ -247,13 +318,31 @@ test('a score task of the merge that fails rejects the merge naming what was sco
     model.dispose();
     mkdirSync(runLayout(dir).phaseDir(1), { recursive: true });
     const mask = await pruneCheckpoint(config, parent, null, 0.5, 1, runLayout(dir).mask(1));
-    const jobs: RetrainJob[] = candidateSpecs(config).map((spec) => ({ config, phase: 1, spec, kind: 'sms' as const, parent, mask: mask.mask, output: runLayout(dir).candidate(1, spec.index) }));
+    const jobs: RetrainJob[] = candidateSpecs(config).map((spec) => ({
+      config,
+      phase: 1,
+      spec,
+      kind: 'sms' as const,
+      parent,
+      mask: mask.mask,
+      output: runLayout(dir).candidate(1, spec.index),
+    }));
     const results = await executor.run(jobs);
-    assert.ok(results.every((r) => r.scores !== undefined), 'each child scored its candidate');
+    assert.ok(
+      results.every((r) => r.scores !== undefined),
+      'each child scored its candidate',
+    );
     const pids = executor.pids();
     assert.equal(pids.length, 2);
     // Only the pruned parent's scoring reads the parent in the merge: a wrong checksum fails that task in a child.
-    const spec: PhaseMergeSpec = { config, phase: 1, targetSparsity: 0.5, runDir: dir, mask, parent: { ...parent, sha256: '0'.repeat(64) } };
+    const spec: PhaseMergeSpec = {
+      config,
+      phase: 1,
+      targetSparsity: 0.5,
+      runDir: dir,
+      mask,
+      parent: { ...parent, sha256: '0'.repeat(64) },
+    };
     await assert.rejects(executor.merge(spec, { 'sms/0': results[0], 'sms/1': results[1] }), (e: unknown) => {
       assert.ok(e instanceof RetrainJobError, `a RetrainJobError, got ${String(e)}`);
       assert.equal(e.errorType, 'CheckpointError');

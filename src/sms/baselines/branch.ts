@@ -53,6 +53,14 @@ export interface BaselineBranch<State, Record> {
   /** Whether the config turns the branch on (config.baselines). */
   enabled(config: SmsConfig): boolean;
   start(config: SmsConfig, dense: CheckpointRef): State;
-  plan(ctx: PhaseContext, state: State, sms: SmsPhase): Promise<BranchPlan<State>>;
+  /** `sms` is null when planned before the phase's SMS side exists (phase 2 on: a branch must not need it there). */
+  plan(ctx: PhaseContext, state: State, sms: SmsPhase | null): Promise<BranchPlan<State>>;
   score(scoring: BranchScoring): Promise<Record>;
+}
+
+/** The SMS side of phase 1, which branches share there; planned without it is a bug in the pipeline. */
+export function phaseOne(sms: SmsPhase | null): SmsPhase {
+  if (sms === null)
+    throw new Error('baseline branches: phase 1 must be planned with its SMS side (the pipeline plans later phases early only)');
+  return sms;
 }

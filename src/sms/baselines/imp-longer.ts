@@ -10,7 +10,7 @@ import type { CandidateSpec } from '../candidates.js';
 import { pruneCheckpoint } from '../masks.js';
 import { resultsNamed, retrainJob } from '../plan.js';
 import type { CandidateRecord } from '../records.js';
-import type { BaselineBranch } from './branch.js';
+import { phaseOne, type BaselineBranch } from './branch.js';
 
 /** The name of the IMP-longer job. */
 export const IMP_LONGER_JOB = 'imp-longer';
@@ -32,7 +32,7 @@ export const impLongerBranch: BaselineBranch<Chain, CandidateRecord> = {
   async plan(ctx, chain, sms) {
     const mask =
       ctx.phase === 1
-        ? sms.mask
+        ? phaseOne(sms).mask
         : await pruneCheckpoint(ctx.config, chain.parent, chain.mask, ctx.targetSparsity, ctx.pruneSeed, ctx.run.impLongerMask(ctx.phase));
     const job = retrainJob(ctx, 'imp-longer', impLongerSpec(ctx.specs), chain.parent, mask, ctx.run.impLonger(ctx.phase));
     return { jobs: { [IMP_LONGER_JOB]: job }, next: (results) => ({ parent: results[IMP_LONGER_JOB].checkpoint, mask: mask.mask }) };

@@ -12,7 +12,7 @@ import { candidateJobName, retrainJob, type NamedJobs } from '../plan.js';
 import { bestByValidation, meanScores, type BaselineRecords, type CandidateRecord } from '../records.js';
 import { resultsNamed } from '../plan.js';
 import { candidateSpecs } from '../candidates.js';
-import type { BaselineBranch } from './branch.js';
+import { phaseOne, type BaselineBranch } from './branch.js';
 
 interface Chain {
   parent: CheckpointRef;
@@ -30,7 +30,8 @@ export const impBranch: BaselineBranch<Chain[], NonNullable<BaselineRecords['imp
   async plan(ctx, chains, sms) {
     if (ctx.phase === 1) {
       // The chains' first retrain is the SMS candidates themselves.
-      return { jobs: {}, next: (results) => ctx.specs.map((_, i) => ({ parent: results[candidateJobName(i)].checkpoint, mask: sms.mask.mask })) };
+      const mask = phaseOne(sms).mask.mask;
+      return { jobs: {}, next: (results) => ctx.specs.map((_, i) => ({ parent: results[candidateJobName(i)].checkpoint, mask })) };
     }
     const jobs: NamedJobs = {};
     const masks: PruneResult[] = [];
@@ -46,7 +47,11 @@ export const impBranch: BaselineBranch<Chain[], NonNullable<BaselineRecords['imp
     let chains: CandidateRecord[];
     if (s.phase === 1) chains = s.candidates;
     else {
-      const results = resultsNamed(s.results, s.specs.map((_, i) => impJobName(i)), s.phase);
+      const results = resultsNamed(
+        s.results,
+        s.specs.map((_, i) => impJobName(i)),
+        s.phase,
+      );
       chains = [];
       for (let i = 0; i < results.length; i++) chains.push(await s.score(s.specs[i], results[i], `imp ${s.labels[i]}`));
     }

@@ -37,8 +37,12 @@ export class BaselineRuns {
     for (const [key, branch] of entries()) if (branch.enabled(config)) this.states.set(key, branch.start(config, dense));
   }
 
-  /** This phase's jobs of every enabled branch, in registry order. */
-  async plan(ctx: PhaseContext, sms: SmsPhase): Promise<NamedJobs> {
+  /**
+   * This phase's jobs of every enabled branch, in registry order. `sms` is
+   * null when they are planned before the phase's SMS mask exists (phase 2
+   * on, during the previous merge); phase 1 needs it.
+   */
+  async plan(ctx: PhaseContext, sms: SmsPhase | null): Promise<NamedJobs> {
     const jobs: NamedJobs = {};
     this.pending = [];
     for (const [key, branch] of entries()) {
