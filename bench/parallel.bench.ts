@@ -102,7 +102,14 @@ async function timePhase(executor: RetrainExecutor, jobs: RetrainJob[], spec: Ph
   const t2 = performance.now();
   const stages: RetrainStages = { data: 0, load: 0, train: 0, validation: 0, save: 0, score: 0 };
   for (const r of results) for (const k of STAGES) stages[k] += r.stages?.[k] ?? 0;
-  return { seconds: (t2 - t0) / 1000, retrainSeconds: (t1 - t0) / 1000, mergeSeconds: (t2 - t1) / 1000, hashes: results.map((r) => r.checkpoint.sha256), record, stages };
+  return {
+    seconds: (t2 - t0) / 1000,
+    retrainSeconds: (t1 - t0) / 1000,
+    mergeSeconds: (t2 - t1) / 1000,
+    hashes: results.map((r) => r.checkpoint.sha256),
+    record,
+    stages,
+  };
 }
 
 /** Peak resident memory of a process (VmHWM), MB; NaN where /proc is not there. */
@@ -216,13 +223,17 @@ async function main(): Promise<void> {
         `| ${mode} | ${layout} | ${wall.toFixed(2)} | ${med(key, 'retrainSeconds').toFixed(2)} | ${med(key, 'mergeSeconds').toFixed(2)} | ${((60 * m) / wall).toFixed(1)} | ${(inline / wall).toFixed(2)}× |`,
       );
     }
-    console.log(`\nJob stages, s, summed over the ${m} jobs (median of ${repeats}); with 2 children the retrains' wall is about half the sum:`);
+    console.log(
+      `\nJob stages, s, summed over the ${m} jobs (median of ${repeats}); with 2 children the retrains' wall is about half the sum:`,
+    );
     console.log(`| mode | ${STAGES.join(' | ')} | sum |`);
     console.log(`|---|${STAGES.map(() => '---:').join('|')}|---:|`);
     for (const [, layout, key] of rows) {
       if (!times[key].length) continue;
       const st = medianStages(times[key]);
-      console.log(`| ${key} (${layout}) | ${STAGES.map((k) => st[k].toFixed(2)).join(' | ')} | ${STAGES.reduce((a, k) => a + st[k], 0).toFixed(2)} |`);
+      console.log(
+        `| ${key} (${layout}) | ${STAGES.map((k) => st[k].toFixed(2)).join(' | ')} | ${STAGES.reduce((a, k) => a + st[k], 0).toFixed(2)} |`,
+      );
     }
     console.log(
       `\nchild start (fork to ready), s: median ${median(childStartSeconds).toFixed(2)}; child peak RSS, MiB: median ${median(childPeakRssMb).toFixed(0)}, max ${Math.max(...childPeakRssMb).toFixed(0)}${childPeakRssBeforeMb.length ? ` (before #15: median ${median(childPeakRssBeforeMb).toFixed(0)}, max ${Math.max(...childPeakRssBeforeMb).toFixed(0)})` : ''}; this process: ${peakRssMb(process.pid).toFixed(0)}`,
@@ -249,7 +260,10 @@ async function main(): Promise<void> {
         ...(childPeakRssBeforeMb.length && { childPeakRssBeforeMb }),
         speedupCold: inline / med('cold', 'seconds'),
         speedupWarm: inline / med('warm', 'seconds'),
-        ...(args.before && { speedupColdBefore: inline / med('coldBefore', 'seconds'), speedupWarmBefore: inline / med('warmBefore', 'seconds') }),
+        ...(args.before && {
+          speedupColdBefore: inline / med('coldBefore', 'seconds'),
+          speedupWarmBefore: inline / med('warmBefore', 'seconds'),
+        }),
       }),
     );
   } finally {

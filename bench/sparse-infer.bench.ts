@@ -59,7 +59,12 @@ for (const name of values.models.split(',')) {
   const d = DESCRIPTIONS[name];
   if (!d) throw new Error(`unknown model '${name}': one of ${Object.keys(DESCRIPTIONS).join(', ')}`);
   for (const sparsity of values.sparsities.split(',').map(Number)) {
-    const model = createModel(d.name, { inChannels: d.inChannels, numClasses: d.numClasses, imageSize: d.imageSize, generator: new Generator(1) });
+    const model = createModel(d.name, {
+      inChannels: d.inChannels,
+      numClasses: d.numClasses,
+      imageSize: d.imageSize,
+      generator: new Generator(1),
+    });
     const mask = getCriterion('global')(prunableParameters(model), null, sparsity, {});
     mask.apply(model);
     mask.dispose();

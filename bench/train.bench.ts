@@ -56,7 +56,11 @@ interface Row {
 }
 
 /** The addon's mallopt settings (native/src/addon.cc), as glibc's environment tunables. */
-const TUNED_MALLOC = { MALLOC_MMAP_THRESHOLD_: String(32 * 1024 * 1024), MALLOC_TRIM_THRESHOLD_: String(256 * 1024 * 1024), MALLOC_TOP_PAD_: String(64 * 1024 * 1024) };
+const TUNED_MALLOC = {
+  MALLOC_MMAP_THRESHOLD_: String(32 * 1024 * 1024),
+  MALLOC_TRIM_THRESHOLD_: String(256 * 1024 * 1024),
+  MALLOC_TOP_PAD_: String(64 * 1024 * 1024),
+};
 
 function run(
   cmd: string,
@@ -96,7 +100,20 @@ for (const model of values.models.split(',')) {
   const s = STEPS[model];
   if (!s) throw new Error(`unknown model '${model}' (one of ${Object.keys(STEPS).join(', ')})`);
   for (const threads of values.threads.split(',').map(Number)) {
-    const common = ['--model', model, '--steps', String(s.steps), '--warmup', String(s.warmup), '--batch', batch, '--threads', String(threads), '--device', values.device];
+    const common = [
+      '--model',
+      model,
+      '--steps',
+      String(s.steps),
+      '--warmup',
+      String(s.warmup),
+      '--batch',
+      batch,
+      '--threads',
+      String(threads),
+      '--device',
+      values.device,
+    ];
     let ours = 0;
     let pytorch: number | null = null;
     let pytorchTuned: number | null = null;

@@ -89,7 +89,10 @@ export async function saveStateDict(path: string, state: Map<string, Tensor>, me
  * caller disposes them). Each tensor goes from the file's bytes to the
  * device directly (to a GPU through pinned memory, without blocking).
  */
-export async function loadStateDictFile(path: string, opts: { device?: string } = {}): Promise<{ state: Map<string, Tensor>; metadata: SafeMetadata }> {
+export async function loadStateDictFile(
+  path: string,
+  opts: { device?: string } = {},
+): Promise<{ state: Map<string, Tensor>; metadata: SafeMetadata }> {
   const { tensors, metadata } = await loadSafetensors(path);
   const state = new Map<string, Tensor>();
   try {

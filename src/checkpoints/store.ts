@@ -27,7 +27,10 @@ export async function loadCheckpoint(ref: CheckpointRef | string, opts: LoadChec
   const path = typeof ref === 'string' ? ref : ref.path;
   if (typeof ref !== 'string') {
     const actual = await sha256OfFile(path);
-    if (actual !== ref.sha256) throw new CheckpointError(`${path}: checksum ${actual.slice(0, 12)}… does not match the recorded ${ref.sha256.slice(0, 12)}… (file corrupted or replaced)`);
+    if (actual !== ref.sha256)
+      throw new CheckpointError(
+        `${path}: checksum ${actual.slice(0, 12)}… does not match the recorded ${ref.sha256.slice(0, 12)}… (file corrupted or replaced)`,
+      );
   }
   return (await loadStateDictFile(path, opts)).state;
 }

@@ -36,7 +36,9 @@ const kernelChoiceOption = (v: string): BenchInferFlags['kernelChoice'] => {
 export function registerBenchInferCommand(program: Command): void {
   program
     .command('bench-infer')
-    .description('inference speed of a checkpoint: dense libtorch, onnxruntime-node and the sparse engine (latency at batch 1, throughput at batch 64)')
+    .description(
+      'inference speed of a checkpoint: dense libtorch, onnxruntime-node and the sparse engine (latency at batch 1, throughput at batch 64)',
+    )
     .argument('<checkpoint>', 'a .safetensors checkpoint or export (dense or sparse)')
     .option('--model <name>', 'model name when neither the file nor its run says')
     .option('--model-options <json>', 'model options as JSON', parseJsonOption)
@@ -45,8 +47,16 @@ export function registerBenchInferCommand(program: Command): void {
     .option('--threads <n>', 'intra-op threads for every engine (default: libtorch default)', positiveInt)
     .option('--latency-runs <n>', 'single-image forwards timed per engine', positiveInt, 200)
     .option('--throughput-runs <n>', 'batches of 64 timed per engine', positiveInt, 20)
-    .option('--max-density <d>', 'layers denser than this run on a dense kernel in the sparse engine (1: all sparse; implies --kernel-choice density)', Number)
-    .option('--kernel-choice <how>', "the sparse engine's kernel per layer: measure (time both at load; default), density, sparse or dense", kernelChoiceOption)
+    .option(
+      '--max-density <d>',
+      'layers denser than this run on a dense kernel in the sparse engine (1: all sparse; implies --kernel-choice density)',
+      Number,
+    )
+    .option(
+      '--kernel-choice <how>',
+      "the sparse engine's kernel per layer: measure (time both at load; default), density, sparse or dense",
+      kernelChoiceOption,
+    )
     .action(async (checkpoint: string, o: BenchInferFlags) => {
       const { setNumThreads } = await import('../tensor/create.js');
       const { loadModel } = await import('../models/load.js');

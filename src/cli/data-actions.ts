@@ -12,7 +12,8 @@ export { prepareDataset };
 
 export function datasetListing(): string {
   const lines = ['datasets:'];
-  for (const d of listDatasets()) lines.push(`  ${d.name.padEnd(14)} ${d.description}${d.defaultDir ? ` (default dir ${d.defaultDir})` : ''}`);
+  for (const d of listDatasets())
+    lines.push(`  ${d.name.padEnd(14)} ${d.description}${d.defaultDir ? ` (default dir ${d.defaultDir})` : ''}`);
   lines.push('', 'corruptions (severities 1-5):');
   for (const name of CORRUPTION_NAMES) {
     const c = CORRUPTIONS[name];
@@ -54,7 +55,13 @@ export function previewCommand(dataset: string, o: PreviewCommandOptions): Previ
       let k = 0;
       return {
         name: `${name} ${severity}`,
-        apply: (image, channels, height, width) => CORRUPTIONS[name as keyof typeof CORRUPTIONS].apply(image, { channels, height, width }, severity, imageRng(seed, name, severity, k++)),
+        apply: (image, channels, height, width) =>
+          CORRUPTIONS[name as keyof typeof CORRUPTIONS].apply(
+            image,
+            { channels, height, width },
+            severity,
+            imageRng(seed, name, severity, k++),
+          ),
       };
     }),
   );

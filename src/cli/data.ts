@@ -26,11 +26,21 @@ export function registerDataCommand(program: Command): void {
     .option('--count <n>', 'images per row', (v) => Number.parseInt(v, 10), 8)
     .option('--seed <n>', 'sample and corruption seed', (v) => Number.parseInt(v, 10), 0);
   imageDecodingOptions(preview).action(
-    async (dataset: string, o: { out: string; dir?: string; corruptions?: string[]; severity: number; count: number; seed: number } & ImageDecodingFlags) => {
+    async (
+      dataset: string,
+      o: { out: string; dir?: string; corruptions?: string[]; severity: number; count: number; seed: number } & ImageDecodingFlags,
+    ) => {
       const { prepareDataset, previewCommand } = await import('./data-actions.js');
       const load = { dir: o.dir, ...imageDecodingLoadOptions(o) };
       await prepareDataset(dataset, load); // imagefolder: decode into the cache (with progress) before the synchronous load
-      const r = previewCommand(dataset, { out: o.out, corruptions: o.corruptions, severity: o.severity, count: o.count, seed: o.seed, ...load });
+      const r = previewCommand(dataset, {
+        out: o.out,
+        corruptions: o.corruptions,
+        severity: o.severity,
+        count: o.count,
+        seed: o.seed,
+        ...load,
+      });
       process.stdout.write(`wrote ${r.path} (${r.width}x${r.height}, rows: ${r.rowLabels.join(', ')})\n`);
     },
   );

@@ -5,7 +5,9 @@ import { checkDevicesFlag, executorOptions, loadConfigFile, makeExecutor, report
 
 export function registerRunCommand(program: Command): void {
   executorOptions(program.command('run'))
-    .description('run an SMS experiment from a YAML config (re-running the same config resumes it); with seeds: [...], one run per seed, then their comparison')
+    .description(
+      'run an SMS experiment from a YAML config (re-running the same config resumes it); with seeds: [...], one run per seed, then their comparison',
+    )
     .argument('<config>', 'YAML config file (see configs/ and docs/config.md)')
     .option('--out <dir>', 'parent directory of run directories', 'runs')
     .option('--threads <n>', 'libtorch threads per process (default: config, else all cores / workers)', (v) => Number.parseInt(v, 10))

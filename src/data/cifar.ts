@@ -23,7 +23,15 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataFormatError } from '../util/errors.js';
-import { createImageDataset, hwcToChw, readExistingFile, readNonEmptyLines, requireFile, type DatasetInfo, type ImageDataset } from './dataset.js';
+import {
+  createImageDataset,
+  hwcToChw,
+  readExistingFile,
+  readNonEmptyLines,
+  requireFile,
+  type DatasetInfo,
+  type ImageDataset,
+} from './dataset.js';
 import { npyToInt32, readNpyFile, readNpyFileHeader, readNpyUint8Rows } from './npy.js';
 
 export type CifarVariant = 'cifar10' | 'cifar100';
@@ -163,7 +171,12 @@ export function resolveCifarDir(dir: string, variant: CifarVariant): string {
 }
 
 /** Loads a split from the official binary files in `dir` as an ImageDataset. */
-export function loadCifarSplit(dir: string, variant: CifarVariant, split: 'train' | 'test', labelMode: CifarLabelMode = 'fine'): ImageDataset {
+export function loadCifarSplit(
+  dir: string,
+  variant: CifarVariant,
+  split: 'train' | 'test',
+  labelMode: CifarLabelMode = 'fine',
+): ImageDataset {
   const root = resolveCifarDir(dir, variant);
   const parts = cifarSplitFiles(variant, split).map((name) => {
     const file = requireFile(join(root, name), CIFAR_SOURCES[variant]);
@@ -202,7 +215,8 @@ function concatBytes(parts: Uint8Array[]): Uint8Array {
 
 /** Corruption names in a CIFAR-10-C style directory: every `<name>.npy` except labels.npy, sorted. */
 export function listCorruptionFiles(dir: string): string[] {
-  if (!existsSync(dir)) throw new DataFormatError(dir, 'directory not found; expected a CIFAR-10-C style directory of <corruption>.npy files');
+  if (!existsSync(dir))
+    throw new DataFormatError(dir, 'directory not found; expected a CIFAR-10-C style directory of <corruption>.npy files');
   return readdirSync(dir)
     .filter((name) => name.endsWith('.npy') && name !== 'labels.npy')
     .map((name) => name.slice(0, -'.npy'.length))
@@ -224,13 +238,21 @@ export function loadCorruptedCifar(dir: string, corruption: string, severity: nu
  * images are (5·N, H, W, C) for `info.imageShape`, reading only the header:
  * the check to run before any expensive work.
  */
-export function checkStackedCorruption(dir: string, corruption: string, info: DatasetInfo, source: string): { imageFile: string; labelFile: string; fileShape: number[] } {
+export function checkStackedCorruption(
+  dir: string,
+  corruption: string,
+  info: DatasetInfo,
+  source: string,
+): { imageFile: string; labelFile: string; fileShape: number[] } {
   const imageFile = requireFile(join(dir, `${corruption}.npy`), source);
   const labelFile = requireFile(join(dir, 'labels.npy'), source);
   const [channels, height, width] = info.imageShape;
   const fileShape = readNpyFileHeader(imageFile).shape;
   if (fileShape.length !== 4 || fileShape[1] !== height || fileShape[2] !== width || fileShape[3] !== channels) {
-    throw new DataFormatError(imageFile, `expected shape (N, ${height}, ${width}, ${channels}) to match ${info.name}'s images, found (${fileShape.join(', ')})`);
+    throw new DataFormatError(
+      imageFile,
+      `expected shape (N, ${height}, ${width}, ${channels}) to match ${info.name}'s images, found (${fileShape.join(', ')})`,
+    );
   }
   if (fileShape[0] % 5 !== 0) {
     throw new DataFormatError(imageFile, `${fileShape[0]} images is not 5 severities of equal size`);

@@ -91,7 +91,10 @@ export function loadIdxSplit(dir: string, split: DatasetSplitName, info: Dataset
     throw new DataFormatError(labelFile, `expected uint8 labels of shape (N), found ${labels.type} (${labels.shape.join(', ')})`);
   }
   if (labels.shape[0] !== images.shape[0]) {
-    throw new DataFormatError(labelFile, `label count (${labels.shape[0]}) does not match image count (${images.shape[0]}) in ${imageFile}`);
+    throw new DataFormatError(
+      labelFile,
+      `label count (${labels.shape[0]}) does not match image count (${images.shape[0]}) in ${imageFile}`,
+    );
   }
   return createImageDataset(info, images.data as Uint8Array, Int32Array.from(labels.data as Uint8Array), labelFile);
 }
@@ -196,7 +199,7 @@ export function classesWithoutImages(labels: Int32Array, numClasses: number): nu
 /** Increasing integers as runs, at most `limit` of them: [1, 2, 3, 7, 11, 12] → '1..3, 7, 11..12'. */
 export function formatClassRanges(values: readonly number[], limit = 12): string {
   const runs: string[] = [];
-  for (let i = 0; i < values.length; ) {
+  for (let i = 0; i < values.length;) {
     let j = i;
     while (j + 1 < values.length && values[j + 1] === values[j] + 1) j++;
     runs.push(j === i ? String(values[i]) : `${values[i]}..${values[j]}`);
@@ -245,7 +248,13 @@ function npyDirectoryInfo(dir: string, options: DatasetLoadOptions): NpyDirector
         : ` (of ${train.numClasses} classes)`;
     warnings.push(`${trainLabels}: classes with no training image: ${formatClassRanges(empty)}${why}`);
   }
-  const info: NpyDatasetOptions = { name: 'npy', classNames: train.classNames, numClasses: train.numClasses, mean: train.mean, std: train.std };
+  const info: NpyDatasetOptions = {
+    name: 'npy',
+    classNames: train.classNames,
+    numClasses: train.numClasses,
+    mean: train.mean,
+    std: train.std,
+  };
   const result = { info, warnings };
   npyTrainInfoCache.set(cacheKey, { key, result });
   return result;
@@ -260,7 +269,7 @@ function requireNpy(file: string): string {
 
 const npyDataset: DatasetDefinition = {
   name: 'npy',
-  description: "Your own images and labels as .npy files (uint8 (N,H,W[,C]) images, integer labels)",
+  description: 'Your own images and labels as .npy files (uint8 (N,H,W[,C]) images, integer labels)',
   source: NPY_SOURCE,
   defaultDir: null,
   info: null,
@@ -291,7 +300,12 @@ const imageFolderDataset: DatasetDefinition = {
 };
 
 registerDataset(
-  idxDataset(FASHION_MNIST_INFO, 'Fashion-MNIST: 70,000 28x28 grayscale images of clothing, 10 classes', FASHION_MNIST_SOURCE, FASHION_MNIST_DEFAULT_DIR),
+  idxDataset(
+    FASHION_MNIST_INFO,
+    'Fashion-MNIST: 70,000 28x28 grayscale images of clothing, 10 classes',
+    FASHION_MNIST_SOURCE,
+    FASHION_MNIST_DEFAULT_DIR,
+  ),
 );
 registerDataset(idxDataset(MNIST_INFO, 'MNIST: 70,000 28x28 grayscale handwritten digits, 10 classes', MNIST_SOURCE, null));
 registerDataset(cifarDataset('cifar10', 'CIFAR-10: 60,000 32x32 colour images, 10 classes (binary version)'));

@@ -75,7 +75,10 @@ function parseHeaderDict(text: string, file: string): { dtype: NpyDtype; shape: 
   const descr = /['"]descr['"]\s*:\s*(['"])([^'"]*)\1/.exec(text);
   if (!descr) {
     const structured = /['"]descr['"]\s*:\s*\[/.test(text);
-    throw new DataFormatError(file, structured ? 'unsupported dtype: structured arrays are not supported' : `malformed .npy header: ${text.trim()}`);
+    throw new DataFormatError(
+      file,
+      structured ? 'unsupported dtype: structured arrays are not supported' : `malformed .npy header: ${text.trim()}`,
+    );
   }
   const dtype = normalizeDtype(descr[2]);
   if (dtype === null) {

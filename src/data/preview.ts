@@ -20,7 +20,15 @@
  */
 import { ConfigError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
-import { datasetSize, imageSize, loadDatasetSplit, type DatasetLoadOptions, type DatasetSplitName, type ImageDataset, type ImageShape } from './dataset.js';
+import {
+  datasetSize,
+  imageSize,
+  loadDatasetSplit,
+  type DatasetLoadOptions,
+  type DatasetSplitName,
+  type ImageDataset,
+  type ImageShape,
+} from './dataset.js';
 import './datasets.js'; // registers the built-in datasets previewDataset looks up by name
 import { writePng, type RasterImage } from './png.js';
 
@@ -94,7 +102,10 @@ export function pickPreviewIndices(dataset: ImageDataset, count: number, seed: n
   const order = new Rng(seed).permutation(datasetSize(dataset));
   const firstOfClass = new Map<number, number>();
   for (const i of order) if (!firstOfClass.has(dataset.labels[i])) firstOfClass.set(dataset.labels[i], i);
-  const picked = [...firstOfClass.entries()].sort((a, b) => a[0] - b[0]).map(([, i]) => i).slice(0, count);
+  const picked = [...firstOfClass.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([, i]) => i)
+    .slice(0, count);
   const taken = new Set(picked);
   for (const i of order) {
     if (picked.length >= count) break;
@@ -122,7 +133,10 @@ export function renderPreviewGrid(rows: PreviewRow[], shape: ImageShape, options
     if (options.labels !== false) drawText(raster, row.label, margin, top + Math.floor((cellHeight - GLYPH_HEIGHT * TEXT_SCALE) / 2));
     row.images.forEach((image, k) => {
       if (image.length !== channels * height * width) {
-        throw new ConfigError('preview', `row '${row.label}' image ${k} has ${image.length} values, expected ${channels}x${height}x${width}`);
+        throw new ConfigError(
+          'preview',
+          `row '${row.label}' image ${k} has ${image.length} values, expected ${channels}x${height}x${width}`,
+        );
       }
       drawImage(raster, image, shape, scale, margin + labelWidth + k * (cellWidth + margin), top);
     });

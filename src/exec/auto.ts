@@ -64,7 +64,8 @@ const gib = (bytes: number): string => `${(bytes / 2 ** 30).toFixed(1)} GiB`;
  */
 export function chooseExecutor(i: AutoExecutorInputs): ExecutorChoice {
   const cores = Number.isFinite(i.cores) ? Math.max(1, Math.floor(i.cores)) : 1;
-  const byMemory = i.perWorkerBytes > 0 && i.availableBytes > 0 ? Math.floor((WORKER_MEMORY_SHARE * i.availableBytes) / i.perWorkerBytes) : 0;
+  const byMemory =
+    i.perWorkerBytes > 0 && i.availableBytes > 0 ? Math.floor((WORKER_MEMORY_SHARE * i.availableBytes) / i.perWorkerBytes) : 0;
   const jobs = i.jobs ?? Infinity;
   const wanted = i.maxWorkers ?? Infinity;
   const workers = Math.min(cores, jobs, wanted, byMemory);

@@ -22,7 +22,6 @@ import { runScoreTask, type ScoreTask, type TaskScores } from '../sms/scoring.js
 import { getNumThreads, setNumThreads } from '../tensor/create.js';
 import type { SerializedError } from '../util/errors.js';
 
-
 export type ParentMessage = { type: 'job'; id: number; job: RetrainJob } | { type: 'score'; id: number; task: ScoreTask; threads: number };
 
 export type ChildMessage =

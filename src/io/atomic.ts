@@ -44,7 +44,7 @@ export async function writeFileAtomic(path: string, data: FileContent): Promise<
   try {
     handle = await open(tempPath, 'wx');
     for (const chunk of chunksOf(data)) {
-      for (let done = 0; done < chunk.byteLength; ) {
+      for (let done = 0; done < chunk.byteLength;) {
         done += (await handle.write(chunk, done, chunk.byteLength - done)).bytesWritten;
       }
     }
@@ -67,7 +67,7 @@ export function writeFileAtomicSync(path: string, data: FileContent): void {
   try {
     fd = fs.openSync(tempPath, 'wx');
     for (const chunk of chunksOf(data)) {
-      for (let done = 0; done < chunk.byteLength; ) {
+      for (let done = 0; done < chunk.byteLength;) {
         done += fs.writeSync(fd, chunk, done, chunk.byteLength - done);
       }
     }

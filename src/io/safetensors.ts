@@ -191,7 +191,11 @@ function assertWritableTensor(name: string, tensor: SafeTensor, where: string): 
  */
 export function decodeSafetensors(bytes: Uint8Array, file = '<safetensors bytes>', options: DecodeOptions = {}): DecodedSafetensors {
   assertLittleEndianHost();
-  if (bytes.byteLength < 8) throw new DataFormatError(file, `${bytes.byteLength} bytes is too short for a safetensors file (needs at least the 8-byte header length)`);
+  if (bytes.byteLength < 8)
+    throw new DataFormatError(
+      file,
+      `${bytes.byteLength} bytes is too short for a safetensors file (needs at least the 8-byte header length)`,
+    );
   const headerLength = readHeaderLength(bytes.subarray(0, 8), bytes.byteLength, file);
   const dataStart = 8 + headerLength;
   const header = parseHeader(bytes.subarray(8, dataStart), bytes.byteLength - dataStart, file);
@@ -216,7 +220,8 @@ export async function readSafetensorsHeader(path: string): Promise<SafetensorsHe
   const handle = await open(path, 'r');
   try {
     const fileLength = (await handle.stat()).size;
-    if (fileLength < 8) throw new DataFormatError(path, `${fileLength} bytes is too short for a safetensors file (needs at least the 8-byte header length)`);
+    if (fileLength < 8)
+      throw new DataFormatError(path, `${fileLength} bytes is too short for a safetensors file (needs at least the 8-byte header length)`);
     const headerLength = readHeaderLength(await readExactly(handle, 0, 8, path), fileLength, path);
     const headerBytes = await readExactly(handle, 8, headerLength, path);
     return parseHeader(headerBytes, fileLength - 8 - headerLength, path);
@@ -241,8 +246,10 @@ export function halfBitsToFloat32(bits: Uint16Array, dtype: 'F16' | 'BF16'): Flo
     const sign = (h & 0x8000) << 16;
     const exponent = (h >> 10) & 0x1f;
     const mantissa = h & 0x3ff;
-    if (exponent === 0) asFloat[i] = (sign ? -1 : 1) * mantissa * 2 ** -24; // zero or subnormal
-    else if (exponent === 0x1f) out[i] = sign | 0x7f800000 | (mantissa << 13); // infinity or NaN
+    if (exponent === 0)
+      asFloat[i] = (sign ? -1 : 1) * mantissa * 2 ** -24; // zero or subnormal
+    else if (exponent === 0x1f)
+      out[i] = sign | 0x7f800000 | (mantissa << 13); // infinity or NaN
     else out[i] = sign | ((exponent - 15 + 127) << 23) | (mantissa << 13);
   }
   return asFloat;
@@ -251,19 +258,26 @@ export function halfBitsToFloat32(bits: Uint16Array, dtype: 'F16' | 'BF16'): Flo
 function readHeaderLength(first8: Uint8Array, fileLength: number, file: string): number {
   const length = new DataView(first8.buffer, first8.byteOffset, 8).getBigUint64(0, true);
   if (length > BigInt(MAX_HEADER_BYTES)) {
-    throw new DataFormatError(file, `header length ${length} exceeds the ${MAX_HEADER_BYTES}-byte limit (not a safetensors file, or corrupted)`);
+    throw new DataFormatError(
+      file,
+      `header length ${length} exceeds the ${MAX_HEADER_BYTES}-byte limit (not a safetensors file, or corrupted)`,
+    );
   }
   if (8 + Number(length) > fileLength) {
-    throw new DataFormatError(file, `header length ${length} goes beyond the end of the file (${fileLength} bytes): truncated or not a safetensors file`);
+    throw new DataFormatError(
+      file,
+      `header length ${length} goes beyond the end of the file (${fileLength} bytes): truncated or not a safetensors file`,
+    );
   }
   return Number(length);
 }
 
 async function readExactly(handle: FileHandle, position: number, length: number, file: string): Promise<Uint8Array> {
   const buffer = new Uint8Array(length);
-  for (let done = 0; done < length; ) {
+  for (let done = 0; done < length;) {
     const { bytesRead } = await handle.read(buffer, done, length - done, position + done);
-    if (bytesRead === 0) throw new DataFormatError(file, `the file ended at byte ${position + done} while reading the header (changed while being read?)`);
+    if (bytesRead === 0)
+      throw new DataFormatError(file, `the file ended at byte ${position + done} while reading the header (changed while being read?)`);
     done += bytesRead;
   }
   return buffer;
@@ -307,7 +321,12 @@ function parseHeader(headerBytes: Uint8Array, dataLength: number, file: string):
   infos.sort(([, a], [, b]) => a.dataOffsets[0] - b.dataOffsets[0] || a.dataOffsets[1] - b.dataOffsets[1]);
   let covered = 0;
   let previous = '';
-  for (const [name, { dataOffsets: [begin, end] }] of infos) {
+  for (const [
+    name,
+    {
+      dataOffsets: [begin, end],
+    },
+  ] of infos) {
     if (begin < covered) fail(`tensors "${previous}" and "${name}" overlap (bytes ${begin}..${covered} of the data)`);
     if (begin > covered) fail(`bytes ${covered}..${begin} of the data belong to no tensor (before "${name}")`);
     covered = end;
@@ -337,7 +356,9 @@ function parseTensorInfo(name: string, raw: unknown, dataLength: number, fail: (
   const info: SafeTensorInfo = { dtype: dtype as SafeDType, shape: shape as number[], dataOffsets: [begin, end] };
   const expected = info.shape.reduce((a, b) => a * b, 1) * dtypeByteSize(info.dtype);
   if (end - begin !== expected) {
-    fail(`${where}: data_offsets [${begin}, ${end}] span ${end - begin} bytes but ${info.dtype} [${info.shape.join(', ')}] needs ${expected}`);
+    fail(
+      `${where}: data_offsets [${begin}, ${end}] span ${end - begin} bytes but ${info.dtype} [${info.shape.join(', ')}] needs ${expected}`,
+    );
   }
   return info;
 }

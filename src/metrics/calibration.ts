@@ -123,11 +123,21 @@ export function expectedCalibrationError(
 }
 
 /** Maximum calibration error alone (see `expectedCalibrationError`). */
-export function maximumCalibrationError(probs: Float32Array, labels: Int32Array, numClasses: number, opts: CalibrationOptions = {}): number {
+export function maximumCalibrationError(
+  probs: Float32Array,
+  labels: Int32Array,
+  numClasses: number,
+  opts: CalibrationOptions = {},
+): number {
   return expectedCalibrationError(probs, labels, numClasses, opts).mce;
 }
 
 /** The per-bin table alone, for reliability diagrams (see `expectedCalibrationError`). */
-export function calibrationBins(probs: Float32Array, labels: Int32Array, numClasses: number, opts: CalibrationOptions = {}): CalibrationBin[] {
+export function calibrationBins(
+  probs: Float32Array,
+  labels: Int32Array,
+  numClasses: number,
+  opts: CalibrationOptions = {},
+): CalibrationBin[] {
   return expectedCalibrationError(probs, labels, numClasses, opts).bins;
 }

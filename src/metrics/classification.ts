@@ -43,12 +43,15 @@ export function validateScores(scores: Float32Array, labels: Int32Array, numClas
   }
   for (let i = 0; i < scores.length; i++) {
     if (!Number.isFinite(scores[i])) {
-      throw new TensorError(`${what}[${i}] (sample ${Math.floor(i / numClasses)}, class ${i % numClasses}) is ${scores[i]}: outputs must be finite`);
+      throw new TensorError(
+        `${what}[${i}] (sample ${Math.floor(i / numClasses)}, class ${i % numClasses}) is ${scores[i]}: outputs must be finite`,
+      );
     }
   }
   for (let i = 0; i < n; i++) {
     const label = labels[i];
-    if (label < 0 || label >= numClasses) throw new TensorError(`labels[${i}] = ${label} is outside 0..${numClasses - 1} (numClasses ${numClasses})`);
+    if (label < 0 || label >= numClasses)
+      throw new TensorError(`labels[${i}] = ${label} is outside 0..${numClasses - 1} (numClasses ${numClasses})`);
   }
   return n;
 }
@@ -220,7 +223,8 @@ export function ensembleProbabilities(probsList: readonly Float32Array[]): Float
   if (probsList.length === 0) throw new TensorError('ensembleProbabilities: no members to average');
   const length = probsList[0].length;
   probsList.forEach((probs, k) => {
-    if (probs.length !== length) throw new TensorError(`ensembleProbabilities: member ${k} has ${probs.length} values, member 0 has ${length}`);
+    if (probs.length !== length)
+      throw new TensorError(`ensembleProbabilities: member ${k} has ${probs.length} values, member 0 has ${length}`);
     validateProbabilities(probs, `ensemble member ${k}`);
   });
   const sum = new Float64Array(length);

@@ -42,8 +42,8 @@ import { SparseSoupsError } from '../util/errors.js';
  * they agree to 3 decimals with scipy.stats.t.ppf(0.975, df).
  */
 export const T_975 = [
-  12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101,
-  2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042,
+  12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101, 2.093, 2.086,
+  2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042,
 ] as const;
 
 /** z_{0.975}: the standard normal quantile, the limit of t_{0.975, df} as df → ∞. */
@@ -145,7 +145,8 @@ export interface PairedComparison extends MeanInterval {
  * c.verdict; // 'holds' (mean 0.0217, interval [0.0145, 0.0288])
  */
 export function pairedComparison(a: readonly number[], b: readonly number[]): PairedComparison {
-  if (a.length !== b.length) throw new SparseSoupsError(`pairedComparison: ${a.length} values of A against ${b.length} of B; pairs need one of each per replicate`);
+  if (a.length !== b.length)
+    throw new SparseSoupsError(`pairedComparison: ${a.length} values of A against ${b.length} of B; pairs need one of each per replicate`);
   const differences = a.map((x, i) => x - b[i]);
   const ci = meanConfidenceInterval(differences);
   let verdict: Verdict = 'inconclusive';

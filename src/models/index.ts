@@ -14,7 +14,15 @@ export { loadModel, buildDescribedModel, createDescribedModel } from './load.js'
 export type { LoadModelHints, LoadedModel, ZooModelDescription } from './load.js';
 export { loadUserModel, userModelName } from './user-module.js';
 export type { UserModelConfig, UserModelFactory } from './user-module.js';
-export { exportOnnx, registerOnnxConverter, onnxConvertibleClasses, onnxOps, OnnxGraph, ONNX_OPSET, decodeModelProto } from './onnx/index.js';
+export {
+  exportOnnx,
+  registerOnnxConverter,
+  onnxConvertibleClasses,
+  onnxOps,
+  OnnxGraph,
+  ONNX_OPSET,
+  decodeModelProto,
+} from './onnx/index.js';
 export type { OnnxExportOptions, OnnxExportResult, OnnxConverter, OnnxExportContext, OnnxValue, Normalization } from './onnx/index.js';
 export { loadSparseModel, toSparseInference } from './sparse-infer.js';
 export type { SparseInferenceModel, SparseInferenceOptions, SparseInferenceStats, LayerKernels } from './sparse-infer.js';

@@ -53,7 +53,8 @@ export function ciPoints(summaries: readonly KindSummary[], metric: SummaryMetri
 /** `phase p (s% sparse)` per phase of the comparison. */
 export function phaseLabels(c: Comparison): Record<number, string> {
   const labels: Record<number, string> = {};
-  for (const s of c.summaries) if (s.phase > 0 && s.model === 'SMS uniform') labels[s.phase] = `phase ${s.phase} (${(100 * s.sparsity).toFixed(1)}%)`;
+  for (const s of c.summaries)
+    if (s.phase > 0 && s.model === 'SMS uniform') labels[s.phase] = `phase ${s.phase} (${(100 * s.sparsity).toFixed(1)}%)`;
   return labels;
 }
 

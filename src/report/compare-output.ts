@@ -15,7 +15,15 @@ import { dirname, join, resolve } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
 import { safeRunName } from '../run/rundir.js';
 import type { PairedComparison } from '../metrics/stats.js';
-import { compareRuns, headlineRows, loadReplicates, SUMMARY_METRICS, type Comparison, type MetricSummary, type PairedMetric } from './compare.js';
+import {
+  compareRuns,
+  headlineRows,
+  loadReplicates,
+  SUMMARY_METRICS,
+  type Comparison,
+  type MetricSummary,
+  type PairedMetric,
+} from './compare.js';
 import { buildComparePage } from './compare-page.js';
 
 export const METRIC_LABELS: Record<(typeof SUMMARY_METRICS)[number], string> = {
@@ -27,7 +35,10 @@ export const METRIC_LABELS: Record<(typeof SUMMARY_METRICS)[number], string> = {
 /** `<parent of the first run>/<name>-compare-<first 8 hex digits of SHA-256 of the sorted run dirs>`. */
 export function defaultCompareDir(runDirs: readonly string[], name: string): string {
   const dirs = runDirs.map((d) => resolve(d));
-  const hash = createHash('sha256').update([...dirs].sort().join('\n')).digest('hex').slice(0, 8);
+  const hash = createHash('sha256')
+    .update([...dirs].sort().join('\n'))
+    .digest('hex')
+    .slice(0, 8);
   return join(dirname(dirs[0]), `${safeRunName(name)}-compare-${hash}`);
 }
 
@@ -66,7 +77,9 @@ export function compareMarkdown(c: Comparison): string {
     '| ---: | ---: | --- | ---: | --- | --- | --- |',
   ];
   for (const s of c.summaries) {
-    lines.push(`| ${s.phase} | ${fixed(s.sparsity)} | ${s.model} | ${epochs(s.retrainEpochs)} | ${meanCell(s.testAccuracy)} | ${meanCell(s.oodAccuracy)} | ${meanCell(s.ece)} |`);
+    lines.push(
+      `| ${s.phase} | ${fixed(s.sparsity)} | ${s.model} | ${epochs(s.retrainEpochs)} | ${meanCell(s.testAccuracy)} | ${meanCell(s.oodAccuracy)} | ${meanCell(s.ece)} |`,
+    );
   }
   lines.push(
     '',
@@ -103,19 +116,53 @@ const num = (x: number): string => (Number.isFinite(x) ? String(x) : '');
  * `values` are the per-run values (or differences) in run order, `;`-separated.
  */
 export function compareCsv(c: Comparison): string {
-  const lines = ['kind,phase,sparsity,model,baseline,metric,n,mean,std,ci_low,ci_high,verdict,retrain_epochs,baseline_retrain_epochs,values'];
+  const lines = [
+    'kind,phase,sparsity,model,baseline,metric,n,mean,std,ci_low,ci_high,verdict,retrain_epochs,baseline_retrain_epochs,values',
+  ];
   for (const s of c.summaries) {
     for (const metric of SUMMARY_METRICS) {
       const m = s[metric];
       lines.push(
-        ['summary', s.phase, num(s.sparsity), JSON.stringify(s.model), '', metric, m.n, num(m.mean), num(m.std), num(m.low), num(m.high), '', num(s.retrainEpochs), '', csvValues(m.values)].join(','),
+        [
+          'summary',
+          s.phase,
+          num(s.sparsity),
+          JSON.stringify(s.model),
+          '',
+          metric,
+          m.n,
+          num(m.mean),
+          num(m.std),
+          num(m.low),
+          num(m.high),
+          '',
+          num(s.retrainEpochs),
+          '',
+          csvValues(m.values),
+        ].join(','),
       );
     }
   }
   for (const p of c.paired) {
     const sparsity = c.summaries.find((s) => s.phase === p.phase && s.model === p.model)?.sparsity ?? NaN;
     lines.push(
-      ['paired', p.phase, num(sparsity), JSON.stringify(p.model), JSON.stringify(p.baseline), p.metric, p.n, num(p.mean), num(p.std), num(p.low), num(p.high), JSON.stringify(p.verdict), num(p.modelRetrainEpochs), num(p.baselineRetrainEpochs), csvValues(p.differences)].join(','),
+      [
+        'paired',
+        p.phase,
+        num(sparsity),
+        JSON.stringify(p.model),
+        JSON.stringify(p.baseline),
+        p.metric,
+        p.n,
+        num(p.mean),
+        num(p.std),
+        num(p.low),
+        num(p.high),
+        JSON.stringify(p.verdict),
+        num(p.modelRetrainEpochs),
+        num(p.baselineRetrainEpochs),
+        csvValues(p.differences),
+      ].join(','),
     );
   }
   return lines.join('\n') + '\n';
@@ -137,7 +184,10 @@ export interface ComparisonOutput {
  * `opts.out` or the default directory. Nothing is written when the runs
  * cannot be loaded or are not replicates.
  */
-export async function writeComparison(runDirs: readonly string[], opts: { out?: string; generatedAt?: Date } = {}): Promise<ComparisonOutput> {
+export async function writeComparison(
+  runDirs: readonly string[],
+  opts: { out?: string; generatedAt?: Date } = {},
+): Promise<ComparisonOutput> {
   const comparison = compareRuns(await loadReplicates(runDirs));
   const dir = resolve(opts.out ?? defaultCompareDir(runDirs, comparison.name));
   const page = await buildComparePage(comparison, { generatedAt: opts.generatedAt });

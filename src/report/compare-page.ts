@@ -83,7 +83,9 @@ function summaryTable(rows: KindSummary[]): string {
     ],
     {
       rowClass: (r) =>
-        [rows.find((x) => x.phase === r.phase) === r ? 'phase-start' : '', r.model.startsWith('SMS') ? 'sms' : ''].filter(Boolean).join(' '),
+        [rows.find((x) => x.phase === r.phase) === r ? 'phase-start' : '', r.model.startsWith('SMS') ? 'sms' : '']
+          .filter(Boolean)
+          .join(' '),
     },
   );
 }
@@ -137,14 +139,20 @@ export async function buildComparePage(c: Comparison, opts: { generatedAt?: Date
     if (pts.length === 0) continue;
     verdictBody.push(
       await plot(
-        pairedDifferencesSpec({ title: `Soup − baseline, ${METRIC_NAMES[metric]}`, xTitle: `difference in ${METRIC_NAMES[metric]} (points)`, points: pts }),
+        pairedDifferencesSpec({
+          title: `Soup − baseline, ${METRIC_NAMES[metric]}`,
+          xTitle: `difference in ${METRIC_NAMES[metric]} (points)`,
+          points: pts,
+        }),
         `plot-paired-${metric === 'testAccuracy' ? 'test' : 'ood'}`,
         `Paired differences in ${METRIC_NAMES[metric]} with 95% intervals`,
         `Each dot is the mean over the ${n} seeds of (soup − baseline) in ${METRIC_NAMES[metric]}, each bar its 95% confidence interval; the dashed line is 0. A bar entirely right of it: the soup is better (green); left: worse (red); across it: inconclusive (grey).`,
       ),
     );
   }
-  verdictBody.push(c.paired.length > 0 ? `${PAIRED_NOTE}\n${pairedTable(c.paired)}` : '<p class="note">No soup and baseline to compare.</p>');
+  verdictBody.push(
+    c.paired.length > 0 ? `${PAIRED_NOTE}\n${pairedTable(c.paired)}` : '<p class="note">No soup and baseline to compare.</p>',
+  );
   sections.push({ id: 'verdicts', title: 'Does the soup beat the baselines?', body: verdictBody.join('\n') });
 
   const accuracyBody: string[] = [];
@@ -176,7 +184,11 @@ export async function buildComparePage(c: Comparison, opts: { generatedAt?: Date
     title: 'Mean, spread and intervals',
     body: `<p class="note">Mean ± sample standard deviation over the replicates, and in brackets the 95% confidence interval of the mean (Student’s t, cut to [0, 100]). Retrain epochs: what the method spent retraining up to this phase, the same in every replicate.</p>\n${summaryTable(c.summaries)}`,
   });
-  sections.push({ id: 'config', title: 'Shared config', body: `<p class="note">The normalized config of every run, without <code>seed</code>.</p>\n<pre>${esc(JSON.stringify(c.sharedConfig, null, 2))}</pre>` });
+  sections.push({
+    id: 'config',
+    title: 'Shared config',
+    body: `<p class="note">The normalized config of every run, without <code>seed</code>.</p>\n<pre>${esc(JSON.stringify(c.sharedConfig, null, 2))}</pre>`,
+  });
 
   const generatedAt = (opts.generatedAt ?? new Date())
     .toISOString()

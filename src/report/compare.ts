@@ -132,7 +132,11 @@ export function checkReplicates(runs: readonly LoadedRun[]): void {
     seen.set(run.dir, run);
     const twin = seeds.get(run.config.seed);
     if (twin) {
-      throw new NotReplicatesError('seed', [twin.dir, run.dir], `${twin.dir} and ${run.dir} both have seed ${run.config.seed}: the same run twice (copies), not two replicates`);
+      throw new NotReplicatesError(
+        'seed',
+        [twin.dir, run.dir],
+        `${twin.dir} and ${run.dir} both have seed ${run.config.seed}: the same run twice (copies), not two replicates`,
+      );
     }
     seeds.set(run.config.seed, run);
   }
@@ -168,10 +172,11 @@ export function compareRuns(runs: readonly LoadedRun[]): Comparison {
       known.add(rowKey(row));
     }
   }
-  const column = (key: string, pick: (row: SummaryRow) => number): number[] => perRun.map((rows) => {
-    const row = rows.get(key);
-    return row ? pick(row) : NaN;
-  });
+  const column = (key: string, pick: (row: SummaryRow) => number): number[] =>
+    perRun.map((rows) => {
+      const row = rows.get(key);
+      return row ? pick(row) : NaN;
+    });
 
   const summaries: KindSummary[] = keys.map(({ phase, model }) => {
     const key = rowKey({ phase, model });
@@ -198,7 +203,15 @@ export function compareRuns(runs: readonly LoadedRun[]): Comparison {
           if (!soup || !base) continue; // a baseline the runs did not compute
           const c = pairedComparison(soup[metric].values, base[metric].values);
           if (c.n === 0) continue; // a metric no run computed (no OOD sets)
-          paired.push({ phase, metric, model, baseline, modelRetrainEpochs: soup.retrainEpochs, baselineRetrainEpochs: base.retrainEpochs, ...c });
+          paired.push({
+            phase,
+            metric,
+            model,
+            baseline,
+            modelRetrainEpochs: soup.retrainEpochs,
+            baselineRetrainEpochs: base.retrainEpochs,
+            ...c,
+          });
         }
       }
     }
@@ -229,8 +242,17 @@ export function headlineRows(c: Comparison): PairedRow[] {
 function replicateNotes(runs: readonly LoadedRun[]): string[] {
   const config = runs[0].config;
   const notes: string[] = [];
-  if (runs.length < 2) notes.push('Only one run: no standard deviation, no interval, and every verdict is inconclusive. Run at least 2 seeds (3-5 to see differences of a few tenths of a point).');
-  if (config.dense.checkpoint !== null) notes.push(`Every replicate starts from the same dense checkpoint (dense.checkpoint: ${config.dense.checkpoint}): the intervals leave out the dense model's variation.`);
-  if (config.candidates.vary.seed !== undefined) notes.push('The candidates\' seeds are fixed by candidates.vary.seed: the replicates differ in the dense model only, not in the candidates\' batch order and augmentation.');
+  if (runs.length < 2)
+    notes.push(
+      'Only one run: no standard deviation, no interval, and every verdict is inconclusive. Run at least 2 seeds (3-5 to see differences of a few tenths of a point).',
+    );
+  if (config.dense.checkpoint !== null)
+    notes.push(
+      `Every replicate starts from the same dense checkpoint (dense.checkpoint: ${config.dense.checkpoint}): the intervals leave out the dense model's variation.`,
+    );
+  if (config.candidates.vary.seed !== undefined)
+    notes.push(
+      "The candidates' seeds are fixed by candidates.vary.seed: the replicates differ in the dense model only, not in the candidates' batch order and augmentation.",
+    );
   return notes;
 }

@@ -25,7 +25,11 @@ const num = z
   .transform((x) => x ?? NaN);
 const count = z.number().int().nonnegative();
 /** A number that results written by earlier versions lack (NaN then). */
-const laterNum = z.number().nullable().optional().transform((x) => x ?? NaN);
+const laterNum = z
+  .number()
+  .nullable()
+  .optional()
+  .transform((x) => x ?? NaN);
 
 const oodScore = z.object({ corruption: z.string(), severity: z.number(), accuracy: num });
 const predictionMetrics = z.object({

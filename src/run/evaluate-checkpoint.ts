@@ -77,7 +77,13 @@ export async function evaluateCheckpoint(opts: EvaluateCheckpointOptions): Promi
   const ood = opts.ood === undefined ? undefined : { ...opts.ood, ...validateOodSet(opts.ood, '--ood') };
   const { model, description, format } = await loadModel(
     opts.checkpoint,
-    checkpointLoadHints({ model: opts.model, modelOptions: opts.modelOptions, dataset: opts.dataset, dir: opts.dir, datasetOptions: opts.datasetOptions }),
+    checkpointLoadHints({
+      model: opts.model,
+      modelOptions: opts.modelOptions,
+      dataset: opts.dataset,
+      dir: opts.dir,
+      datasetOptions: opts.datasetOptions,
+    }),
   );
   try {
     const config = parseSmsConfig(

@@ -52,7 +52,12 @@ async function runLocked(run: RunDir, opts: ExperimentOptions): Promise<SmsResul
     onEvent: (e) => {
       opts.onEvent?.(e);
       if (e.type !== 'progress') {
-        const record = e.type === 'phase-done' ? { type: e.type, phase: e.result.phase, maskHash: e.result.maskHash } : e.type === 'dense-done' ? { type: e.type, testAccuracy: e.metrics.testAccuracy, reused: e.reused } : e;
+        const record =
+          e.type === 'phase-done'
+            ? { type: e.type, phase: e.result.phase, maskHash: e.result.maskHash }
+            : e.type === 'dense-done'
+              ? { type: e.type, testAccuracy: e.metrics.testAccuracy, reused: e.reused }
+              : e;
         void run.appendEvent(record as Record<string, unknown>);
       }
     },

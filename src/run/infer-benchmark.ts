@@ -92,9 +92,23 @@ export async function benchmarkInference(
   const engines: InferEngineResult[] = [];
   let sparseProfile: PlanProfile | null = null;
   try {
-    engines.push(await measure('dense libtorch', description, withTensor((x) => model.forward(x)), opts));
+    engines.push(
+      await measure(
+        'dense libtorch',
+        description,
+        withTensor((x) => model.forward(x)),
+        opts,
+      ),
+    );
     engines.push(await measureOnnx(model, description, threads, opts));
-    engines.push(await measure('sparse engine', description, withTensor((x) => sparse.forward(x)), opts));
+    engines.push(
+      await measure(
+        'sparse engine',
+        description,
+        withTensor((x) => sparse.forward(x)),
+        opts,
+      ),
+    );
     const plan = sparse.plan;
     if (plan !== null) {
       const one = inputs(description, 1);
@@ -134,7 +148,12 @@ function inputs(d: ZooModelDescription, n: number): { x: Float32Array; dims: num
   return { x, dims };
 }
 
-async function measure(engine: InferEngine, d: ZooModelDescription, forward: Forward, opts: InferBenchmarkOptions): Promise<InferEngineResult> {
+async function measure(
+  engine: InferEngine,
+  d: ZooModelDescription,
+  forward: Forward,
+  opts: InferBenchmarkOptions,
+): Promise<InferEngineResult> {
   const warmup = opts.warmup ?? 10;
   const batch = opts.throughputBatch ?? 64;
   const one = inputs(d, 1);
@@ -159,19 +178,34 @@ async function measure(engine: InferEngine, d: ZooModelDescription, forward: For
   };
 }
 
-async function measureOnnx(model: Module, d: ZooModelDescription, threads: number, opts: InferBenchmarkOptions): Promise<InferEngineResult> {
+async function measureOnnx(
+  model: Module,
+  d: ZooModelDescription,
+  threads: number,
+  opts: InferBenchmarkOptions,
+): Promise<InferEngineResult> {
   let ort: typeof import('onnxruntime-node');
   try {
     const mod = await import('onnxruntime-node');
     // CommonJS through ESM: the API is the namespace or its default export, depending on the loader.
     ort = (mod as unknown as { default?: typeof mod }).default ?? mod;
   } catch (e) {
-    return { engine: 'onnxruntime', latencyMs: null, imagesPerSecond: null, note: `onnxruntime-node could not be loaded: ${(e as Error).message.split('\n')[0]}` };
+    return {
+      engine: 'onnxruntime',
+      latencyMs: null,
+      imagesPerSecond: null,
+      note: `onnxruntime-node could not be loaded: ${(e as Error).message.split('\n')[0]}`,
+    };
   }
   const { bytes } = exportOnnx(model, { inputShape: [d.inChannels, d.imageSize, d.imageSize] });
   const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: threads, interOpNumThreads: 1 });
   try {
-    const r = await measure('onnxruntime', d, async (x, dims) => void (await session.run({ input: new ort.Tensor('float32', x, dims) })), opts);
+    const r = await measure(
+      'onnxruntime',
+      d,
+      async (x, dims) => void (await session.run({ input: new ort.Tensor('float32', x, dims) })),
+      opts,
+    );
     return { ...r, note: `onnxruntime-node, ${threads} intra-op thread(s)` };
   } finally {
     await session.release();

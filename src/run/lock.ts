@@ -66,7 +66,10 @@ export function acquireRunLock(runDir: string): RunLock {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       const held = readOwner(path);
       if (held !== null && held.host !== owner.host) {
-        throw new RunLockedError(path, `process ${held.pid} on host ${held.host} has held it since ${held.since}; if that run is over, delete ${path}`);
+        throw new RunLockedError(
+          path,
+          `process ${held.pid} on host ${held.host} has held it since ${held.since}; if that run is over, delete ${path}`,
+        );
       }
       if (held !== null && isAlive(held.pid)) {
         const who = held.pid === process.pid ? 'this process' : `process ${held.pid} (on this host)`;

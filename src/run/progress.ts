@@ -6,7 +6,10 @@ import type { SmsEvent } from '../sms/pipeline.js';
 
 const pct = (x: number): string => `${(100 * x).toFixed(2)}%`;
 
-export function plainProgressReporter(write: (line: string) => void = (l) => process.stderr.write(l + '\n'), minSeconds = 5): (e: SmsEvent) => void {
+export function plainProgressReporter(
+  write: (line: string) => void = (l) => process.stderr.write(l + '\n'),
+  minSeconds = 5,
+): (e: SmsEvent) => void {
   const last = new Map<string, number>();
   return (e) => {
     switch (e.type) {
@@ -36,7 +39,9 @@ export function plainProgressReporter(write: (line: string) => void = (l) => pro
         last.set(key, now);
         const left = p.samplesPerSecond > 0 ? ((p.totalSteps - p.step) * (p.elapsedSeconds / Math.max(p.step, 1))).toFixed(0) : '?';
         const who = p.kind === 'dense' ? 'dense' : `phase ${p.phase} ${p.kind} c${p.candidate}`;
-        write(`${who}: epoch ${p.epoch + 1}/${p.epochs} step ${p.step}/${p.totalSteps} loss ${p.loss.toFixed(4)} lr ${p.lr.toExponential(2)} ${p.samplesPerSecond.toFixed(0)} img/s ~${left}s left`);
+        write(
+          `${who}: epoch ${p.epoch + 1}/${p.epochs} step ${p.step}/${p.totalSteps} loss ${p.loss.toFixed(4)} lr ${p.lr.toExponential(2)} ${p.samplesPerSecond.toFixed(0)} img/s ~${left}s left`,
+        );
         break;
       }
       case 'phase-done': {

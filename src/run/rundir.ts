@@ -42,7 +42,10 @@ function open(path: string, config: SmsConfig): RunDir {
  */
 export async function createRunDir(config: SmsConfig, outRoot: string): Promise<RunDir> {
   if (config.seeds !== null) {
-    throw new ConfigError('seeds', `a config with seeds [${config.seeds.join(', ')}] is one run per seed: run it with runReplicates (src/run/replicates.ts) or \`sparse-soups run\`, not as a single run`);
+    throw new ConfigError(
+      'seeds',
+      `a config with seeds [${config.seeds.join(', ')}] is one run per seed: run it with runReplicates (src/run/replicates.ts) or \`sparse-soups run\`, not as a single run`,
+    );
   }
   const path = runDirPath(config, outRoot);
   mkdirSync(path, { recursive: true });

@@ -27,7 +27,8 @@ export async function runStatus(dir: string): Promise<RunStatus> {
   const phases: RunStatus['phases'] = [];
   for (let p = 1; p <= run.config.pruning.phases; p++) {
     let done = 0;
-    for (let i = 0; i < m; i++) if ((await verifies(files.candidate(p, i))) && existsSync(retrainResultFileOf(files.candidate(p, i)))) done++;
+    for (let i = 0; i < m; i++)
+      if ((await verifies(files.candidate(p, i))) && existsSync(retrainResultFileOf(files.candidate(p, i)))) done++;
     phases.push({
       phase: p,
       mask: await verifies(files.mask(p)),
@@ -37,7 +38,11 @@ export async function runStatus(dir: string): Promise<RunStatus> {
     });
   }
   const eventsFile = files.events;
-  const lines = existsSync(eventsFile) ? readFileSync(eventsFile, 'utf8').split('\n').filter((l) => l.trim() !== '') : [];
+  const lines = existsSync(eventsFile)
+    ? readFileSync(eventsFile, 'utf8')
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+    : [];
   let lastEvent: Record<string, unknown> | null = null;
   // The last line may be torn if the process was killed mid-write: take the last parseable one.
   for (let i = lines.length - 1; i >= 0 && lastEvent === null; i--) {
@@ -61,7 +66,9 @@ export async function runStatus(dir: string): Promise<RunStatus> {
 export function formatStatus(s: RunStatus): string {
   const lines = [`run ${s.name} at ${s.path}`, `dense model: ${s.dense}`];
   for (const p of s.phases) {
-    lines.push(`phase ${p.phase}: mask ${p.mask ? 'done' : 'missing'}, candidates ${p.candidatesDone}/${p.candidates}, soups ${p.soups ? 'done' : 'missing'}`);
+    lines.push(
+      `phase ${p.phase}: mask ${p.mask ? 'done' : 'missing'}, candidates ${p.candidatesDone}/${p.candidates}, soups ${p.soups ? 'done' : 'missing'}`,
+    );
   }
   lines.push(s.finished ? 'finished: results.json written' : 'not finished: continue with `sparse-soups resume <run-dir>`');
   if (s.lastEvent) lines.push(`last event (${s.events} in all): ${JSON.stringify(s.lastEvent)}`);

@@ -24,12 +24,30 @@ export interface SummaryRow {
 export function summaryRows(results: SmsResults): SummaryRow[] {
   const d = results.dense;
   const rows: SummaryRow[] = [
-    { phase: 0, sparsity: d.sparsity, model: 'dense', testAccuracy: d.testAccuracy, oodAccuracy: d.oodMeanAccuracy, ece: d.ece, mce: d.mce ?? NaN, retrainEpochs: 0 },
+    {
+      phase: 0,
+      sparsity: d.sparsity,
+      model: 'dense',
+      testAccuracy: d.testAccuracy,
+      oodAccuracy: d.oodMeanAccuracy,
+      ece: d.ece,
+      mce: d.mce ?? NaN,
+      retrainEpochs: 0,
+    },
   ];
   const add = (p: PhaseResult, model: string, m: PredictionMetrics | null | undefined, epochs: number | null | undefined): void => {
     if (m) {
       const { testAccuracy, oodMeanAccuracy: oodAccuracy, ece } = m;
-      rows.push({ phase: p.phase, sparsity: p.soups.uniform.metrics.sparsity, model, testAccuracy, oodAccuracy, ece, mce: m.mce ?? NaN, retrainEpochs: epochs ?? NaN });
+      rows.push({
+        phase: p.phase,
+        sparsity: p.soups.uniform.metrics.sparsity,
+        model,
+        testAccuracy,
+        oodAccuracy,
+        ece,
+        mce: m.mce ?? NaN,
+        retrainEpochs: epochs ?? NaN,
+      });
     }
   };
   for (const p of results.phases) {
@@ -55,7 +73,9 @@ export function summaryMarkdown(results: SmsResults): string {
   ];
   for (const r of summaryRows(results)) {
     const epochs = Number.isNaN(r.retrainEpochs) ? '–' : String(r.retrainEpochs);
-    lines.push(`| ${r.phase} | ${pct(r.sparsity)} | ${r.model} | ${pct(r.testAccuracy)} | ${pct(r.oodAccuracy)} | ${pct(r.ece)} | ${pct(r.mce)} | ${epochs} |`);
+    lines.push(
+      `| ${r.phase} | ${pct(r.sparsity)} | ${r.model} | ${pct(r.testAccuracy)} | ${pct(r.oodAccuracy)} | ${pct(r.ece)} | ${pct(r.mce)} | ${epochs} |`,
+    );
   }
   return lines.join('\n');
 }

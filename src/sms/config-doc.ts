@@ -64,6 +64,8 @@ export function configFields(schema: z.ZodTypeAny = smsConfigSchema, prefix = ''
 }
 
 export function configReferenceMarkdown(): string {
-  const rows = configFields().map((f) => `| \`${f.path}\` | ${f.type} | ${f.default === '' ? '–' : `\`${f.default}\``} | ${f.description} |`);
+  const rows = configFields().map(
+    (f) => `| \`${f.path}\` | ${f.type} | ${f.default === '' ? '–' : `\`${f.default}\``} | ${f.description} |`,
+  );
   return ['| key | type | default | meaning |', '| --- | --- | --- | --- |', ...rows].join('\n');
 }

@@ -59,8 +59,13 @@ export const smsConfigSchema = z
         dataset: z.string().describe('dataset registry name: fashion-mnist, mnist, cifar10, cifar100, npy, imagefolder'),
         dir: z.string().nullable().default(null).describe("directory of the dataset's files (null: the dataset's default)"),
         // Optional without a default: a config that does not set them keeps its normalized JSON (and run hash).
-        numClasses: positiveInt.optional().describe('npy: number of classes (labels outside 0..numClasses-1 are an error; default: largest training label + 1)'),
-        classNames: z.array(z.string()).optional().describe('npy: class names, index = label (default: classes.txt, else the label numbers)'),
+        numClasses: positiveInt
+          .optional()
+          .describe('npy: number of classes (labels outside 0..numClasses-1 are an error; default: largest training label + 1)'),
+        classNames: z
+          .array(z.string())
+          .optional()
+          .describe('npy: class names, index = label (default: classes.txt, else the label numbers)'),
         validationFraction: z.number().gt(0).lt(1).default(0.1).describe('fraction of the training set held out for validation'),
         splitSeed: z.number().int().default(42).describe('seed of the validation split'),
         trainSubset: positiveInt.nullable().default(null).describe('use only this many training images (after the split)'),
@@ -78,14 +83,16 @@ export const smsConfigSchema = z
           .enum(['center-crop', 'resize'])
           .default(IMAGE_FOLDER_DEFAULTS.resize)
           .optional()
-          .describe("imagefolder: 'center-crop' scales the shorter side to imageSize and crops the centre (torchvision Resize + CenterCrop); 'resize' scales to the square (aspect ratio changes)"),
+          .describe(
+            "imagefolder: 'center-crop' scales the shorter side to imageSize and crops the centre (torchvision Resize + CenterCrop); 'resize' scales to the square (aspect ratio changes)",
+          ),
         channels: z
           .number()
           .int()
           .refine((c): c is 1 | 3 => c === 1 || c === 3, 'expected 1 (grayscale) or 3 (RGB)')
           .default(IMAGE_FOLDER_DEFAULTS.channels)
           .optional()
-          .describe('imagefolder: 3 (RGB) or 1 (grayscale, as PIL convert(\'L\'))'),
+          .describe("imagefolder: 3 (RGB) or 1 (grayscale, as PIL convert('L'))"),
         skipUnreadable: z
           .boolean()
           .default(IMAGE_FOLDER_DEFAULTS.skipUnreadable)
@@ -99,12 +106,16 @@ export const smsConfigSchema = z
         module: z
           .string()
           .optional()
-          .describe("your own ES module (.js, .mjs, .ts) exporting a Module subclass or a factory (instead of name); a relative path is resolved against the config file's directory"),
+          .describe(
+            "your own ES module (.js, .mjs, .ts) exporting a Module subclass or a factory (instead of name); a relative path is resolved against the config file's directory",
+          ),
         export: z.string().optional().describe("with module: the export to build ('default' if not given)"),
         options: z
           .record(z.unknown())
           .default({})
-          .describe('model-specific options (module: passed to the constructor or factory beside inChannels, numClasses, imageSize, generator)'),
+          .describe(
+            'model-specific options (module: passed to the constructor or factory beside inChannels, numClasses, imageSize, generator)',
+          ),
       })
       .strict(),
     dense: z
@@ -125,7 +136,9 @@ export const smsConfigSchema = z
         variant: z
           .enum(['imp', 'gmp'])
           .default('imp')
-          .describe("'imp': prune a trained dense model, geometric phases; 'gmp': SMS during training, cubic phases, one global LR schedule"),
+          .describe(
+            "'imp': prune a trained dense model, geometric phases; 'gmp': SMS during training, cubic phases, one global LR schedule",
+          ),
         goalSparsity: z.number().gt(0).lt(1).default(0.9).describe('sparsity after the last phase'),
         phases: positiveInt.default(3).describe('P: prune-retrain phases'),
         criterion: z.string().default('global').describe('global, uniform or random'),
@@ -150,7 +163,10 @@ export const smsConfigSchema = z
     candidates: z
       .object({
         count: positiveInt.default(3).describe('m: candidates retrained per phase'),
-        grid: z.boolean().default(false).describe('vary: all combinations (count must equal their number) instead of one value per candidate'),
+        grid: z
+          .boolean()
+          .default(false)
+          .describe('vary: all combinations (count must equal their number) instead of one value per candidate'),
         vary: z
           .object({
             seed: z.array(z.number().int()).optional().describe('per-candidate seeds (batch order, augmentation)'),
@@ -175,7 +191,10 @@ export const smsConfigSchema = z
     evaluation: z
       .object({
         batchSize: positiveInt.default(1000).describe('images per evaluation batch'),
-        oodCorruptions: z.array(z.string()).default(['gaussian_noise', 'defocus_blur', 'fog', 'contrast']).describe('corruptions of the OOD test sets (docs/corruptions.md)'),
+        oodCorruptions: z
+          .array(z.string())
+          .default(['gaussian_noise', 'defocus_blur', 'fog', 'contrast'])
+          .describe('corruptions of the OOD test sets (docs/corruptions.md)'),
         oodSeverities: z.array(z.number().int().min(1).max(5)).default([1, 3, 5]).describe('severities 1..5 of each corruption'),
         oodSeed: z.number().int().default(1234).describe('seed of the corruption noise'),
         oodSubset: positiveInt.nullable().default(2000).describe('corrupt only the first n test images (null: all)'),
@@ -184,12 +203,14 @@ export const smsConfigSchema = z
           .nullable()
           .default(null)
           .describe(
-            "a CIFAR-10-C style directory (<corruption>.npy with severities 1..5 stacked, labels.npy) to evaluate on instead of generating the corruptions (null: generate)",
+            'a CIFAR-10-C style directory (<corruption>.npy with severities 1..5 stacked, labels.npy) to evaluate on instead of generating the corruptions (null: generate)',
           ),
         recalibrateBn: z
           .boolean()
           .default(true)
-          .describe('recalibrate the BN of every scored model (dense, candidates, IMP, pruned parent) as the soups are, before scoring it (like for like; greedy ranks by it)'),
+          .describe(
+            'recalibrate the BN of every scored model (dense, candidates, IMP, pruned parent) as the soups are, before scoring it (like for like; greedy ranks by it)',
+          ),
       })
       .strict()
       .default({}),
@@ -230,7 +251,8 @@ function knownKeys(path: (string | number)[]): string[] {
 /** "; did you mean 'uniform'?" for a misspelled enum value or key, else ''. */
 function suggestion(issue: z.ZodIssue): string {
   let closest: string | undefined;
-  if (issue.code === 'invalid_enum_value' && typeof issue.received === 'string') closest = closestName(issue.received, issue.options.map(String));
+  if (issue.code === 'invalid_enum_value' && typeof issue.received === 'string')
+    closest = closestName(issue.received, issue.options.map(String));
   if (issue.code === 'unrecognized_keys' && issue.keys.length === 1) closest = closestName(issue.keys[0], knownKeys(issue.path));
   return closest === undefined ? '' : `; did you mean '${closest}'?`;
 }
@@ -238,7 +260,9 @@ function suggestion(issue: z.ZodIssue): string {
 function expectation(issue: z.ZodIssue): string {
   switch (issue.code) {
     case 'invalid_type':
-      return issue.received === 'undefined' ? `required ${issue.expected} is missing` : `expected ${/^[aeiou]/.test(issue.expected) ? 'an' : 'a'} ${issue.expected}`;
+      return issue.received === 'undefined'
+        ? `required ${issue.expected} is missing`
+        : `expected ${/^[aeiou]/.test(issue.expected) ? 'an' : 'a'} ${issue.expected}`;
     case 'too_small':
       if (issue.type === 'array') return `expected at least ${issue.minimum} entries`;
       return `expected a number ${issue.inclusive ? '>=' : '>'} ${issue.minimum}`;
@@ -266,13 +290,18 @@ function normalizeModelSection(model: SmsConfig['model'], source: string): SmsCo
   }
   if (model.module === undefined) {
     if (model.name === undefined) {
-      throw new ConfigError('model', `give model.name (a registry model: mlp, convnet, resnet20, ...) or model.module (a path to your own ES module) (in ${source})`);
+      throw new ConfigError(
+        'model',
+        `give model.name (a registry model: mlp, convnet, resnet20, ...) or model.module (a path to your own ES module) (in ${source})`,
+      );
     }
-    if (model.export !== undefined) throw new ConfigError('model.export', `names an export of model.module, which is not given (in ${source})`);
+    if (model.export !== undefined)
+      throw new ConfigError('model.export', `names an export of model.module, which is not given (in ${source})`);
     return model;
   }
   if (model.module.trim() === '') throw new ConfigError('model.module', `expected a path to an ES module file, got "" (in ${source})`);
-  if (model.export !== undefined && model.export.trim() === '') throw new ConfigError('model.export', `expected an export name, got "" (in ${source})`);
+  if (model.export !== undefined && model.export.trim() === '')
+    throw new ConfigError('model.export', `expected an export name, got "" (in ${source})`);
   const module = model.module.startsWith('file:') ? fileURLToPath(model.module) : resolve(dirname(resolve(source)), model.module);
   return { ...model, module, export: model.export ?? 'default' };
 }
@@ -282,12 +311,18 @@ export function parseSmsConfig(input: unknown, source = 'config'): SmsConfig {
   const r = smsConfigSchema.safeParse(input);
   if (!r.success) {
     const describe = (i: z.ZodIssue): string => {
-      const got = i.code === 'unrecognized_keys' || (i.code === 'invalid_type' && i.received === 'undefined') ? '' : `, got ${describeReceived(input, i.path)}`;
+      const got =
+        i.code === 'unrecognized_keys' || (i.code === 'invalid_type' && i.received === 'undefined')
+          ? ''
+          : `, got ${describeReceived(input, i.path)}`;
       return `${expectation(i)}${got}${suggestion(i)}`;
     };
     const [first, ...rest] = r.error.issues;
     const more = rest.map((i) => `${i.path.join('.') || '(root)'}: ${describe(i)}`);
-    throw new ConfigError(first.path.join('.') || '(root)', `${describe(first)}${more.length ? `; also ${more.join('; ')}` : ''} (in ${source})`);
+    throw new ConfigError(
+      first.path.join('.') || '(root)',
+      `${describe(first)}${more.length ? `; also ${more.join('; ')}` : ''} (in ${source})`,
+    );
   }
   const c = r.data;
   c.model = normalizeModelSection(c.model, source);
@@ -299,7 +334,8 @@ export function parseSmsConfig(input: unknown, source = 'config'): SmsConfig {
   }
   if (c.seeds !== null) {
     const repeated = c.seeds.find((s, i) => c.seeds!.indexOf(s) !== i);
-    if (repeated !== undefined) throw new ConfigError('seeds', `seed ${repeated} is listed twice: replicates need distinct seeds (in ${source})`);
+    if (repeated !== undefined)
+      throw new ConfigError('seeds', `seed ${repeated} is listed twice: replicates need distinct seeds (in ${source})`);
   }
   if (c.precision === 'fp16' && c.device === 'cpu') {
     throw new ConfigError(
@@ -309,7 +345,8 @@ export function parseSmsConfig(input: unknown, source = 'config'): SmsConfig {
   }
   if (c.candidates.grid) {
     const combos = Object.values(c.candidates.vary).reduce((n, v) => n * (v?.length ?? 1), 1);
-    if (combos !== m) throw new ConfigError('candidates.count', `grid of the vary lists has ${combos} combinations, count is ${m} (in ${source})`);
+    if (combos !== m)
+      throw new ConfigError('candidates.count', `grid of the vary lists has ${combos} combinations, count is ${m} (in ${source})`);
   }
   return c;
 }
@@ -317,7 +354,11 @@ export function parseSmsConfig(input: unknown, source = 'config'): SmsConfig {
 function sortKeys(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(sortKeys);
   if (v !== null && typeof v === 'object') {
-    return Object.fromEntries(Object.keys(v as object).sort().map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]));
+    return Object.fromEntries(
+      Object.keys(v as object)
+        .sort()
+        .map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]),
+    );
   }
   return v;
 }

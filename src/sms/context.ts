@@ -47,12 +47,18 @@ export interface ExperimentData {
 const cache = new Map<string, ExperimentData>();
 
 /** The evaluation settings the OOD sets are built from. */
-export type OodSettings = Pick<SmsConfig['evaluation'], 'oodCorruptions' | 'oodSeverities' | 'oodSubset' | 'oodSeed'> & { oodDir?: string | null };
+export type OodSettings = Pick<SmsConfig['evaluation'], 'oodCorruptions' | 'oodSeverities' | 'oodSubset' | 'oodSeed'> & {
+  oodDir?: string | null;
+};
 
 /** The first `n` images of `dataset` as a subset named `name` (the dataset itself when n is null or not smaller). */
 export function firstN(dataset: ImageDataset, n: number | null, name = dataset.name): ImageDataset {
   if (n === null || n >= dataset.labels.length) return dataset;
-  return subsetDataset(dataset, Int32Array.from({ length: n }, (_, i) => i), name);
+  return subsetDataset(
+    dataset,
+    Int32Array.from({ length: n }, (_, i) => i),
+    name,
+  );
 }
 
 /**
@@ -114,14 +120,20 @@ export function experimentData(config: SmsConfig): ExperimentData {
   const d = config.data;
   const warnings: string[] = [];
   const onWarning = (message: string): void => void warnings.push(message);
-  const { train: fullTrain, test: fullTest } = loadDataset(d.dataset, { ...datasetLoadOptions(d), numClasses: d.numClasses, classNames: d.classNames, onWarning });
+  const { train: fullTrain, test: fullTest } = loadDataset(d.dataset, {
+    ...datasetLoadOptions(d),
+    numClasses: d.numClasses,
+    classNames: d.classNames,
+    onWarning,
+  });
   const split = splitTrainValidation(fullTrain, { fraction: d.validationFraction, seed: d.splitSeed });
   const train = firstN(split.train, d.trainSubset, `${d.dataset}/train`);
   const test = firstN(fullTest, d.testSubset, `${d.dataset}/test`);
   const ev = config.evaluation;
   if (ev.oodDir) {
     // Named now, before any training: a missing or mis-shaped corruption file.
-    for (const corruption of ev.oodCorruptions) checkStackedCorruption(ev.oodDir, corruption, { ...test, name: `${d.dataset}/test` }, OOD_DIR_SOURCE);
+    for (const corruption of ev.oodCorruptions)
+      checkStackedCorruption(ev.oodDir, corruption, { ...test, name: `${d.dataset}/test` }, OOD_DIR_SOURCE);
   } else validateOodSet({ corruptions: ev.oodCorruptions, severities: ev.oodSeverities }, 'evaluation');
   const data: ExperimentData = {
     train,
@@ -195,7 +207,11 @@ function constructModel(config: SmsConfig, seed: number): Module {
   if (module === undefined) return createModel(name ?? '', modelConfig);
   const factory = userModels.get(userModelKey(module, exportName));
   if (factory === undefined) {
-    throw new UserModelError(module, exportName ?? 'default', 'not loaded in this process yet: await prepareModel(config) before buildModel');
+    throw new UserModelError(
+      module,
+      exportName ?? 'default',
+      'not loaded in this process yet: await prepareModel(config) before buildModel',
+    );
   }
   return factory(modelConfig);
 }

@@ -63,7 +63,9 @@ export function scorePredictions(data: ExperimentData, probs: Predictions): Pred
   const c = data.test.numClasses;
   // 15 equal-width confidence bins (Guo et al. 2017; Naeini et al. 2015 for MCE).
   const calibration = expectedCalibrationError(probs.test, data.test.labels, c);
-  const ood = data.ood().map((o, i) => ({ corruption: o.corruption, severity: o.severity, accuracy: accuracy(probs.ood[i], o.dataset.labels, c) }));
+  const ood = data
+    .ood()
+    .map((o, i) => ({ corruption: o.corruption, severity: o.severity, accuracy: accuracy(probs.ood[i], o.dataset.labels, c) }));
   return {
     testAccuracy: accuracy(probs.test, data.test.labels, c),
     testLoss: meanCrossEntropy(probs.test, data.test.labels, c, { inputs: 'probabilities' }),
@@ -85,10 +87,18 @@ export async function predictAll(model: Module, config: SmsConfig, data: Experim
 }
 
 /** All metrics of a model (in eval mode, with its current BN statistics). */
-export async function evaluateModel(model: Module, config: SmsConfig, data: ExperimentData): Promise<{ metrics: ModelMetrics; predictions: Predictions }> {
+export async function evaluateModel(
+  model: Module,
+  config: SmsConfig,
+  data: ExperimentData,
+): Promise<{ metrics: ModelMetrics; predictions: Predictions }> {
   const predictions = await predictAll(model, config, data);
   const scored = scorePredictions(data, predictions);
-  const prunable = prunableParameters(model, { exclude: config.pruning.exclude, includeFirst: config.pruning.includeFirst, includeLast: config.pruning.includeLast });
+  const prunable = prunableParameters(model, {
+    exclude: config.pruning.exclude,
+    includeFirst: config.pruning.includeFirst,
+    includeLast: config.pruning.includeLast,
+  });
   const sparsity = modelSparsity(model, prunable);
   const [channels, height, width] = data.test.imageShape;
   const flops = countFlops(model, [1, channels, height, width]);
@@ -105,4 +115,3 @@ export async function evaluateModel(model: Module, config: SmsConfig, data: Expe
     predictions,
   };
 }
-

@@ -24,7 +24,8 @@ export async function saveMask(path: string, mask: PruningMask): Promise<Checkpo
 /** Loads a mask file (its checksum verified first) onto `device` (default cpu: pass the run's device, where the model is). */
 export async function loadMask(ref: CheckpointRef, device?: string): Promise<PruningMask> {
   const actual = await sha256OfFile(ref.path);
-  if (actual !== ref.sha256) throw new CheckpointError(`${ref.path}: mask file checksum does not match the recorded one (corrupted or replaced)`);
+  if (actual !== ref.sha256)
+    throw new CheckpointError(`${ref.path}: mask file checksum does not match the recorded one (corrupted or replaced)`);
   const { tensors, metadata } = await loadSafetensors(ref.path);
   return PruningMask.fromSafeTensors(tensors, metadata, { origin: ref.path, device });
 }
@@ -74,7 +75,13 @@ export async function pruneCheckpoint(
         }),
       );
       const ref = await saveMask(output, mask);
-      return { mask: ref, maskHash: mask.hash(), sparsity: after, normDrop, prunedFraction: before < 1 ? (after - before) / (1 - before) : 0 };
+      return {
+        mask: ref,
+        maskHash: mask.hash(),
+        sparsity: after,
+        normDrop,
+        prunedFraction: before < 1 ? (after - before) / (1 - before) : 0,
+      };
     } finally {
       mask.dispose();
     }

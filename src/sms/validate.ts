@@ -38,7 +38,13 @@ import { listCriteria } from '../prune/criteria.js';
 import { prunableParameters } from '../prune/prunable.js';
 import { noGrad, zeros } from '../tensor/create.js';
 import { tidy } from '../tensor/scope.js';
-import { listDenseSchedules, listRetrainSchedules, makeDenseSchedule, makeRetrainSchedule, type DenseSchedule } from '../train/schedules.js';
+import {
+  listDenseSchedules,
+  listRetrainSchedules,
+  makeDenseSchedule,
+  makeRetrainSchedule,
+  type DenseSchedule,
+} from '../train/schedules.js';
 import { stepsFor } from '../train/trainer.js';
 import { ConfigError } from '../util/errors.js';
 import { didYouMean } from '../util/suggest.js';
@@ -118,11 +124,18 @@ function checkNames(config: SmsConfig, fail: Fail): void {
     const models = listModels().map((m) => m.name);
     // Patterns ('wrn-<depth>-<width>') are listed, but only plain names are suggested.
     const m = config.model.name;
-    fail('model.name', `unknown model '${m}'${didYouMean(m, models.filter((n) => !n.includes('<')))}; valid: ${models.join(', ')}`);
+    fail(
+      'model.name',
+      `unknown model '${m}'${didYouMean(
+        m,
+        models.filter((n) => !n.includes('<')),
+      )}; valid: ${models.join(', ')}`,
+    );
   }
 
   const criteria = listCriteria();
-  if (!criteria.includes(config.pruning.criterion)) unknownName(fail, 'pruning.criterion', 'pruning criterion', config.pruning.criterion, criteria);
+  if (!criteria.includes(config.pruning.criterion))
+    unknownName(fail, 'pruning.criterion', 'pruning criterion', config.pruning.criterion, criteria);
 
   // The schedule registries match case-insensitively (retraining names upper case, dense lower case).
   const retrain = listRetrainSchedules().map((s) => s.name);
@@ -130,7 +143,8 @@ function checkNames(config: SmsConfig, fail: Fail): void {
     unknownName(fail, 'retrain.schedule', 'retraining schedule', config.retrain.schedule, retrain);
   }
   const dense = listDenseSchedules().map((s) => s.name);
-  if (!(dense as string[]).includes(config.dense.schedule.toLowerCase())) unknownName(fail, 'dense.schedule', 'dense schedule', config.dense.schedule, dense);
+  if (!(dense as string[]).includes(config.dense.schedule.toLowerCase()))
+    unknownName(fail, 'dense.schedule', 'dense schedule', config.dense.schedule, dense);
 
   const { oodCorruptions, oodSeverities } = config.evaluation;
   if (oodCorruptions.length === 0) fail('evaluation.oodCorruptions', `must name at least one corruption: ${CORRUPTION_NAMES.join(', ')}`);
@@ -151,7 +165,10 @@ function checkDataOptions(config: SmsConfig, fail: Fail): void {
   const info = getDatasetDefinition(d.dataset).info;
   for (const key of ['numClasses', 'classNames'] as const) {
     if (d[key] !== undefined && info !== null) {
-      fail(`data.${key}`, `dataset '${d.dataset}' has its own ${info.numClasses} classes; data.${key} is for datasets that take their classes from the data (npy)`);
+      fail(
+        `data.${key}`,
+        `dataset '${d.dataset}' has its own ${info.numClasses} classes; data.${key} is for datasets that take their classes from the data (npy)`,
+      );
     }
   }
   if (d.classNames !== undefined && d.numClasses !== undefined && d.classNames.length !== d.numClasses) {
@@ -166,22 +183,37 @@ function checkDataSizes(config: SmsConfig, data: ExperimentData, fail: Fail): st
   const d = config.data;
   const warnings: string[] = [];
   const train = data.train.labels.length;
-  if (data.validation.labels.length === 0) fail('data.validationFraction', `${d.validationFraction} of the training set leaves no validation image`);
+  if (data.validation.labels.length === 0)
+    fail('data.validationFraction', `${d.validationFraction} of the training set leaves no validation image`);
   if (data.test.labels.length === 0) fail('data.dataset', `the test split of '${d.dataset}' has no image`);
   if (shapeText(data.test.imageShape) !== shapeText(data.train.imageShape)) {
-    fail('data.dir', `the test images are ${shapeText(data.test.imageShape)}, the training images ${shapeText(data.train.imageShape)}: both splits need the same image shape`);
+    fail(
+      'data.dir',
+      `the test images are ${shapeText(data.test.imageShape)}, the training images ${shapeText(data.train.imageShape)}: both splits need the same image shape`,
+    );
   }
   if (d.trainSubset !== null && d.trainSubset > train) {
-    warnings.push(`data.trainSubset: ${d.trainSubset} is more than the ${train} training images left after the validation split; all of them are used`);
+    warnings.push(
+      `data.trainSubset: ${d.trainSubset} is more than the ${train} training images left after the validation split; all of them are used`,
+    );
   }
   if (d.testSubset !== null && d.testSubset > data.test.labels.length) {
     warnings.push(`data.testSubset: ${d.testSubset} is more than the ${data.test.labels.length} test images; all of them are used`);
   }
   // Dense training and every retrain drop the last incomplete batch (trainer: DataLoader dropLast).
   if (train < d.batchSize) {
-    const set = d.trainSubset !== null && d.trainSubset <= train ? `data.trainSubset: ${d.trainSubset} training images` : `${train} training images (after the validation split)`;
-    const fix = d.trainSubset !== null ? `lower data.batchSize to at most ${train} or raise data.trainSubset` : `lower data.batchSize to at most ${train}`;
-    fail('data.batchSize', `${d.batchSize} is more than the ${set}: training drops the last incomplete batch, so not one step would run; ${fix}`);
+    const set =
+      d.trainSubset !== null && d.trainSubset <= train
+        ? `data.trainSubset: ${d.trainSubset} training images`
+        : `${train} training images (after the validation split)`;
+    const fix =
+      d.trainSubset !== null
+        ? `lower data.batchSize to at most ${train} or raise data.trainSubset`
+        : `lower data.batchSize to at most ${train}`;
+    fail(
+      'data.batchSize',
+      `${d.batchSize} is more than the ${set}: training drops the last incomplete batch, so not one step would run; ${fix}`,
+    );
   }
   return warnings;
 }
@@ -208,7 +240,8 @@ function checkModel(config: SmsConfig, data: ExperimentData, fail: Fail): void {
   try {
     model = buildModel(config, config.seed);
   } catch (e) {
-    if (e instanceof ConfigError && (e.path === 'model.name' || e.path === 'model.depth' || e.path === 'model.widthFactor')) fail('model.name', e.problem);
+    if (e instanceof ConfigError && (e.path === 'model.name' || e.path === 'model.depth' || e.path === 'model.widthFactor'))
+      fail('model.name', e.problem);
     if (e instanceof ConfigError && DATA_KEYS.has(e.path)) fail('model.name', `${e.problem} (${dataNote})`);
     const option = e instanceof ConfigError ? /^model\.(\w+)(.*)$/.exec(e.path) : null;
     if (e instanceof ConfigError && option !== null && option[1] in options) fail(`model.options.${option[1]}${option[2]}`, e.problem);
@@ -225,7 +258,15 @@ function checkModel(config: SmsConfig, data: ExperimentData, fail: Fail): void {
   }
 }
 
-function checkForward(model: Module, name: string, dataNote: string, shape: number[], numClasses: number, fail: Fail, device?: string): void {
+function checkForward(
+  model: Module,
+  name: string,
+  dataNote: string,
+  shape: number[],
+  numClasses: number,
+  fail: Fail,
+  device?: string,
+): void {
   let out: number[];
   try {
     model.eval();
@@ -236,7 +277,10 @@ function checkForward(model: Module, name: string, dataNote: string, shape: numb
     model.train();
   }
   if (out.length !== 2 || out[0] !== 2 || out[1] !== numClasses) {
-    fail('model.name', `model '${name}' gives outputs of shape [${out.join(', ')}] for 2 images, expected [2, ${numClasses}] (${dataNote})`);
+    fail(
+      'model.name',
+      `model '${name}' gives outputs of shape [${out.join(', ')}] for 2 images, expected [2, ${numClasses}] (${dataNote})`,
+    );
   }
 }
 
@@ -270,7 +314,10 @@ function checkPrunable(config: SmsConfig, model: Module, fail: Fail): void {
   }
   if (left === 0) {
     const key = exclude.length > 0 ? 'pruning.exclude' : includeLast ? 'pruning.includeFirst' : 'pruning.includeLast';
-    fail(key, `leaves no weight of '${config.model.name}' to prune (pruning.exclude, includeFirst and includeLast together keep all ${weights.length} dense)`);
+    fail(
+      key,
+      `leaves no weight of '${config.model.name}' to prune (pruning.exclude, includeFirst and includeLast together keep all ${weights.length} dense)`,
+    );
   }
 }
 
@@ -290,7 +337,13 @@ function checkSchedules(config: SmsConfig, data: ExperimentData): void {
     } else {
       // ALLR's inputs are measured when pruning; any valid pair checks the rest.
       const allr = { normDrop: 0.5, prunedFraction: 0.5 };
-      makeRetrainSchedule(config.retrain.schedule, { totalSteps: stepsFor(batches, spec.epochs), dense, maxLr: spec.maxLr, minLr: config.retrain.minLr, allr });
+      makeRetrainSchedule(config.retrain.schedule, {
+        totalSteps: stepsFor(batches, spec.epochs),
+        dense,
+        maxLr: spec.maxLr,
+        minLr: config.retrain.minLr,
+        allr,
+      });
     }
   }
 }

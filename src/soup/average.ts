@@ -24,8 +24,14 @@ export function assertCompatibleStates(states: StateDict[], labels: string[] = s
   const [first] = states;
   states.forEach((s, i) => {
     if (i === 0) return;
-    for (const name of first.keys()) if (!s.has(name)) throw new MergeError(`${labels[i]} has no tensor '${name}' (${labels[0]} has it): different architectures cannot be merged`);
-    for (const name of s.keys()) if (!first.has(name)) throw new MergeError(`${labels[i]} has an extra tensor '${name}' that ${labels[0]} lacks: different architectures cannot be merged`);
+    for (const name of first.keys())
+      if (!s.has(name))
+        throw new MergeError(`${labels[i]} has no tensor '${name}' (${labels[0]} has it): different architectures cannot be merged`);
+    for (const name of s.keys())
+      if (!first.has(name))
+        throw new MergeError(
+          `${labels[i]} has an extra tensor '${name}' that ${labels[0]} lacks: different architectures cannot be merged`,
+        );
     for (const [name, t] of first) {
       const u = s.get(name) as Tensor;
       const a = t.shape.join('x');
@@ -65,7 +71,10 @@ export function averageStates(states: StateDict[], weights?: number[], labels?: 
       const merged = tidy(() => {
         if (!isFloatingDType(t0.dtype)) return t0.detach().clone();
         // Accumulate in float64 so the mean does not depend on candidate order beyond rounding once.
-        const acc = t0.detach().to('float64').mul(w[0] / total);
+        const acc = t0
+          .detach()
+          .to('float64')
+          .mul(w[0] / total);
         for (let i = 1; i < states.length; i++) acc.add_((states[i].get(name) as Tensor).detach().to('float64'), w[i] / total);
         return acc.to(t0.dtype);
       });

@@ -49,7 +49,10 @@ export async function recalibrateBatchNorm(model: Module, loader: DataLoader, op
       `BN recalibration fraction must be in (0, 1], got ${fraction} (in a run config: merge.bnRecalibrationFraction)`,
     );
   }
-  const layers = model.namedModules().map(([, m]) => m).filter((m): m is BatchNorm => m instanceof BatchNorm);
+  const layers = model
+    .namedModules()
+    .map(([, m]) => m)
+    .filter((m): m is BatchNorm => m instanceof BatchNorm);
   if (layers.length === 0) return 0;
   const momenta = layers.map((l) => l.momentum);
   const batches = Math.max(1, Math.round(loader.batchesPerEpoch * fraction));

@@ -117,12 +117,22 @@ export function bernoulli(p: Tensor, generator?: Generator): Tensor {
 /** Concatenates tensors along an existing dimension `dim` (torch.cat); TensorError for none or mismatched shapes. */
 export function cat(tensors: Tensor[], dim = 0): Tensor {
   if (tensors.length === 0) throw new TensorError('cat(): needs at least one tensor');
-  return new Tensor(native.cat(tensors.map((t) => t.handle), dim));
+  return new Tensor(
+    native.cat(
+      tensors.map((t) => t.handle),
+      dim,
+    ),
+  );
 }
 /** Stacks same-shaped tensors along a new dimension `dim` (torch.stack); TensorError for none or mismatched shapes. */
 export function stack(tensors: Tensor[], dim = 0): Tensor {
   if (tensors.length === 0) throw new TensorError('stack(): needs at least one tensor');
-  return new Tensor(native.stack(tensors.map((t) => t.handle), dim));
+  return new Tensor(
+    native.stack(
+      tensors.map((t) => t.handle),
+      dim,
+    ),
+  );
 }
 /** Elementwise `condition ? a : b`. */
 export function where(condition: Tensor, a: Tensor, b: Tensor): Tensor {

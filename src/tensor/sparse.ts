@@ -54,7 +54,9 @@ export class CsrMatrix implements Disposable {
 
 /** y = x Wᵀ + b with W sparse: x [N, in] float32, W [out, in] in CSR, bias [out] → [N, out]. */
 export function sparseLinear(weight: CsrMatrix, x: Tensor, bias: Tensor | null | undefined): Tensor {
-  return new Tensor(native.sparseLinear(weight.rowPtr.handle, weight.colIdx.handle, weight.values.handle, x.handle, bias?.handle, weight.cols));
+  return new Tensor(
+    native.sparseLinear(weight.rowPtr.handle, weight.colIdx.handle, weight.values.handle, x.handle, bias?.handle, weight.cols),
+  );
 }
 
 /** Convolution geometry as [h, w] pairs. */

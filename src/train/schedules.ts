@@ -190,7 +190,11 @@ function requireInRange(path: string, value: number, lo: number, hi: number, hiO
 interface DenseEntry {
   name: DenseScheduleName;
   description: string;
-  make(opts: DenseScheduleOptions, warmupSteps: number, path: string): { lr: (t: number) => number; params: Record<string, number | string> };
+  make(
+    opts: DenseScheduleOptions,
+    warmupSteps: number,
+    path: string,
+  ): { lr: (t: number) => number; params: Record<string, number | string> };
 }
 
 function stepMilestones(opts: DenseScheduleOptions, path: string): number[] {
@@ -202,12 +206,14 @@ function stepMilestones(opts: DenseScheduleOptions, path: string): number[] {
   if (opts.milestoneSteps !== undefined) {
     steps = [...opts.milestoneSteps];
     steps.forEach((m, i) => {
-      if (!Number.isInteger(m) || m < 1 || m >= T) throw new ConfigError(`${path}.milestoneSteps[${i}]`, `must be an integer step in 1..${T - 1}, got ${m}`);
+      if (!Number.isInteger(m) || m < 1 || m >= T)
+        throw new ConfigError(`${path}.milestoneSteps[${i}]`, `must be an integer step in 1..${T - 1}, got ${m}`);
     });
   } else {
     const fractions = opts.milestones ?? [0.5, 0.75];
     fractions.forEach((f, i) => {
-      if (!Number.isFinite(f) || f <= 0 || f >= 1) throw new ConfigError(`${path}.milestones[${i}]`, `must be a fraction of T in (0, 1), got ${f}`);
+      if (!Number.isFinite(f) || f <= 0 || f >= 1)
+        throw new ConfigError(`${path}.milestones[${i}]`, `must be a fraction of T in (0, 1), got ${f}`);
     });
     steps = fractions.map((f) => Math.round(f * T));
   }
@@ -412,7 +418,10 @@ export function makeRetrainSchedule(name: string, ctx: RetrainScheduleContext): 
   const path = ctx.configPath ?? 'retrain';
   const entry = retrainEntries.find((e) => e.name === name.toUpperCase());
   if (entry === undefined) {
-    throw new ConfigError(`${path}.schedule`, `unknown retraining schedule '${name}'; valid: ${retrainEntries.map((e) => e.name).join(', ')}`);
+    throw new ConfigError(
+      `${path}.schedule`,
+      `unknown retraining schedule '${name}'; valid: ${retrainEntries.map((e) => e.name).join(', ')}`,
+    );
   }
   requirePositiveInteger(`${path}.totalSteps`, ctx.totalSteps);
   if (ctx.dense === undefined || typeof ctx.dense.lr !== 'function') {
@@ -446,7 +455,8 @@ function formatNumber(x: number): string {
 export function describeSchedule(schedule: LrSchedule): string {
   const fields = [`peak=${formatNumber(schedule.peakLr)}`, `T=${schedule.totalSteps}`];
   if (schedule.warmupSteps > 0) fields.push(`warmup=${schedule.warmupSteps}`);
-  for (const [key, value] of Object.entries(schedule.params)) fields.push(`${key}=${typeof value === 'number' ? formatNumber(value) : value}`);
+  for (const [key, value] of Object.entries(schedule.params))
+    fields.push(`${key}=${typeof value === 'number' ? formatNumber(value) : value}`);
   return `${schedule.name}(${fields.join(', ')})`;
 }
 

@@ -183,5 +183,11 @@ export async function trainModel(model: Module, loader: DataLoader, opts: TrainO
     optimizer.dispose();
   }
   const seconds = (performance.now() - t0) / 1000;
-  return { steps: step, lastEpochLoss, seconds, samplesPerSecond: samples / Math.max(seconds, 1e-9), skippedSteps: scaler?.skippedSteps ?? 0 };
+  return {
+    steps: step,
+    lastEpochLoss,
+    seconds,
+    samplesPerSecond: samples / Math.max(seconds, 1e-9),
+    skippedSteps: scaler?.skippedSteps ?? 0,
+  };
 }

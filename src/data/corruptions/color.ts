@@ -50,12 +50,24 @@ export function hsvToRgb(h: Float64Array, s: Float64Array, v: Float64Array): Flo
     const rising = val * (1 - (1 - f) * sat);
     let r: number, g: number, b: number;
     switch (((sector % 6) + 6) % 6) {
-      case 0: [r, g, b] = [val, rising, lo]; break;
-      case 1: [r, g, b] = [falling, val, lo]; break;
-      case 2: [r, g, b] = [lo, val, rising]; break;
-      case 3: [r, g, b] = [lo, falling, val]; break;
-      case 4: [r, g, b] = [rising, lo, val]; break;
-      default: [r, g, b] = [val, lo, falling]; break;
+      case 0:
+        [r, g, b] = [val, rising, lo];
+        break;
+      case 1:
+        [r, g, b] = [falling, val, lo];
+        break;
+      case 2:
+        [r, g, b] = [lo, val, rising];
+        break;
+      case 3:
+        [r, g, b] = [lo, falling, val];
+        break;
+      case 4:
+        [r, g, b] = [rising, lo, val];
+        break;
+      default:
+        [r, g, b] = [val, lo, falling];
+        break;
     }
     out[p] = r;
     out[pixels + p] = g;

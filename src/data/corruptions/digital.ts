@@ -66,10 +66,7 @@ export const elasticTransform = defineCorruption<{ readonly alpha: number; reado
       [cx - half, cy - half],
     ];
     const jitter = affine * side;
-    const to = from.map(([x, y]): [number, number] => [
-      x + rng.uniformRange(-jitter, jitter),
-      y + rng.uniformRange(-jitter, jitter),
-    ]);
+    const to = from.map(([x, y]): [number, number] => [x + rng.uniformRange(-jitter, jitter), y + rng.uniformRange(-jitter, jitter)]);
     const matrix = affineFromPoints(from, to);
     const displacement = (): Float64Array => {
       const field = new Float64Array(height * width);
@@ -122,6 +119,5 @@ export const jpegCompression = defineCorruption<{ readonly quality: number }>({
   description: 'JPEG artefacts: 8x8 DCT quantized with the IJG tables at quality 80..40, 4:2:0 chroma.',
   paramsBySeverity: [{ quality: 80 }, { quality: 65 }, { quality: 58 }, { quality: 50 }, { quality: 40 }],
   usesRandomness: false,
-  corrupt: (image, shape, { quality }) =>
-    jpegRoundTrip(image, shape.channels, shape.height, shape.width, quality, '4:2:0'),
+  corrupt: (image, shape, { quality }) => jpegRoundTrip(image, shape.channels, shape.height, shape.width, quality, '4:2:0'),
 });

@@ -15,15 +15,45 @@
 
 /** ITU-T T.81 Annex K.1 luminance quantization table (row-major, quality 50). */
 export const IJG_LUMINANCE_TABLE: readonly number[] = [
-  16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29, 51, 87,
-  80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92, 49, 64, 78, 87, 103, 121, 120, 101, 72, 92,
-  95, 98, 112, 100, 103, 99,
+  16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29, 51, 87, 80, 62, 18, 22,
+  37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92, 49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99,
 ];
 
 /** ITU-T T.81 Annex K.2 chrominance quantization table (row-major, quality 50). */
 export const IJG_CHROMINANCE_TABLE: readonly number[] = [
-  17, 18, 24, 47, 99, 99, 99, 99, 18, 21, 26, 66, 99, 99, 99, 99, 24, 26, 56, 99, 99, 99, 99, 99, 47, 66, 99, 99, 99, 99,
-  99, 99, ...new Array<number>(32).fill(99),
+  17,
+  18,
+  24,
+  47,
+  99,
+  99,
+  99,
+  99,
+  18,
+  21,
+  26,
+  66,
+  99,
+  99,
+  99,
+  99,
+  24,
+  26,
+  56,
+  99,
+  99,
+  99,
+  99,
+  99,
+  47,
+  66,
+  99,
+  99,
+  99,
+  99,
+  99,
+  99,
+  ...new Array<number>(32).fill(99),
 ];
 
 /**
@@ -52,12 +82,7 @@ const DCT_BASIS: Float64Array = (() => {
  * DCT blocks and returns the decoded component. Level shift −128;
  * `F = B·f·Bᵀ`, `F̂ = round(F/Q)·Q`, `f̂ = Bᵀ·F̂·B + 128`.
  */
-export function quantizeComponent(
-  component: Float64Array,
-  height: number,
-  width: number,
-  table: Float64Array,
-): Float64Array {
+export function quantizeComponent(component: Float64Array, height: number, width: number, table: Float64Array): Float64Array {
   const out = new Float64Array(height * width);
   const block = new Float64Array(64);
   const tmp = new Float64Array(64);
@@ -122,8 +147,7 @@ function downsample2x2(plane: Float64Array, height: number, width: number): Floa
  */
 function upsample2x2(plane: Float64Array, h2: number, w2: number, height: number, width: number): Float64Array {
   const out = new Float64Array(height * width);
-  const at = (y: number, x: number): number =>
-    plane[Math.min(Math.max(y, 0), h2 - 1) * w2 + Math.min(Math.max(x, 0), w2 - 1)];
+  const at = (y: number, x: number): number => plane[Math.min(Math.max(y, 0), h2 - 1) * w2 + Math.min(Math.max(x, 0), w2 - 1)];
   for (let y = 0; y < height; y++) {
     const cy = y >> 1;
     const ny = y & 1 ? cy + 1 : cy - 1;
@@ -179,13 +203,7 @@ export function jpegRoundTrip(
     const h2 = Math.ceil(height / 2);
     const w2 = Math.ceil(width / 2);
     const chroma = (plane: Float64Array): Float64Array =>
-      upsample2x2(
-        quantizeComponent(downsample2x2(plane, height, width), h2, w2, chromaTable).map(clamp255),
-        h2,
-        w2,
-        height,
-        width,
-      );
+      upsample2x2(quantizeComponent(downsample2x2(plane, height, width), h2, w2, chromaTable).map(clamp255), h2, w2, height, width);
     decodedCb = chroma(cb);
     decodedCr = chroma(cr);
   } else {

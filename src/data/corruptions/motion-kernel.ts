@@ -37,12 +37,7 @@ export function motionKernel(radius: number, sigma: number, angleDegrees: number
 }
 
 /** Applies a motion kernel to one plane; pixels past the edge repeat the edge (ImageMagick `edge`). */
-export function motionBlurPlane(
-  plane: ArrayLike<number>,
-  height: number,
-  width: number,
-  kernel: MotionKernel,
-): Float64Array {
+export function motionBlurPlane(plane: ArrayLike<number>, height: number, width: number, kernel: MotionKernel): Float64Array {
   const out = new Float64Array(height * width);
   for (let t = 0; t < kernel.weights.length; t++) {
     const w = kernel.weights[t];

@@ -32,23 +32,11 @@ export function clippedZoomCoordinates(n: number, factor: number): Float64Array 
 
 /** Clipped zoom of a plane: zooms into the centre by `factor >= 1`, keeping the size. */
 export function clippedZoomPlane(plane: ArrayLike<number>, height: number, width: number, factor: number): Float64Array {
-  return sampleSeparable(
-    plane,
-    height,
-    width,
-    clippedZoomCoordinates(height, factor),
-    clippedZoomCoordinates(width, factor),
-  );
+  return sampleSeparable(plane, height, width, clippedZoomCoordinates(height, factor), clippedZoomCoordinates(width, factor));
 }
 
 /** Bilinear sampling on a grid: `out(i,j) = in(ys[i], xs[j])`, coordinates inside the plane. */
-function sampleSeparable(
-  plane: ArrayLike<number>,
-  height: number,
-  width: number,
-  ys: Float64Array,
-  xs: Float64Array,
-): Float64Array {
+function sampleSeparable(plane: ArrayLike<number>, height: number, width: number, ys: Float64Array, xs: Float64Array): Float64Array {
   const outH = ys.length;
   const outW = xs.length;
   const x0 = new Int32Array(outW);
@@ -110,13 +98,7 @@ function boxResizeWeights(inSize: number, outSize: number): { start: Int32Array;
 }
 
 /** Pillow BOX resize of a plane to `outHeight×outWidth` (rows first, then columns). */
-export function boxResizePlane(
-  plane: ArrayLike<number>,
-  height: number,
-  width: number,
-  outHeight: number,
-  outWidth: number,
-): Float64Array {
+export function boxResizePlane(plane: ArrayLike<number>, height: number, width: number, outHeight: number, outWidth: number): Float64Array {
   const cols = boxResizeWeights(width, outWidth);
   const horizontal = new Float64Array(height * outWidth);
   for (let y = 0; y < height; y++) {
@@ -143,10 +125,7 @@ export function boxResizePlane(
 export type AffineMatrix = readonly [number, number, number, number, number, number];
 
 /** The affine map taking three points `from[i]` (as [x, y]) to `to[i]` (OpenCV `getAffineTransform`). */
-export function affineFromPoints(
-  from: readonly (readonly [number, number])[],
-  to: readonly (readonly [number, number])[],
-): AffineMatrix {
+export function affineFromPoints(from: readonly (readonly [number, number])[], to: readonly (readonly [number, number])[]): AffineMatrix {
   const [[x0, y0], [x1, y1], [x2, y2]] = from;
   const det = x0 * (y1 - y2) - y0 * (x1 - x2) + (x1 * y2 - x2 * y1);
   // Internal invariant: elastic_transform, the one caller, refuses images under 3x3, so its source points span a triangle.
@@ -186,13 +165,7 @@ export interface BilinearSampler {
 }
 
 /** Sampler for the points (ys[k], xs[k]), outside pixels read through `mode`. */
-export function bilinearSampler(
-  height: number,
-  width: number,
-  ys: Float64Array,
-  xs: Float64Array,
-  mode: BorderMode,
-): BilinearSampler {
+export function bilinearSampler(height: number, width: number, ys: Float64Array, xs: Float64Array, mode: BorderMode): BilinearSampler {
   const n = ys.length;
   const index = new Int32Array(4 * n);
   const weight = new Float64Array(4 * n);

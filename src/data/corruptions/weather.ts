@@ -117,7 +117,7 @@ export function frostLayer(shape: ImageShape, rng: Rng): Float64Array {
 export const frost = defineCorruption<{ readonly imageWeight: number; readonly frostWeight: number }>({
   name: 'frost',
   category: 'weather',
-  description: 'Frosted window (procedural substitute for the paper\'s frost photos): x*a + frost*b.',
+  description: "Frosted window (procedural substitute for the paper's frost photos): x*a + frost*b.",
   paramsBySeverity: [
     { imageWeight: 1, frostWeight: 0.2 },
     { imageWeight: 1, frostWeight: 0.3 },

@@ -45,7 +45,6 @@ export function mergeJobId(merge: PhaseMergeSpec): string {
   return `${runKey(merge.config, merge.runDir)}.p${merge.phase}.merge`;
 }
 
-
 /**
  * ioredis options from a `redis://[user:password@]host:port[/db]` URL, with
  * what BullMQ recommends for processes that must outlive a Redis restart:

@@ -195,7 +195,8 @@ export async function runWorker(options: RunWorkerOptions): Promise<void> {
   checkPositiveInteger('threads', options.threads);
   // A device that cannot compute here fails now, not at the first job.
   if (options.device !== undefined && options.devices !== undefined) throw new SparseSoupsError('worker: give device or devices, not both');
-  for (const d of options.devices ?? (options.device !== undefined ? [options.device] : [])) checkDevice(d, options.devices ? '--devices' : '--device');
+  for (const d of options.devices ?? (options.device !== undefined ? [options.device] : []))
+    checkDevice(d, options.devices ? '--devices' : '--device');
   // Several devices listed: one worker process per device unless concurrency says otherwise.
   const concurrency = options.concurrency ?? options.devices?.length ?? 1;
   if (concurrency > 1) return runWorkerProcesses({ ...options, concurrency });
