@@ -47,8 +47,12 @@ export class ConvNet extends Module {
         `ConvNet: expected images [N, ${inChannels}, ${imageSize}, ${imageSize}], got [${x.shape.join(', ')}]; build the model for the dataset's image shape (model.inChannels, model.imageSize)`,
       );
     }
-    let y = F.maxPool2d(this.bn1.forward(this.conv1.forward(x)).relu(), 2);
-    y = F.maxPool2d(this.bn2.forward(this.conv2.forward(y)).relu(), 2);
+    // ReLU after the pooling, not before: ReLU is monotone, so max pooling and
+    // ReLU commute, values and gradients alike (the gradient reaches the
+    // window's first maximal element, and only when it is > 0, either way);
+    // this order applies the ReLU and its backward to a quarter of the values.
+    let y = F.maxPool2d(this.bn1.forward(this.conv1.forward(x)), 2).relu();
+    y = F.maxPool2d(this.bn2.forward(this.conv2.forward(y)), 2).relu();
     y = this.fc1.forward(y.flatten(1)).relu();
     return this.fc2.forward(y);
   }

@@ -303,3 +303,33 @@ test('models refuse inputs of the wrong shape with a message naming the expected
   assert.throws(() => build('mlp', MNIST).forward(zeros([2, 3, 28, 28])), refused(/Mlp: expected \[N, 1, 28, 28\] or \[N, 784\]/));
   assert.throws(() => build('wrn-10-1', CIFAR).forward(zeros([3, 32, 32])), refused(/WideResNet: expected images/));
 });
+
+test('ConvNet pools before its ReLU: the logits and every gradient equal the textbook ReLU-then-pool order bit for bit', () => {
+  const net = new ConvNet({ ...MNIST, generator: new Generator(3) });
+  // The same network written conv, BN, ReLU, pool.
+  const textbook = (x: Tensor): Tensor => {
+    let y = F.maxPool2d(net.bn1.forward(net.conv1.forward(x)).relu(), 2);
+    y = F.maxPool2d(net.bn2.forward(net.conv2.forward(y)).relu(), 2);
+    return net.fc2.forward(net.fc1.forward(y.flatten(1)).relu());
+  };
+  const x = randn([16, 1, 28, 28], { generator: new Generator(4) });
+  const g = randn([16, 10], { generator: new Generator(5) });
+  const run = (forward: (x: Tensor) => Tensor): { out: Float32Array; grads: Float32Array[] } =>
+    tidy(() => {
+      for (const p of net.parameters()) p.grad?.zero_();
+      const out = forward(x);
+      out.backward(g);
+      return { out: out.toArray() as Float32Array, grads: net.parameters().map((p) => p.grad!.toArray() as Float32Array) };
+    });
+  // Train mode (batch statistics) and eval mode (running statistics; updated by the train-mode passes).
+  for (const mode of ['train', 'eval'] as const) {
+    net.train(mode === 'train');
+    const ours = run((t) => net.forward(t));
+    const ref = run(textbook);
+    assert.deepEqual(ours.out, ref.out, `${mode}: logits`);
+    ours.grads.forEach((grad, i) => assert.deepEqual(grad, ref.grads[i], `${mode}: gradient of parameter ${i}`));
+  }
+  x.dispose();
+  g.dispose();
+  net.dispose();
+});
