@@ -67,10 +67,13 @@ for (const c of cases) {
   g.dispose();
 }
 
-console.log(`# max pooling 2x2, float32 NCHW; libtorch ${libtorchVersion()}, ${threads} thread(s), ${cpus().length} cores, load ${loadavg()[0].toFixed(2)}; median of ${repeats}`);
+console.log(
+  `# max pooling 2x2, float32 NCHW; libtorch ${libtorchVersion()}, ${threads} thread(s), ${cpus().length} cores, load ${loadavg()[0].toFixed(2)}; median of ${repeats}`,
+);
 console.log('| case | sparse-soups ms | libtorch ms | × |');
 console.log('| --- | ---: | ---: | ---: |');
-for (const r of rows) console.log(`| ${r.label} | ${r.ms['sparse-soups'].toFixed(2)} | ${r.ms.libtorch.toFixed(2)} | ${r.ratio.toFixed(2)} |`);
+for (const r of rows)
+  console.log(`| ${r.label} | ${r.ms['sparse-soups'].toFixed(2)} | ${r.ms.libtorch.toFixed(2)} | ${r.ratio.toFixed(2)} |`);
 console.log(
   JSON.stringify({
     bench: 'max-pool',
