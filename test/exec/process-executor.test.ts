@@ -94,8 +94,10 @@ async function runSmsInFreshProcess(
     const pids = new Set();
     // The order of milestones: dense-done, phase-start/done, and when each retrain job started (processes).
     const marks = [];
-    const onJobStart = (job, pid) => { pids.add(pid); marks.push('start ' + job.kind + ' ' + job.phase); };
-    const executor = mode === 'inline' ? new InlineExecutor() : new ProcessExecutor({ concurrency: 2, threadsPerWorker: 1, onJobStart });
+    const onJobStart = (job, pid) => marks.push('start ' + job.kind + ' ' + job.phase);
+    // Every child the pool started (a child may run only score tasks: the dense model's, the merges').
+    const onWorkerReady = (pid) => pids.add(pid);
+    const executor = mode === 'inline' ? new InlineExecutor() : new ProcessExecutor({ concurrency: 2, threadsPerWorker: 1, onJobStart, onWorkerReady });
     let progress = 0;
     const onEvent = (e) => {
       if (e.type === 'progress' && e.progress.kind === 'sms') progress++;
