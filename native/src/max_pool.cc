@@ -115,6 +115,23 @@ bool HasAvx2() {
   return avx2;
 }
 
+// libtorch's scan of the 2x2 window whose top-left element is r0[2j] (r1: the next row): its maximum and that element's window position.
+inline void Scan2x2(const float* r0, const float* r1, int64_t j, float& best, int& at) {
+  best = r0[2 * j];
+  at = 0;
+  Take(r0[2 * j + 1], 1, best, at);
+  Take(r1[2 * j], 2, best, at);
+  Take(r1[2 * j + 1], 3, best, at);
+}
+
+// The same for a kh x kw window starting at win in rows of w floats.
+inline void ScanWindow(const float* win, int64_t w, int64_t kh, int64_t kw, float& best, int& at) {
+  best = win[0];
+  at = 0;
+  for (int64_t a = 0; a < kh; a++)
+    for (int64_t b = (a == 0 ? 1 : 0); b < kw; b++) Take(win[a * w + b], static_cast<int>(a * kw + b), best, at);
+}
+
 // out[N, C, OH, OW] for the planes [begin, end). The scan starts from each
 // window's first element, which libtorch's scan from -inf also ends on when
 // nothing beats it (-inf itself, or a NaN there).
@@ -130,22 +147,14 @@ void PoolPlanes(const float* src, float* dst, int64_t begin, int64_t end, int64_
       if (kh == 2 && kw == 2) {
         const float* r1 = r0 + w;
         for (int64_t j = avx2 ? Row2x2Avx2(r0, r1, orow, ow) : 0; j < ow; j++) {
-          float best = r0[2 * j];
-          int at = 0;
-          Take(r0[2 * j + 1], 1, best, at);
-          Take(r1[2 * j], 2, best, at);
-          Take(r1[2 * j + 1], 3, best, at);
-          orow[j] = best;
+          int at;
+          Scan2x2(r0, r1, j, orow[j], at);
         }
         continue;
       }
       for (int64_t j = 0; j < ow; j++) {
-        const float* win = r0 + j * kw;
-        float best = win[0];
-        int at = 0;
-        for (int64_t a = 0; a < kh; a++)
-          for (int64_t b = (a == 0 ? 1 : 0); b < kw; b++) Take(win[a * w + b], static_cast<int>(a * kw + b), best, at);
-        orow[j] = best;
+        int at;
+        ScanWindow(r0 + j * kw, w, kh, kw, orow[j], at);
       }
     }
   }
@@ -177,11 +186,9 @@ void PoolBackward(const float* x, const float* g, float* gin, int64_t begin, int
         const float* r1 = r0 + w;
         float* d1 = d0 + w;
         for (int64_t j = avx2 ? Row2x2BackwardAvx2(r0, r1, gr, d0, d1, ow) : 0; j < ow; j++) {
-          float best = r0[2 * j];
-          int at = 0;
-          Take(r0[2 * j + 1], 1, best, at);
-          Take(r1[2 * j], 2, best, at);
-          Take(r1[2 * j + 1], 3, best, at);
+          float best;
+          int at;
+          Scan2x2(r0, r1, j, best, at);
           const float v = gr[j];
           d0[2 * j] = at == 0 ? v : 0.0f;
           d0[2 * j + 1] = at == 1 ? v : 0.0f;
@@ -191,11 +198,9 @@ void PoolBackward(const float* x, const float* g, float* gin, int64_t begin, int
         continue;
       }
       for (int64_t j = 0; j < ow; j++) {
-        const float* win = r0 + j * kw;
-        float best = win[0];
-        int at = 0;
-        for (int64_t a = 0; a < kh; a++)
-          for (int64_t b = (a == 0 ? 1 : 0); b < kw; b++) Take(win[a * w + b], static_cast<int>(a * kw + b), best, at);
+        float best;
+        int at;
+        ScanWindow(r0 + j * kw, w, kh, kw, best, at);
         for (int64_t a = 0; a < kh; a++)
           for (int64_t b = 0; b < kw; b++) d0[a * w + j * kw + b] = (a * kw + b == at) ? gr[j] : 0.0f;
       }
