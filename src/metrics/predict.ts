@@ -43,15 +43,25 @@ export async function predictLogits(model: Module, dataset: ImageDataset, opts: 
   try {
     let offset = 0;
     for (const batch of loader.epoch(0)) {
-      const logits = noGrad(() => tidy(() => forwardInChunks(model, batchToTensors(batch, opts.device).images, opts)));
-      if (logits.length !== batch.labels.length * c) {
-        throw new TensorError(
-          `model output has ${logits.length / batch.labels.length} classes per image, dataset ${dataset.name} has ${c}; ` +
-            `build the model with numClasses ${c} (model.numClasses)`,
-        );
-      }
-      out.set(logits, offset);
-      offset += logits.length;
+      noGrad(() =>
+        tidy(() => {
+          const images = batchToTensors(batch, opts.device).images;
+          const m = images.size(0);
+          // At most FORWARD_CHUNK images at once, each chunk's logits written in place.
+          for (let start = 0; start < m; start += FORWARD_CHUNK) {
+            const end = Math.min(m, start + FORWARD_CHUNK);
+            const logits = tidy(() => forward(model, images.slice(0, start, end), opts).toArray<'float32'>());
+            if (logits.length !== (end - start) * c) {
+              throw new TensorError(
+                `model output has ${logits.length / (end - start)} classes per image, dataset ${dataset.name} has ${c}; ` +
+                  `build the model with numClasses ${c} (model.numClasses)`,
+              );
+            }
+            out.set(logits, offset);
+            offset += logits.length;
+          }
+        }),
+      );
       await new Promise((r) => setImmediate(r));
     }
   } finally {
@@ -71,23 +81,6 @@ export async function predictLogits(model: Module, dataset: ImageDataset, opts: 
  * rounding in the last bits.
  */
 export const FORWARD_CHUNK = 256;
-
-/** forward() of `x` [N, ...] in chunks of FORWARD_CHUNK images, as one flat float32 array of N × C logits. */
-function forwardInChunks(model: Module, x: Tensor, opts: PredictOptions): Float32Array {
-  const n = x.size(0);
-  if (n <= FORWARD_CHUNK) return forward(model, x, opts).toArray<'float32'>();
-  const parts: Float32Array[] = [];
-  for (let start = 0; start < n; start += FORWARD_CHUNK) {
-    parts.push(tidy(() => forward(model, x.slice(0, start, Math.min(n, start + FORWARD_CHUNK)), opts).toArray<'float32'>()));
-  }
-  const out = new Float32Array(parts.reduce((k, p) => k + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 /** The model's output for `x`, float32 (under autocast, computed in the lower precision and converted). */
 function forward(model: Module, x: Tensor, opts: PredictOptions): Tensor {
