@@ -4,9 +4,11 @@
  *   (a) inline, one job after another, then the merge, with 2 libtorch threads, and
  *   (b) by ProcessExecutor with 2 child processes of 1 thread each (each
  *       child also scores its own candidate), then the merge in this
- *       process (2 threads), cold (process start, data loading and the OOD
- *       sets included: a run's first phase) and warm (the same pool again:
- *       every later phase).
+ *       process at the executor's mergeThreads (1 on 2 cores: the children
+ *       score the pruned parent and the soups meanwhile, each split in 2
+ *       parts), cold (process start, data loading and the OOD sets
+ *       included: a run's first phase) and warm (the same pool again: every
+ *       later phase).
  *
  *   node --import tsx bench/parallel.bench.ts [--candidates 4] [--images 4096] [--epochs 1] [--repeats 1] [--inline-1] [--retrain-only | --before]
  *

@@ -4,12 +4,13 @@
  * inline executor does (a job whose verified result exists is not rerun).
  *
  *   parent → child   { type: 'job', id, job }        job.threads is always set
- *                    { type: 'score', id, task, threads }   score a checkpoint (the merge's pruned parent and soups)
+ *                    { type: 'score', id, task, threads }   score a checkpoint (the merge's pruned parent and soups),
+ *                                                         or one part of its evaluation sets (task.part)
  *                    (disconnecting the channel ends the child)
  *   child → parent   { type: 'ready' }                   once its handlers are set up
  *                    { type: 'progress', id, progress }
  *                    { type: 'result', id, result }      a job's
- *                    { type: 'scored', id, scores }      a score task's
+ *                    { type: 'scored', id, scores }      a score task's (PartScores for a part)
  *                    { type: 'error', id, error: { name, message, stack } }
  *
  * libtorch's thread count is set from job.threads before the job runs, so a
@@ -18,7 +19,7 @@
  * no worker outlives the run.
  */
 import { retrainCandidateOnce, type RetrainJob, type RetrainProgress, type RetrainResult } from '../sms/retrain.js';
-import { runScoreTask, type ScoreTask, type TaskScores } from '../sms/scoring.js';
+import { runScorePart, runScoreTask, type PartScores, type ScoreTask, type TaskScores } from '../sms/scoring.js';
 import { getNumThreads, setNumThreads } from '../tensor/create.js';
 import type { SerializedError } from '../util/errors.js';
 
@@ -28,7 +29,7 @@ export type ChildMessage =
   | { type: 'ready' }
   | { type: 'progress'; id: number; progress: RetrainProgress }
   | { type: 'result'; id: number; result: RetrainResult }
-  | { type: 'scored'; id: number; scores: TaskScores }
+  | { type: 'scored'; id: number; scores: TaskScores | PartScores }
   | { type: 'error'; id: number; error: SerializedError };
 
 function serializeError(e: unknown): SerializedError {
@@ -58,7 +59,9 @@ async function runJob(id: number, job: RetrainJob): Promise<void> {
 async function runScore(id: number, task: ScoreTask, threads: number): Promise<void> {
   try {
     if (getNumThreads() !== threads) setNumThreads(threads);
-    await send({ type: 'scored', id, scores: await runScoreTask(task) });
+    const { part } = task;
+    const scores = part === undefined ? await runScoreTask(task) : await runScorePart({ ...task, part });
+    await send({ type: 'scored', id, scores });
   } catch (e) {
     await send({ type: 'error', id, error: serializeError(e) });
   }

@@ -36,7 +36,8 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { ExecutorRunOptions, RetrainExecutor } from '../sms/executor.js';
 import { mergePhaseOnce, type MergeOutcome } from '../sms/merge.js';
-import type { ScoreTask, TaskScores } from '../sms/scoring.js';
+import { getNumThreads, setNumThreads } from '../tensor/create.js';
+import { combineScoreParts, type PartScores, type ScoreTask, type TaskScores } from '../sms/scoring.js';
 import type { PhaseMergeSpec, PhaseResults } from '../sms/plan.js';
 import { describeRetrainJob, type RetrainJob, type RetrainProgress, type RetrainResult } from '../sms/retrain.js';
 import { RetrainJobError, SparseSoupsError, WorkerExitError } from '../util/errors.js';
@@ -59,6 +60,28 @@ export interface ProcessExecutorOptions {
   devices?: string[];
   /** Called when a new child is ready for jobs: its pid and the seconds from fork to ready (node start, module loading, libtorch). */
   onWorkerReady?: (pid: number, seconds: number) => void;
+  /**
+   * libtorch threads of this process while it merges (greedy soup trials,
+   * BN recalibration), restored afterwards. Default: the cores the children
+   * leave free, at least 1: max(1, cores − concurrency × threadsPerWorker)
+   * (with threadsPerWorker unset, cores / concurrency). The children score
+   * the soups and the pruned parent meanwhile, and run the next phase's
+   * baseline jobs, so a merge at the full core count oversubscribes the
+   * cores; OpenMP's threads then wait on each other (measured on 2 cores:
+   * the greedy soup of m = 4 took 11.1 s at 2 threads beside 2 busy children,
+   * 7.3 s at 1 thread; docs/benchmarks.md, "Parallel candidates").
+   */
+  mergeThreads?: number;
+  /**
+   * A score task (a soup, the pruned parent, the dense model) is split into
+   * this many parts, each forwarding its share of the evaluation sets (the
+   * test set and the OOD sets, cut by image count) on its own child, and the
+   * parts' metrics are put together: the same metrics as one child scoring
+   * it whole, in a fraction of the wall time when children are free. Each
+   * part loads the model (and recalibrates it, when the task does). Default
+   * min(concurrency, 4); 1 scores whole.
+   */
+  scoreParts?: number;
 }
 
 /** The child entry beside this module: `.ts` when running from sources (tsx), `.js` from dist/. */
@@ -105,7 +128,7 @@ interface ActiveJob {
   what: string;
   id: number;
   onProgress?: (p: RetrainProgress) => void;
-  resolve: (r: RetrainResult | TaskScores) => void;
+  resolve: (r: RetrainResult | TaskScores | PartScores) => void;
   reject: (e: Error) => void;
 }
 
@@ -199,16 +222,17 @@ class Worker {
     return this.request(describeRetrainJob(job), (id) => ({ type: 'job', id, job }), onProgress) as Promise<RetrainResult>;
   }
 
-  /** Scores a checkpoint in this child (a merge's pruned parent or soup). */
-  score(task: ScoreTask): Promise<TaskScores> {
-    return this.request(task.label, (id) => ({ type: 'score', id, task, threads: this.threads })) as Promise<TaskScores>;
+  /** Scores a checkpoint in this child (a merge's pruned parent or soup), or a part of its evaluation sets (PartScores). */
+  score(task: ScoreTask): Promise<TaskScores | PartScores> {
+    const what = task.part ? `${task.label} (part ${task.part.index + 1} of ${task.part.of})` : task.label;
+    return this.request(what, (id) => ({ type: 'score', id, task, threads: this.threads })) as Promise<TaskScores | PartScores>;
   }
 
   private request(
     what: string,
     message: (id: number) => ParentMessage,
     onProgress?: (p: RetrainProgress) => void,
-  ): Promise<RetrainResult | TaskScores> {
+  ): Promise<RetrainResult | TaskScores | PartScores> {
     return new Promise((resolve, reject) => {
       if (!this.alive) return reject(this.exitError(what));
       const active: ActiveJob = { what, id: this.nextId++, onProgress, resolve, reject };
@@ -302,11 +326,16 @@ export class ProcessExecutor implements RetrainExecutor {
   /** Bumped by a failure: tasks submitted before it end with that failure instead of starting. */
   private generation = 0;
   private failures = new Map<number, Error>();
+  /** Merges under way, and the thread count before the first of them began. */
+  private merging = 0;
+  private threadsBeforeMerge = 0;
 
   constructor(private readonly options: ProcessExecutorOptions = {}) {
     for (const [key, value] of [
       ['concurrency', options.concurrency],
       ['threadsPerWorker', options.threadsPerWorker],
+      ['mergeThreads', options.mergeThreads],
+      ['scoreParts', options.scoreParts],
     ] as const) {
       if (value !== undefined && !(Number.isInteger(value) && value >= 1)) {
         throw new SparseSoupsError(`ProcessExecutor: ${key} must be a positive integer, got ${value}`);
@@ -380,26 +409,66 @@ export class ProcessExecutor implements RetrainExecutor {
   private scoreIn(generation: number, task: ScoreTask): Promise<TaskScores> {
     if (this.closed) return Promise.reject(new SparseSoupsError('ProcessExecutor: score() after close()'));
     installExitHook();
-    return this.onChild(generation, { threads: null, priority: 0 }, (worker) =>
-      worker.score(worker.device === undefined ? task : { ...task, device: worker.device }),
-    ) as Promise<TaskScores>;
+    const on = (t: ScoreTask): Promise<TaskScores | PartScores> =>
+      this.onChild(generation, { threads: null, priority: 0 }, (worker) =>
+        worker.score(worker.device === undefined ? t : { ...t, device: worker.device }),
+      );
+    const ev = task.config.evaluation;
+    const oodSets = ev.oodCorruptions.length * ev.oodSeverities.length;
+    const of = task.part === undefined ? Math.min(this.scoreParts, 1 + oodSets) : 1;
+    if (of <= 1) return on(task) as Promise<TaskScores>;
+    // The evaluation sets in `of` parts on as many children: the last model of a merge is scored in 1/of of the time.
+    const parts = Array.from({ length: of }, (_, index) => on({ ...task, part: { index, of } }) as Promise<PartScores>);
+    return Promise.all(parts).then((p) => combineScoreParts(task.label, p, oodSets));
+  }
+
+  /** Parts a score task is split into (`scoreParts`). */
+  get scoreParts(): number {
+    return this.options.scoreParts ?? Math.min(this.limit, 4);
   }
 
   /**
    * Merges in this process (the coordinator, mergePhaseOnce) while the
    * pool's children score the pruned parent and the soups (the candidates
-   * scored themselves in their jobs). A failure ends every child, as in run().
+   * scored themselves in their jobs), each split in `scoreParts` parts, and
+   * this process runs at `mergeThreads`. A failure ends every child, as in
+   * run().
    */
   async merge(spec: PhaseMergeSpec, results: PhaseResults): Promise<MergeOutcome> {
     if (this.closed) throw new SparseSoupsError('ProcessExecutor: merge() after close()');
     const generation = this.generation;
+    const restoreThreads = this.mergeThreadsOn();
     try {
       // Score tasks of this merge belong to its generation: after a failure the merge's later ones end at once.
       return await mergePhaseOnce(spec, results, { scorer: (task) => this.scoreIn(generation, task) });
     } catch (e) {
       await this.fail(generation, e as Error);
       throw this.failures.get(generation) ?? e;
+    } finally {
+      restoreThreads();
     }
+  }
+
+  /** This process's libtorch threads while it merges (`mergeThreads`). */
+  get mergeThreads(): number {
+    if (this.options.mergeThreads !== undefined) return this.options.mergeThreads;
+    const cores = availableParallelism();
+    const perChild = this.options.threadsPerWorker ?? Math.max(1, Math.floor(cores / this.limit));
+    return Math.max(1, cores - this.limit * perChild);
+  }
+
+  /** Sets this process to `mergeThreads` for a merge; the returned function undoes it when the last overlapping merge ends. */
+  private mergeThreadsOn(): () => void {
+    if (this.merging++ === 0) {
+      this.threadsBeforeMerge = getNumThreads();
+      if (this.threadsBeforeMerge !== this.mergeThreads) setNumThreads(this.mergeThreads);
+    }
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      if (--this.merging === 0 && getNumThreads() !== this.threadsBeforeMerge) setNumThreads(this.threadsBeforeMerge);
+    };
   }
 
   /**

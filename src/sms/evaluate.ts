@@ -60,21 +60,80 @@ export interface Predictions {
 }
 
 export function scorePredictions(data: ExperimentData, probs: Predictions): PredictionMetrics {
+  const ood = data.ood().map((_, i) => oodScore(data, i, probs.ood[i]));
+  return { ...testMetrics(data, probs.test), ood, oodMeanAccuracy: oodMean(ood) };
+}
+
+/** The test-set part of PredictionMetrics. */
+export type TestMetrics = Omit<PredictionMetrics, 'ood' | 'oodMeanAccuracy'>;
+
+/** Test-set metrics of class probabilities `probs` [N_test, C] (flat). */
+export function testMetrics(data: ExperimentData, probs: Float32Array): TestMetrics {
   const c = data.test.numClasses;
   // 15 equal-width confidence bins (Guo et al. 2017; Naeini et al. 2015 for MCE).
-  const calibration = expectedCalibrationError(probs.test, data.test.labels, c);
-  const ood = data
-    .ood()
-    .map((o, i) => ({ corruption: o.corruption, severity: o.severity, accuracy: accuracy(probs.ood[i], o.dataset.labels, c) }));
+  const calibration = expectedCalibrationError(probs, data.test.labels, c);
   return {
-    testAccuracy: accuracy(probs.test, data.test.labels, c),
-    testLoss: meanCrossEntropy(probs.test, data.test.labels, c, { inputs: 'probabilities' }),
+    testAccuracy: accuracy(probs, data.test.labels, c),
+    testLoss: meanCrossEntropy(probs, data.test.labels, c, { inputs: 'probabilities' }),
     ece: calibration.ece,
     mce: calibration.mce,
-    worstClassAccuracy: worstClassAccuracy(probs.test, data.test.labels, c),
-    ood,
-    oodMeanAccuracy: ood.length ? ood.reduce((s, o) => s + o.accuracy, 0) / ood.length : NaN,
+    worstClassAccuracy: worstClassAccuracy(probs, data.test.labels, c),
   };
+}
+
+/** Accuracy on OOD set `index` (data.ood() order) of its class probabilities `probs` [N, C] (flat). */
+export function oodScore(data: ExperimentData, index: number, probs: Float32Array): OodScore {
+  const o = data.ood()[index];
+  return { corruption: o.corruption, severity: o.severity, accuracy: accuracy(probs, o.dataset.labels, data.test.numClasses) };
+}
+
+/** Mean of the OOD accuracies, NaN when there are none. */
+export function oodMean(ood: OodScore[]): number {
+  return ood.length ? ood.reduce((s, o) => s + o.accuracy, 0) / ood.length : NaN;
+}
+
+/** Which evaluation sets one part of a split scoring forwards: the test set or not, and OOD sets by index (data.ood() order). */
+export interface EvaluationSets {
+  test: boolean;
+  ood: number[];
+}
+
+/**
+ * The evaluation sets (the test set, then data.ood() in order) cut into at
+ * most `parts` contiguous runs of about equal image counts, none empty: part
+ * k covers the sets whose first image falls in [k, k+1) · total / parts. A
+ * model scored in parts gets the same metrics as scored whole (each set's
+ * predictions do not depend on the others).
+ */
+export function evaluationParts(data: ExperimentData, parts: number): EvaluationSets[] {
+  const sizes = [data.test.labels.length, ...data.ood().map((o) => o.dataset.labels.length)];
+  const total = sizes.reduce((a, b) => a + b, 0);
+  const out: EvaluationSets[] = [];
+  let start = 0;
+  sizes.forEach((n, i) => {
+    const k = Math.min(parts - 1, Math.floor((start * parts) / total));
+    while (out.length <= k) out.push({ test: false, ood: [] });
+    if (i === 0) out[k].test = true;
+    else out[k].ood.push(i - 1);
+    start += n;
+  });
+  return out.filter((p) => p.test || p.ood.length > 0);
+}
+
+/** Class probabilities of the sets in `sets` only (predictAll for a part of a split scoring). */
+export async function predictSets(
+  model: Module,
+  config: SmsConfig,
+  data: ExperimentData,
+  sets: EvaluationSets,
+): Promise<{ test: Float32Array | null; ood: Float32Array[] }> {
+  const c = data.test.numClasses;
+  const opts = { batchSize: config.evaluation.batchSize, device: computeDevice(config), autocast: autocastDType(config) };
+  const test = sets.test ? softmax(await predictLogits(model, data.test, opts), c) : null;
+  const ood: Float32Array[] = [];
+  const all = data.ood();
+  for (const i of sets.ood) ood.push(softmax(await predictLogits(model, all[i].dataset, opts), c));
+  return { test, ood };
 }
 
 export async function predictAll(model: Module, config: SmsConfig, data: ExperimentData): Promise<Predictions> {
@@ -94,6 +153,14 @@ export async function evaluateModel(
 ): Promise<{ metrics: ModelMetrics; predictions: Predictions }> {
   const predictions = await predictAll(model, config, data);
   const scored = scorePredictions(data, predictions);
+  return { metrics: { ...scored, ...modelStats(model, config, data) }, predictions };
+}
+
+/** The ModelMetrics fields that come from the weights, not from predictions. */
+export type ModelStats = Omit<ModelMetrics, keyof PredictionMetrics>;
+
+/** Sparsity of the prunable weights, parameter counts and FLOPs of one image's forward. */
+export function modelStats(model: Module, config: SmsConfig, data: ExperimentData): ModelStats {
   const prunable = prunableParameters(model, {
     exclude: config.pruning.exclude,
     includeFirst: config.pruning.includeFirst,
@@ -103,15 +170,11 @@ export async function evaluateModel(
   const [channels, height, width] = data.test.imageShape;
   const flops = countFlops(model, [1, channels, height, width]);
   return {
-    metrics: {
-      ...scored,
-      sparsity: sparsity.global,
-      perLayerSparsity: sparsity.perLayer,
-      nonzeroParameters: sparsity.nonzeroParameters,
-      totalParameters: sparsity.totalParameters,
-      denseFlops: flops.dense,
-      nonzeroFlops: flops.nonzero,
-    },
-    predictions,
+    sparsity: sparsity.global,
+    perLayerSparsity: sparsity.perLayer,
+    nonzeroParameters: sparsity.nonzeroParameters,
+    totalParameters: sparsity.totalParameters,
+    denseFlops: flops.dense,
+    nonzeroFlops: flops.nonzero,
   };
 }

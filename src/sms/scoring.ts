@@ -22,7 +22,21 @@ import { configHash, type SmsConfig } from './config.js';
 import { autocastDType, checkDevice, computeDevice, onDevice } from './device.js';
 import { buildModel, experimentData, loadModel, prepareExperimentData, type ExperimentData } from './context.js';
 import { loadMask } from './masks.js';
-import { evaluateModel, type ModelMetrics, type Predictions } from './evaluate.js';
+import { SparseSoupsError } from '../util/errors.js';
+import {
+  evaluateModel,
+  evaluationParts,
+  modelStats,
+  oodMean,
+  oodScore,
+  predictSets,
+  testMetrics,
+  type ModelMetrics,
+  type ModelStats,
+  type OodScore,
+  type Predictions,
+  type TestMetrics,
+} from './evaluate.js';
 
 /** Recalibrates the batch norm of `model` in place on the experiment's training data (no-op without BN layers). */
 export async function recalibrate(config: SmsConfig, data: ExperimentData, model: Module): Promise<void> {
@@ -177,6 +191,31 @@ export interface ScoreTask {
   validation: boolean;
   /** The CUDA device to score on, as RetrainJob.device (the child's --devices entry); unset: the config's. */
   device?: string;
+  /**
+   * Score only part `index` of `of` of the evaluation sets
+   * (evaluationParts): several processes share one model's scoring, and
+   * combineScoreParts puts the parts together (runScorePart).
+   */
+  part?: ScorePart;
+}
+
+/** Part `index` (0-based) of a scoring split `of` ways. */
+export interface ScorePart {
+  index: number;
+  of: number;
+}
+
+/** What part of a split score task gives (runScorePart). */
+export interface PartScores {
+  part: ScorePart;
+  /** The test-set metrics, when this part forwarded the test set. */
+  test: TestMetrics | null;
+  /** The OOD sets this part forwarded, by index in data.ood(). */
+  ood: { index: number; score: OodScore }[];
+  /** Part 0: sparsity, parameters and FLOPs (the same in every part). */
+  stats: ModelStats | null;
+  /** Part 0, when the task asks for it. */
+  validationAccuracy: number | null;
 }
 
 /** What a ScoreTask gives: scoreCheckpoint's metrics and validation accuracy. */
@@ -184,6 +223,8 @@ export type TaskScores = Pick<ScoredModel, 'metrics' | 'validationAccuracy'>;
 
 /** Scores the checkpoint of `task` in this process (the same as scoreCheckpoint with the task's options). Throws as scoreCheckpoint, and CheckpointError for a mask that does not verify. */
 export async function runScoreTask(task: ScoreTask): Promise<TaskScores> {
+  if (task.part !== undefined)
+    throw new SparseSoupsError(`${task.label}: a task of part ${task.part.index} of ${task.part.of} goes to runScorePart`);
   const config = onDevice(task.config, task.device);
   checkDevice(config.device, task.device === undefined ? 'device' : 'task.device');
   await prepareExperimentData(config);
@@ -199,6 +240,70 @@ export async function runScoreTask(task: ScoreTask): Promise<TaskScores> {
   } finally {
     mask?.dispose();
   }
+}
+
+/**
+ * Scores part `task.part` of a checkpoint's evaluation sets in this process:
+ * loaded, masked and recalibrated exactly as runScoreTask does (so every part
+ * scores the same weights and BN statistics), then only this part's sets are
+ * forwarded. Part 0 also gives the weight statistics and, when asked for,
+ * the validation accuracy. Throws as runScoreTask, and SparseSoupsError for a
+ * part outside 0..of−1.
+ */
+export async function runScorePart(task: ScoreTask & { part: ScorePart }): Promise<PartScores> {
+  const { index, of } = task.part;
+  if (!(Number.isInteger(of) && of >= 1 && Number.isInteger(index) && index >= 0 && index < of)) {
+    throw new SparseSoupsError(`${task.label}: part ${index} of ${of} is not a part (0 <= index < of)`);
+  }
+  const config = onDevice(task.config, task.device);
+  checkDevice(config.device, task.device === undefined ? 'device' : 'task.device');
+  await prepareExperimentData(config);
+  const data = experimentData(config);
+  const sets = evaluationParts(data, of)[index] ?? { test: false, ood: [] };
+  const mask = task.mask ? await loadMask(task.mask, computeDevice(config)) : undefined;
+  try {
+    const model = await loadModel(config, task.checkpoint);
+    try {
+      mask?.apply(model);
+      if (task.recalibrate) await recalibrate(config, data, model);
+      const probs = await predictSets(model, config, data, sets);
+      return {
+        part: task.part,
+        test: probs.test === null ? null : testMetrics(data, probs.test),
+        ood: sets.ood.map((k, j) => ({ index: k, score: oodScore(data, k, probs.ood[j]) })),
+        stats: index === 0 ? modelStats(model, config, data) : null,
+        validationAccuracy: index === 0 && task.validation ? await validationAccuracyOf(config, data, model) : null,
+      };
+    } finally {
+      model.dispose();
+    }
+  } finally {
+    mask?.dispose();
+  }
+}
+
+/**
+ * A model's scores from the parts of a split score task (runScorePart, one
+ * per part 0..of−1, in any order): the same TaskScores runScoreTask gives.
+ * Throws SparseSoupsError when a part is missing or twice, or the parts do
+ * not cover the test set and every OOD set once.
+ */
+export function combineScoreParts(label: string, parts: PartScores[], oodSets: number): TaskScores {
+  const of = parts[0]?.part.of ?? 0;
+  const byIndex = [...parts].sort((a, b) => a.part.index - b.part.index);
+  if (of < 1 || byIndex.some((p, i) => p.part.index !== i || p.part.of !== of) || byIndex.length !== of) {
+    throw new SparseSoupsError(
+      `${label}: expected parts 0..${of - 1} once each, got ${parts.map((p) => `${p.part.index}/${p.part.of}`).join(', ')}`,
+    );
+  }
+  const tests = byIndex.filter((p) => p.test !== null);
+  const ood = byIndex.flatMap((p) => p.ood).sort((a, b) => a.index - b.index);
+  if (tests.length !== 1 || ood.length !== oodSets || ood.some((o, i) => o.index !== i) || byIndex[0].stats === null) {
+    throw new SparseSoupsError(`${label}: the parts do not cover the test set and the ${oodSets} OOD sets once each`);
+  }
+  const scores = ood.map((o) => o.score);
+  const metrics: ModelMetrics = { ...(tests[0].test as TestMetrics), ood: scores, oodMeanAccuracy: oodMean(scores), ...byIndex[0].stats };
+  return { metrics, validationAccuracy: byIndex[0].validationAccuracy };
 }
 
 /** Runs score tasks somewhere else, concurrently (the process executor's pool); the merge step's models are scored through it when given. */

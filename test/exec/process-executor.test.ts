@@ -7,9 +7,9 @@ import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setNumThreads } from '../../src/tensor/index.js';
+import { getNumThreads, setNumThreads } from '../../src/tensor/index.js';
 import { parseSmsConfig, type SmsConfig } from '../../src/sms/config.js';
 import type { SmsResults } from '../../src/sms/pipeline.js';
 import { retrainCandidate, type RetrainJob } from '../../src/sms/retrain.js';
@@ -256,6 +256,44 @@ test('runs and score tasks at once share one pool of `concurrency` children; aft
   }
 });
 
+test('a score task split over 2 children gives the metrics of one child scoring it whole; a merge runs at mergeThreads, then the count is restored', async () => {
+  setNumThreads(1);
+  const dir = mkdtempSync(join(tmpdir(), 'sms-procs-parts-'));
+  const split = new ProcessExecutor({ concurrency: 2, threadsPerWorker: 1 });
+  const whole = new ProcessExecutor({ concurrency: 2, threadsPerWorker: 1, scoreParts: 1 });
+  try {
+    assert.equal(split.scoreParts, 2, 'default: one part per child, up to 4');
+    assert.equal(split.mergeThreads, Math.max(1, availableParallelism() - 2), 'default: the cores the children leave');
+    const inputs = await jobInputs(dir, config);
+    // The tiny config has the test set and one OOD set: one each.
+    const task: ScoreTask = {
+      config,
+      label: 'the pruned parent',
+      checkpoint: inputs.parent,
+      mask: inputs.mask,
+      recalibrate: true,
+      validation: true,
+    };
+    const [a, b] = await Promise.all([split.score(task), whole.score(task)]);
+    assert.deepEqual(a, b);
+    assert.equal(a.metrics.ood.length, 1);
+
+    setNumThreads(2);
+    const pruned = await pruneCheckpoint(config, inputs.parent, null, 0.5, 1, join(dir, 'mask2.safetensors'));
+    const spec: PhaseMergeSpec = { config, phase: 1, targetSparsity: 0.5, runDir: dir, mask: pruned, parent: inputs.parent };
+    await assert.rejects(split.merge(spec, {}), /phase 1/);
+    assert.equal(getNumThreads(), 2, 'the thread count from before the merge, after it failed');
+  } finally {
+    await split.close();
+    await whole.close();
+    setNumThreads(1);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  for (const key of ['mergeThreads', 'scoreParts'] as const) {
+    assert.throws(() => new ProcessExecutor({ [key]: 0 }), new RegExp(`ProcessExecutor: ${key} must be a positive integer, got 0`));
+  }
+});
+
 test('a job that throws rejects the run with its message and type; every child is ended', async () => {
   setNumThreads(1);
   const dir = mkdtempSync(join(tmpdir(), 'sms-procs-err-'));
@@ -348,7 +386,8 @@ test('a score task of the merge that fails rejects the merge naming what was sco
     await assert.rejects(executor.merge(spec, { 'sms/0': results[0], 'sms/1': results[1] }), (e: unknown) => {
       assert.ok(e instanceof RetrainJobError, `a RetrainJobError, got ${String(e)}`);
       assert.equal(e.errorType, 'CheckpointError');
-      assert.match(e.message, /^phase 1, pruned parent: CheckpointError: .*parent\.safetensors: checksum/);
+      // Scored in 2 parts, one per child: the part that failed first is named.
+      assert.match(e.message, /^phase 1, pruned parent \(part [12] of 2\): CheckpointError: .*parent\.safetensors: checksum/);
       return true;
     });
     assert.deepEqual(executor.pids(), []);
