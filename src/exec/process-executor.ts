@@ -68,8 +68,8 @@ export interface ProcessExecutorOptions {
    * the soups and the pruned parent meanwhile, and run the next phase's
    * baseline jobs, so a merge at the full core count oversubscribes the
    * cores; OpenMP's threads then wait on each other (measured on 2 cores:
-   * the greedy soup of m = 4 took 11.1 s at 2 threads beside 2 busy children,
-   * 7.3 s at 1 thread; docs/benchmarks.md, "Parallel candidates").
+   * the greedy soup of m = 4 took 11–14 s at 2 threads beside 2 busy
+   * children, 7 s at 1 thread; docs/benchmarks.md, "Parallel candidates").
    */
   mergeThreads?: number;
   /**
