@@ -9,6 +9,7 @@
         "native/src/ops_math.cc",
         "native/src/ops_nn.cc",
         "native/src/max_pool.cc",
+        "native/src/small_conv.cc",
         "native/src/sparse_ops.cc",
         "native/src/sparse_kernels.cc",
         "native/src/sparse_plan.cc",

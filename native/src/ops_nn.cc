@@ -4,6 +4,7 @@
 #include <ATen/core/grad_mode.h>
 
 #include "max_pool.h"
+#include "small_conv.h"
 #include "tensor_wrap.h"
 
 namespace ss {
@@ -55,6 +56,15 @@ Napi::Value Conv2d(const Napi::CallbackInfo& info) {
   int64_t cin = x.size(x.dim() - 3);
   if (cin != w.size(1) * groups)
     TypeError(info.Env(), "conv2d: input has " + std::to_string(cin) + " channels, weight " + c10::str(w.sizes()) + " with groups=" + std::to_string(groups) + " expects " + std::to_string(w.size(1) * groups));
+  return Wrap(info.Env(), Conv2dOrLibtorch(x, w, ArgOptTensor(info, 2), ArgPair(info, 3, "stride"), ArgPair(info, 4, "padding"), ArgPair(info, 5, "dilation"), groups));
+}
+
+// conv2dLibtorch(...): the same through at::conv2d always (tests and benchmarks compare with it).
+Napi::Value Conv2dLibtorch(const Napi::CallbackInfo& info) {
+  at::Tensor& x = ArgTensor(info, 0, "input");
+  at::Tensor& w = ArgTensor(info, 1, "weight");
+  ExpectDims(info, x, 3, 4, "conv2d");
+  int64_t groups = info.Length() > 6 && !IsNullish(info[6]) ? ArgInt(info, 6, "groups") : 1;
   return Wrap(info.Env(), at::conv2d(x, w, ArgOptTensor(info, 2), ArgPair(info, 3, "stride"), ArgPair(info, 4, "padding"), ArgPair(info, 5, "dilation"), groups));
 }
 
@@ -223,6 +233,7 @@ Napi::Value SgdStep(const Napi::CallbackInfo& info) {
 void InitNN(Napi::Object exports) {
   SS_EXPORT(exports, "linear", Linear);
   SS_EXPORT(exports, "conv2d", Conv2d);
+  SS_EXPORT(exports, "conv2dLibtorch", Conv2dLibtorch);
   SS_EXPORT(exports, "batchNorm", BatchNorm);
   SS_EXPORT(exports, "maxPool2d", MaxPool2d);
   SS_EXPORT(exports, "maxPool2dLibtorch", MaxPool2dLibtorch);

@@ -189,6 +189,7 @@ export interface NativeAddon {
 
   linear(x: T, w: T, b: Opt<T>): T;
   conv2d(x: T, w: T, b: Opt<T>, stride: number[], padding: number[], dilation: number[], groups: number): T;
+  conv2dLibtorch(x: T, w: T, b: Opt<T>, stride: number[], padding: number[], dilation: number[], groups: number): T;
   batchNorm(x: T, w: Opt<T>, b: Opt<T>, rm: Opt<T>, rv: Opt<T>, training: boolean, momentum: number, eps: number): T;
   maxPool2d(x: T, kernel: number[], stride: number[], padding: number[], dilation: number[], ceilMode: boolean): T;
   /** at::max_pool2d always (maxPool2d computes non-overlapping windows itself): for tests and benchmarks. */
@@ -250,7 +251,7 @@ export const NATIVE_EXPORTS = [
   'minimum', 'logicalAnd', 'logicalOr', 'where', 'clamp', 'sum', 'mean', 'max', 'min', 'argmax', 'norm', 'topk', 'kthvalue', 'sort',
   'countNonzero', 'equal', 'allclose', 'matmul', 'add_', 'mul_', 'div_', 'copy_', 'zero_', 'fill_', 'maskedFill_', 'clamp_',
   // native/src/ops_nn.cc
-  'linear', 'conv2d', 'batchNorm', 'maxPool2d', 'maxPool2dLibtorch', 'avgPool2d', 'adaptiveAvgPool2d', 'logSoftmax', 'softmax', 'crossEntropy', 'nllLoss',
+  'linear', 'conv2d', 'conv2dLibtorch', 'batchNorm', 'maxPool2d', 'maxPool2dLibtorch', 'avgPool2d', 'adaptiveAvgPool2d', 'logSoftmax', 'softmax', 'crossEntropy', 'nllLoss',
   'mseLoss', 'dropout', 'sgdStep',
   // native/src/sparse_ops.cc
   'denseToCsr', 'sparseLinear', 'sparseConv2d',

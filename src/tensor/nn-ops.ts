@@ -17,7 +17,14 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null | undefine
   return new Tensor(native.linear(x.handle, weight.handle, bias?.handle));
 }
 
-/** x [N, C, H, W], weight [O, C/groups, kH, kW], bias [O] → [N, O, H', W']. */
+/**
+ * x [N, C, H, W], weight [O, C/groups, kH, kW], bias [O] → [N, O, H', W'].
+ * Float32 CPU convolutions of at most 4 input channels with stride 1, no
+ * bias, one group and kernels up to 7×7 (a network's first layer) run on the
+ * addon's direct kernel (native/src/small_conv.cc): equal to libtorch's up to
+ * float32 rounding, as the sums run in another order; everything else on
+ * libtorch's at::conv2d.
+ */
 export function conv2d(
   x: Tensor,
   weight: Tensor,
@@ -28,6 +35,18 @@ export function conv2d(
   groups: number,
 ): Tensor {
   return new Tensor(native.conv2d(x.handle, weight.handle, bias?.handle, stride, padding, dilation, groups));
+}
+/** conv2d through libtorch's at::conv2d always (conv2d computes convolutions of at most 4 input channels, stride 1, no bias, with the addon's own kernel): for comparisons. */
+export function conv2dLibtorch(
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor | null | undefined,
+  stride: number[],
+  padding: number[],
+  dilation: number[],
+  groups: number,
+): Tensor {
+  return new Tensor(native.conv2dLibtorch(x.handle, weight.handle, bias?.handle, stride, padding, dilation, groups));
 }
 
 /**
@@ -55,7 +74,14 @@ export function maxPool2d(x: Tensor, kernel: number[], stride: number[], padding
   return new Tensor(native.maxPool2d(x.handle, kernel, stride, padding, dilation, ceilMode));
 }
 /** maxPool2d through libtorch's at::max_pool2d always (maxPool2d computes non-overlapping float32 windows with the addon's own kernel): for comparisons. */
-export function maxPool2dLibtorch(x: Tensor, kernel: number[], stride: number[], padding: number[], dilation: number[], ceilMode: boolean): Tensor {
+export function maxPool2dLibtorch(
+  x: Tensor,
+  kernel: number[],
+  stride: number[],
+  padding: number[],
+  dilation: number[],
+  ceilMode: boolean,
+): Tensor {
   return new Tensor(native.maxPool2dLibtorch(x.handle, kernel, stride, padding, dilation, ceilMode));
 }
 /** x [N, C, H, W] → [N, C, H', W']. */
