@@ -1,6 +1,6 @@
-// Direct convolution for few input channels (a network's first layer: 1
-// channel for Fashion-MNIST, 3 for CIFAR), stride 1, on contiguous float32
-// NCHW CPU tensors, with its own autograd node.
+// Direct convolution of single-channel input (a grayscale network's first
+// layer: Fashion-MNIST, MNIST), stride 1, on contiguous float32 NCHW CPU
+// tensors, with its own autograd node.
 //
 // Why: libtorch 1.13 runs such a layer through oneDNN or im2col + GEMM, both
 // made for many channels. Timed in PyTorch on the zoo ConvNet's conv1 (1 -> 32
@@ -42,7 +42,12 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-constexpr int64_t kMaxChannels = 4;
+// One input channel: measured faster than libtorch there (ConvNet conv1,
+// bench/small-conv.bench.ts); a CIFAR first layer (3 channels, 32x32) was
+// slower here than libtorch's oneDNN path for training (0.66x) and only as
+// fast for evaluation, so it stays on libtorch. The kernels themselves take
+// any channel count (test/tensor/small-conv.test.ts ran them with 1-4).
+constexpr int64_t kMaxChannels = 1;
 constexpr int64_t kMaxKernel = 7;
 // Output columns per step: four AVX2 vectors.
 constexpr int64_t kChunk = 32;

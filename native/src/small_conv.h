@@ -1,4 +1,4 @@
-// Direct convolution for layers with few input channels (a network's first
+// Direct convolution of single-channel input (a grayscale network's first
 // layer), with its own autograd node (small_conv.cc).
 #pragma once
 
@@ -7,8 +7,8 @@
 namespace ss {
 
 // Whether Conv2dOrLibtorch computes the convolution itself: contiguous float32
-// NCHW input and [out, in, kh, kw] weight on the CPU, in <= 4 input channels,
-// kh and kw <= 7, no bias, stride 1, dilation 1, one group, padding < kernel.
+// NCHW input and [out, 1, kh, kw] weight on the CPU, one input channel, kh
+// and kw <= 7, no bias, stride 1, dilation 1, one group, padding < kernel.
 bool SmallConvApplies(const at::Tensor& x, const at::Tensor& w, const c10::optional<at::Tensor>& bias, at::IntArrayRef stride,
                       at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups);
 

@@ -19,9 +19,9 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null | undefine
 
 /**
  * x [N, C, H, W], weight [O, C/groups, kH, kW], bias [O] → [N, O, H', W'].
- * Float32 CPU convolutions of at most 4 input channels with stride 1, no
- * bias, one group and kernels up to 7×7 (a network's first layer) run on the
- * addon's direct kernel (native/src/small_conv.cc): equal to libtorch's up to
+ * Float32 CPU convolutions of one input channel with stride 1, no bias and
+ * kernels up to 7×7 (a grayscale network's first layer) run on the addon's
+ * direct kernel (native/src/small_conv.cc): equal to libtorch's up to
  * float32 rounding, as the sums run in another order; everything else on
  * libtorch's at::conv2d.
  */
@@ -36,7 +36,7 @@ export function conv2d(
 ): Tensor {
   return new Tensor(native.conv2d(x.handle, weight.handle, bias?.handle, stride, padding, dilation, groups));
 }
-/** conv2d through libtorch's at::conv2d always (conv2d computes convolutions of at most 4 input channels, stride 1, no bias, with the addon's own kernel): for comparisons. */
+/** conv2d through libtorch's at::conv2d always (conv2d computes single-channel convolutions with stride 1 and no bias on the addon's own kernel): for comparisons. */
 export function conv2dLibtorch(
   x: Tensor,
   weight: Tensor,
