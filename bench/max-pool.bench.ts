@@ -14,6 +14,7 @@
  */
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
+import { timeMs } from './kernel-timing.js';
 import { Generator, noGrad, randn, setNumThreads, tidy, libtorchVersion } from '../src/tensor/index.js';
 import { maxPool2d, maxPool2dLibtorch } from '../src/tensor/nn-ops.js';
 import type { Tensor } from '../src/tensor/tensor.js';
@@ -28,22 +29,6 @@ const sides: [string, Pool][] = [
   ['sparse-soups', maxPool2d],
   ['libtorch', maxPool2dLibtorch],
 ];
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor((s.length - 1) / 2)];
-}
-
-function timeMs(fn: () => void): number {
-  for (let i = 0; i < 3; i++) fn();
-  const times: number[] = [];
-  for (let i = 0; i < repeats; i++) {
-    const t = performance.now();
-    fn();
-    times.push(performance.now() - t);
-  }
-  return median(times);
-}
 
 const cases: { label: string; shape: number[]; grad: boolean }[] = [
   { label: 'conv1 out, batch 128, forward + backward', shape: [128, 32, 28, 28], grad: true },
@@ -60,7 +45,9 @@ for (const c of cases) {
   const ms: Record<string, number> = {};
   for (const [name, f] of sides) {
     const call = (): Tensor => f(x, [2, 2], [2, 2], [0, 0], [1, 1], false);
-    ms[name] = c.grad ? timeMs(() => tidy(() => call().backward(g))) : timeMs(() => noGrad(() => tidy(() => void call())));
+    ms[name] = c.grad
+      ? timeMs(() => tidy(() => call().backward(g)), repeats)
+      : timeMs(() => noGrad(() => tidy(() => void call())), repeats);
   }
   rows.push({ label: c.label, ms, ratio: ms.libtorch / ms['sparse-soups'] });
   x.dispose();

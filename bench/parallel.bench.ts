@@ -7,8 +7,10 @@
  *       process at the executor's mergeThreads (1 on 2 cores: the children
  *       score the pruned parent and the soups meanwhile, each split in 2
  *       parts), cold (process start, data loading and the OOD sets
- *       included: a run's first phase) and warm (the same pool again: every
- *       later phase).
+ *       included), prepared (a fresh pool whose children were started and
+ *       loaded the data before the phase, untimed: a run's first phase, as
+ *       runSms prepares the pool while it trains the dense model) and warm
+ *       (the same pool again: every later phase).
  *
  *   node --import tsx bench/parallel.bench.ts [--candidates 4] [--images 4096] [--epochs 1] [--repeats 1] [--inline-1] [--retrain-only | --before]
  *
@@ -158,7 +160,7 @@ async function main(): Promise<void> {
       return timePhase(executor, p.jobs, p.spec, scoreHere);
     };
 
-    const modes = ['inline', 'inline1', 'cold', 'warm', 'coldBefore', 'warmBefore'] as const;
+    const modes = ['inline', 'inline1', 'cold', 'prepared', 'warm', 'coldBefore', 'warmBefore'] as const;
     type Mode = (typeof modes)[number];
     const times = Object.fromEntries(modes.map((k) => [k, [] as PhaseTime[]])) as Record<Mode, PhaseTime[]>;
     const childStartSeconds: number[] = [];
@@ -185,6 +187,16 @@ async function main(): Promise<void> {
       } finally {
         await executor.close();
       }
+      // A run's first phase as runSms has it: the children were started and loaded the data (prepare) while the dense model trained.
+      const fresh = new ProcessExecutor({ concurrency: 2, threadsPerWorker: 1 });
+      try {
+        await fresh.prepare(config);
+        const prepared = await timeIt(fresh, `prepared-${r}`);
+        if (prepared.record !== times.cold[r].record) throw new Error('a prepared pool gave another phase record');
+        times.prepared.push(prepared);
+      } finally {
+        await fresh.close();
+      }
       if (args.before) {
         const before = new ProcessExecutor({ concurrency: 2, threadsPerWorker: 1 });
         try {
@@ -205,7 +217,8 @@ async function main(): Promise<void> {
     const rows: [string, string, Mode][] = [
       ['inline, sequential', '1 × 2 threads', 'inline'],
       ['inline, sequential', '1 × 1 thread', 'inline1'],
-      ['processes, cold (first phase)', '2 × 1 thread', 'cold'],
+      ['processes, cold (children start with the phase)', '2 × 1 thread', 'cold'],
+      ['processes, first phase (children prepared during dense training)', '2 × 1 thread', 'prepared'],
       ['processes, warm (later phases)', '2 × 1 thread', 'warm'],
       ['processes before #15, cold', '2 × 1 thread', 'coldBefore'],
       ['processes before #15, warm', '2 × 1 thread', 'warmBefore'],
@@ -261,6 +274,7 @@ async function main(): Promise<void> {
         childPeakRssMb,
         ...(childPeakRssBeforeMb.length && { childPeakRssBeforeMb }),
         speedupCold: inline / med('cold', 'seconds'),
+        speedupPrepared: inline / med('prepared', 'seconds'),
         speedupWarm: inline / med('warm', 'seconds'),
         ...(args.before && {
           speedupColdBefore: inline / med('coldBefore', 'seconds'),

@@ -16,6 +16,7 @@
  */
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
+import { timeMs } from './kernel-timing.js';
 import { Generator, noGrad, randn, setNumThreads, tidy, libtorchVersion } from '../src/tensor/index.js';
 import { conv2d, conv2dLibtorch } from '../src/tensor/nn-ops.js';
 
@@ -28,22 +29,6 @@ const sides: [string, typeof conv2d][] = [
   ['sparse-soups', conv2d],
   ['libtorch', conv2dLibtorch],
 ];
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor((s.length - 1) / 2)];
-}
-
-function timeMs(fn: () => void): number {
-  for (let i = 0; i < 3; i++) fn();
-  const times: number[] = [];
-  for (let i = 0; i < repeats; i++) {
-    const t = performance.now();
-    fn();
-    times.push(performance.now() - t);
-  }
-  return median(times);
-}
 
 const cases: { label: string; x: number[]; w: number[]; grad: boolean }[] = [
   { label: 'ConvNet conv1, batch 128, forward + weight gradient', x: [128, 1, 28, 28], w: [32, 1, 3, 3], grad: true },
@@ -61,7 +46,9 @@ for (const c of cases) {
   const ms: Record<string, number> = {};
   for (const [name, f] of sides) {
     const call = () => f(x, w, null, [1, 1], [1, 1], [1, 1], 1);
-    ms[name] = c.grad ? timeMs(() => tidy(() => call().backward(g))) : timeMs(() => noGrad(() => tidy(() => void call())));
+    ms[name] = c.grad
+      ? timeMs(() => tidy(() => call().backward(g)), repeats)
+      : timeMs(() => noGrad(() => tidy(() => void call())), repeats);
   }
   rows.push({ label: c.label, ms, ratio: ms.libtorch / ms['sparse-soups'] });
   for (const t of [x, w, g]) t.dispose();

@@ -6,11 +6,13 @@
  *   parent → child   { type: 'job', id, job }        job.threads is always set
  *                    { type: 'score', id, task, threads }   score a checkpoint (the merge's pruned parent and soups),
  *                                                         or one part of its evaluation sets (task.part)
+ *                    { type: 'prepare', id, config }     load the experiment's data and model module ahead of the first task
  *                    (disconnecting the channel ends the child)
  *   child → parent   { type: 'ready' }                   once its handlers are set up
  *                    { type: 'progress', id, progress }
  *                    { type: 'result', id, result }      a job's
  *                    { type: 'scored', id, scores }      a score task's (PartScores for a part)
+ *                    { type: 'prepared', id }            the data is loaded
  *                    { type: 'error', id, error: { name, message, stack } }
  *
  * libtorch's thread count is set from job.threads before the job runs, so a
@@ -22,14 +24,20 @@ import { retrainCandidateOnce, type RetrainJob, type RetrainProgress, type Retra
 import { runScorePart, runScoreTask, type PartScores, type ScoreTask, type TaskScores } from '../sms/scoring.js';
 import { getNumThreads, setNumThreads } from '../tensor/create.js';
 import type { SerializedError } from '../util/errors.js';
+import type { SmsConfig } from '../sms/config.js';
+import { experimentData, prepareExperimentData, prepareModel } from '../sms/context.js';
 
-export type ParentMessage = { type: 'job'; id: number; job: RetrainJob } | { type: 'score'; id: number; task: ScoreTask; threads: number };
+export type ParentMessage =
+  | { type: 'job'; id: number; job: RetrainJob }
+  | { type: 'score'; id: number; task: ScoreTask; threads: number }
+  | { type: 'prepare'; id: number; config: SmsConfig };
 
 export type ChildMessage =
   | { type: 'ready' }
   | { type: 'progress'; id: number; progress: RetrainProgress }
   | { type: 'result'; id: number; result: RetrainResult }
   | { type: 'scored'; id: number; scores: TaskScores | PartScores }
+  | { type: 'prepared'; id: number }
   | { type: 'error'; id: number; error: SerializedError };
 
 function serializeError(e: unknown): SerializedError {
@@ -67,6 +75,18 @@ async function runScore(id: number, task: ScoreTask, threads: number): Promise<v
   }
 }
 
+/** Loads what every task of `config` reads first (the dataset, its OOD sets, a user model module), so that the first task finds it here. */
+async function runPrepare(id: number, config: SmsConfig): Promise<void> {
+  try {
+    await prepareExperimentData(config);
+    experimentData(config).ood();
+    await prepareModel(config);
+    await send({ type: 'prepared', id });
+  } catch (e) {
+    await send({ type: 'error', id, error: serializeError(e) });
+  }
+}
+
 if (!process.send) {
   process.stderr.write('child-worker: this is the ProcessExecutor worker; it must be started with child_process.fork\n');
   process.exit(2);
@@ -77,6 +97,7 @@ let queue: Promise<void> = Promise.resolve();
 process.on('message', (message: ParentMessage) => {
   if (message.type === 'job') queue = queue.then(() => runJob(message.id, message.job));
   else if (message.type === 'score') queue = queue.then(() => runScore(message.id, message.task, message.threads));
+  else if (message.type === 'prepare') queue = queue.then(() => runPrepare(message.id, message.config));
 });
 process.on('disconnect', () => process.exit(0));
 // A parent that died while this child was still loading disconnected before the handler was there.

@@ -38,6 +38,7 @@ import type { ExecutorRunOptions, RetrainExecutor } from '../sms/executor.js';
 import { mergePhaseOnce, type MergeOutcome } from '../sms/merge.js';
 import { getNumThreads, setNumThreads } from '../tensor/create.js';
 import { combineScoreParts, type PartScores, type ScoreTask, type TaskScores } from '../sms/scoring.js';
+import type { SmsConfig } from '../sms/config.js';
 import type { PhaseMergeSpec, PhaseResults } from '../sms/plan.js';
 import { describeRetrainJob, type RetrainJob, type RetrainProgress, type RetrainResult } from '../sms/retrain.js';
 import { RetrainJobError, SparseSoupsError, WorkerExitError } from '../util/errors.js';
@@ -128,7 +129,7 @@ interface ActiveJob {
   what: string;
   id: number;
   onProgress?: (p: RetrainProgress) => void;
-  resolve: (r: RetrainResult | TaskScores | PartScores) => void;
+  resolve: (r: RetrainResult | TaskScores | PartScores | null) => void;
   reject: (e: Error) => void;
 }
 
@@ -222,6 +223,11 @@ class Worker {
     return this.request(describeRetrainJob(job), (id) => ({ type: 'job', id, job }), onProgress) as Promise<RetrainResult>;
   }
 
+  /** Loads the experiment's data and model module in this child (ProcessExecutor.prepare). */
+  prepare(config: SmsConfig): Promise<null> {
+    return this.request(`loading the data of ${config.name}`, (id) => ({ type: 'prepare', id, config })) as Promise<null>;
+  }
+
   /** Scores a checkpoint in this child (a merge's pruned parent or soup), or a part of its evaluation sets (PartScores). */
   score(task: ScoreTask): Promise<TaskScores | PartScores> {
     const what = task.part ? `${task.label} (part ${task.part.index + 1} of ${task.part.of})` : task.label;
@@ -232,7 +238,7 @@ class Worker {
     what: string,
     message: (id: number) => ParentMessage,
     onProgress?: (p: RetrainProgress) => void,
-  ): Promise<RetrainResult | TaskScores | PartScores> {
+  ): Promise<RetrainResult | TaskScores | PartScores | null> {
     return new Promise((resolve, reject) => {
       if (!this.alive) return reject(this.exitError(what));
       const active: ActiveJob = { what, id: this.nextId++, onProgress, resolve, reject };
@@ -274,6 +280,7 @@ class Worker {
     this.idle();
     if (m.type === 'result') active.resolve(m.result);
     else if (m.type === 'scored') active.resolve(m.scores);
+    else if (m.type === 'prepared') active.resolve(null);
     else active.reject(new RetrainJobError(active.what, m.error));
   }
 
@@ -399,6 +406,28 @@ export class ProcessExecutor implements RetrainExecutor {
     // The failure that stopped the pool, not the other jobs' "stopped by the executor".
     if (failure !== null) throw this.failures.get(generation) ?? failure;
     return settled.map((s) => (s as PromiseFulfilledResult<RetrainResult>).value);
+  }
+
+  /**
+   * Starts the pool's children before the first run and has each load the
+   * experiment's data (training, validation, test and OOD sets) and its
+   * model module, with the thread count the phases' jobs will ask for, so
+   * the first phase finds them ready: the pipeline calls it before training
+   * the dense model, which needs only this process. Resolves when every
+   * child is ready. A child that cannot load the data rejects it as a failed
+   * task does (every child is ended, and tasks under way end with that error).
+   */
+  async prepare(config: SmsConfig): Promise<void> {
+    if (this.closed) throw new SparseSoupsError('ProcessExecutor: prepare() after close()');
+    installExitHook();
+    const generation = this.generation;
+    const threads = this.threadsFor({ config, threads: undefined }, this.limit);
+    const settled = await Promise.allSettled(
+      Array.from({ length: this.limit }, () => this.onChild(generation, { threads, priority: 0 }, (worker) => worker.prepare(config))),
+    );
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    // The failure that stopped the pool, not the other children's "stopped by the executor".
+    if (failed) throw this.failures.get(generation) ?? failed.reason;
   }
 
   /** Scores a checkpoint on an idle child (a new one while the pool has room, else the next to finish), ahead of waiting retrain jobs. */

@@ -7,6 +7,7 @@
 import { mergePhaseOnce, type MergeOutcome } from './merge.js';
 import type { PhaseMergeSpec, PhaseResults } from './plan.js';
 import type { ScoreTask, TaskScores } from './scoring.js';
+import type { SmsConfig } from './config.js';
 import { retrainCandidateOnce, type RetrainJob, type RetrainResult, type RetrainProgress } from './retrain.js';
 
 /** How a run's jobs share the executor with others. */
@@ -36,6 +37,8 @@ export interface RetrainExecutor {
   merge(spec: PhaseMergeSpec, results: PhaseResults): Promise<MergeOutcome>;
   /** Scores a checkpoint where this executor computes (the dense model, while phase 1 retrains); without it the pipeline scores in its own process. */
   score?(task: ScoreTask): Promise<TaskScores>;
+  /** Gets its workers ready for `config` (started, data loaded) while the pipeline trains the dense model; without it they start with the first task. */
+  prepare?(config: SmsConfig): Promise<void>;
   close(): Promise<void>;
 }
 

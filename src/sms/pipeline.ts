@@ -40,6 +40,7 @@ import {
   pruneParent,
   retrainAll,
   scoreDense,
+  settled,
   soupOf,
   type DispatchedJobs,
 } from './phase-steps.js';
@@ -112,6 +113,9 @@ export async function runSms(config: SmsConfig, opts: SmsRunOptions): Promise<Sm
   mkdirSync(run.root, { recursive: true });
   const data = experimentData(config);
 
+  // The executor's workers start and load the data while this process trains the dense model.
+  // A failure there ends the executor's tasks, and the first task after it reports it.
+  if (executor.concurrentRuns === true && executor.prepare) settled(executor.prepare(config));
   // parent = dense model, trained
   const { parent: dense, reused } = await denseParent(config, data, run.dense, emit);
   // Scored beside phase 1 where the executor computes, when it runs tasks side by side; else here, first.

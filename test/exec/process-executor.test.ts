@@ -294,6 +294,33 @@ test('a score task split over 2 children gives the metrics of one child scoring 
   }
 });
 
+test('prepare() starts every child and loads the data before the first task; a child that cannot load it rejects, naming the config', async () => {
+  setNumThreads(1);
+  const dir = mkdtempSync(join(tmpdir(), 'sms-procs-prepare-'));
+  const ready: number[] = [];
+  const executor = new ProcessExecutor({ concurrency: 2, threadsPerWorker: 1, onWorkerReady: (pid) => ready.push(pid) });
+  try {
+    await executor.prepare(config);
+    assert.equal(ready.length, 2, 'both children started');
+    assert.equal(executor.pids().length, 2);
+    const inputs = await jobInputs(dir, config);
+    const [spec] = candidateSpecs(config);
+    await executor.run([{ config, phase: 1, spec, kind: 'sms', ...inputs, output: join(dir, 'c.safetensors') }]);
+    assert.equal(ready.length, 2, 'the job ran on a prepared child, no new one');
+
+    const missing = { ...config, name: 'no-data', data: { ...config.data, dir: join(dir, 'no-such-dir') } };
+    await assert.rejects(executor.prepare(missing), (e: unknown) => {
+      assert.ok(e instanceof RetrainJobError, String(e));
+      assert.match(e.message, /^loading the data of no-data: /);
+      return true;
+    });
+    assert.deepEqual(executor.pids(), [], 'the failure ended the children');
+  } finally {
+    await executor.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a job that throws rejects the run with its message and type; every child is ended', async () => {
   setNumThreads(1);
   const dir = mkdtempSync(join(tmpdir(), 'sms-procs-err-'));
