@@ -12,9 +12,8 @@
  * leaf's gradient, the same on both sides). Median milliseconds per call;
  * "×" is libtorch's time over ours. Last line: JSON.
  */
-import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { timeMs } from './kernel-timing.js';
+import { printKernelRows, timeMs, type KernelRow } from './kernel-timing.js';
 import { Generator, noGrad, randn, setNumThreads, tidy, libtorchVersion } from '../src/tensor/index.js';
 import { maxPool2d, maxPool2dLibtorch } from '../src/tensor/nn-ops.js';
 import type { Tensor } from '../src/tensor/tensor.js';
@@ -37,7 +36,7 @@ const cases: { label: string; shape: number[]; grad: boolean }[] = [
   { label: 'conv2 out, batch 1000, forward (no grad)', shape: [1000, 64, 14, 14], grad: false },
 ];
 
-const rows: { label: string; ms: Record<string, number>; ratio: number }[] = [];
+const rows: KernelRow[] = [];
 for (const c of cases) {
   const x = randn(c.shape, { generator: new Generator(1) });
   if (c.grad) x.requireGrad();
@@ -54,19 +53,4 @@ for (const c of cases) {
   g.dispose();
 }
 
-console.log(
-  `# max pooling 2x2, float32 NCHW; libtorch ${libtorchVersion()}, ${threads} thread(s), ${cpus().length} cores, load ${loadavg()[0].toFixed(2)}; median of ${repeats}`,
-);
-console.log('| case | sparse-soups ms | libtorch ms | × |');
-console.log('| --- | ---: | ---: | ---: |');
-for (const r of rows)
-  console.log(`| ${r.label} | ${r.ms['sparse-soups'].toFixed(2)} | ${r.ms.libtorch.toFixed(2)} | ${r.ratio.toFixed(2)} |`);
-console.log(
-  JSON.stringify({
-    bench: 'max-pool',
-    threads,
-    repeats,
-    loadAverage: loadavg()[0],
-    rows: rows.map((r) => ({ case: r.label, ms: r.ms, speedup: Number(r.ratio.toFixed(3)) })),
-  }),
-);
+printKernelRows('max-pool', `max pooling 2x2, float32 NCHW; libtorch ${libtorchVersion()}`, rows, threads, repeats);

@@ -14,9 +14,8 @@
  * gradient, as a first layer's). Median milliseconds per call; "×" is
  * libtorch's time over ours. Last line: JSON.
  */
-import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { timeMs } from './kernel-timing.js';
+import { printKernelRows, timeMs, type KernelRow } from './kernel-timing.js';
 import { Generator, noGrad, randn, setNumThreads, tidy, libtorchVersion } from '../src/tensor/index.js';
 import { conv2d, conv2dLibtorch } from '../src/tensor/nn-ops.js';
 
@@ -37,7 +36,7 @@ const cases: { label: string; x: number[]; w: number[]; grad: boolean }[] = [
   { label: 'ResNet conv1, batch 256, forward (no grad)', x: [256, 3, 32, 32], w: [16, 3, 3, 3], grad: false },
 ];
 
-const rows: { label: string; ms: Record<string, number>; ratio: number }[] = [];
+const rows: KernelRow[] = [];
 for (const c of cases) {
   const x = randn(c.x, { generator: new Generator(1) });
   const w = randn(c.w, { generator: new Generator(2) });
@@ -54,19 +53,4 @@ for (const c of cases) {
   for (const t of [x, w, g]) t.dispose();
 }
 
-console.log(
-  `# conv2d 3x3, padding 1, float32 NCHW; libtorch ${libtorchVersion()}, ${threads} thread(s), ${cpus().length} cores, load ${loadavg()[0].toFixed(2)}; median of ${repeats}`,
-);
-console.log('| case | sparse-soups ms | libtorch ms | × |');
-console.log('| --- | ---: | ---: | ---: |');
-for (const r of rows)
-  console.log(`| ${r.label} | ${r.ms['sparse-soups'].toFixed(2)} | ${r.ms.libtorch.toFixed(2)} | ${r.ratio.toFixed(2)} |`);
-console.log(
-  JSON.stringify({
-    bench: 'small-conv',
-    threads,
-    repeats,
-    loadAverage: loadavg()[0],
-    rows: rows.map((r) => ({ case: r.label, ms: r.ms, speedup: Number(r.ratio.toFixed(3)) })),
-  }),
-);
+printKernelRows('small-conv', `conv2d 3x3, padding 1, float32 NCHW; libtorch ${libtorchVersion()}`, rows, threads, repeats);

@@ -98,13 +98,30 @@ export async function scoreCheckpoint(
   ref: CheckpointRef | string,
   opts: ScoreOptions = {},
 ): Promise<ScoredModel> {
+  return withScoredModel(config, data, ref, opts, async (model) => {
+    const { metrics, predictions } = await evaluateModel(model, config, data);
+    const validationAccuracy = opts.validation ? await validationAccuracyOf(config, data, model) : null;
+    return { metrics, predictions, validationAccuracy };
+  });
+}
+
+/**
+ * Loads `ref` into a fresh model, applies `opts.mask`, recalibrates BN when
+ * `opts.recalibrate` (default `evaluation.recalibrateBn`), runs `use` on it,
+ * and frees the model: what every scoring of a checkpoint starts with.
+ */
+async function withScoredModel<T>(
+  config: SmsConfig,
+  data: ExperimentData,
+  ref: CheckpointRef | string,
+  opts: Pick<ScoreOptions, 'mask' | 'recalibrate'>,
+  use: (model: Module) => Promise<T>,
+): Promise<T> {
   const model = await loadModel(config, ref);
   try {
     opts.mask?.apply(model);
     if (opts.recalibrate ?? config.evaluation.recalibrateBn) await recalibrate(config, data, model);
-    const { metrics, predictions } = await evaluateModel(model, config, data);
-    const validationAccuracy = opts.validation ? await validationAccuracyOf(config, data, model) : null;
-    return { metrics, predictions, validationAccuracy };
+    return await use(model);
   } finally {
     model.dispose();
   }
@@ -225,18 +242,32 @@ export type TaskScores = Pick<ScoredModel, 'metrics' | 'validationAccuracy'>;
 export async function runScoreTask(task: ScoreTask): Promise<TaskScores> {
   if (task.part !== undefined)
     throw new SparseSoupsError(`${task.label}: a task of part ${task.part.index} of ${task.part.of} goes to runScorePart`);
-  const config = onDevice(task.config, task.device);
-  checkDevice(config.device, task.device === undefined ? 'device' : 'task.device');
-  await prepareExperimentData(config);
-  const data = experimentData(config);
-  const mask = task.mask ? await loadMask(task.mask, computeDevice(config)) : undefined;
-  try {
+  return withTaskInputs(task, async (config, data, mask) => {
     const { metrics, validationAccuracy } = await scoreCheckpoint(config, data, task.checkpoint, {
       mask,
       validation: task.validation,
       recalibrate: task.recalibrate,
     });
     return { metrics, validationAccuracy };
+  });
+}
+
+/**
+ * What a score task reads, for `use`: its config on the task's device
+ * (checked), the experiment's data (prepared), and its mask loaded (freed
+ * afterwards).
+ */
+async function withTaskInputs<T>(
+  task: ScoreTask,
+  use: (config: SmsConfig, data: ExperimentData, mask: PruningMask | undefined) => Promise<T>,
+): Promise<T> {
+  const config = onDevice(task.config, task.device);
+  checkDevice(config.device, task.device === undefined ? 'device' : 'task.device');
+  await prepareExperimentData(config);
+  const data = experimentData(config);
+  const mask = task.mask ? await loadMask(task.mask, computeDevice(config)) : undefined;
+  try {
+    return await use(config, data, mask);
   } finally {
     mask?.dispose();
   }
@@ -255,17 +286,9 @@ export async function runScorePart(task: ScoreTask & { part: ScorePart }): Promi
   if (!(Number.isInteger(of) && of >= 1 && Number.isInteger(index) && index >= 0 && index < of)) {
     throw new SparseSoupsError(`${task.label}: part ${index} of ${of} is not a part (0 <= index < of)`);
   }
-  const config = onDevice(task.config, task.device);
-  checkDevice(config.device, task.device === undefined ? 'device' : 'task.device');
-  await prepareExperimentData(config);
-  const data = experimentData(config);
-  const sets = evaluationParts(data, of)[index] ?? { test: false, ood: [] };
-  const mask = task.mask ? await loadMask(task.mask, computeDevice(config)) : undefined;
-  try {
-    const model = await loadModel(config, task.checkpoint);
-    try {
-      mask?.apply(model);
-      if (task.recalibrate) await recalibrate(config, data, model);
+  return withTaskInputs(task, (config, data, mask) => {
+    const sets = evaluationParts(data, of)[index] ?? { test: false, ood: [] };
+    return withScoredModel(config, data, task.checkpoint, { mask, recalibrate: task.recalibrate }, async (model) => {
       const probs = await predictSets(model, config, data, sets);
       return {
         part: task.part,
@@ -274,12 +297,8 @@ export async function runScorePart(task: ScoreTask & { part: ScorePart }): Promi
         stats: index === 0 ? modelStats(model, config, data) : null,
         validationAccuracy: index === 0 && task.validation ? await validationAccuracyOf(config, data, model) : null,
       };
-    } finally {
-      model.dispose();
-    }
-  } finally {
-    mask?.dispose();
-  }
+    });
+  });
 }
 
 /**
